@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
+
+// Tests run against the TypeScript sources, so `pnpm test` needs no build first.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
+      { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@larder\/testkit$/, replacement: src('testkit/src/index.ts') },
+      { find: /^@larder\/backend-redis$/, replacement: src('backend-redis/src/index.ts') },
+      { find: /^@larder\/backend-memcached$/, replacement: src('backend-memcached/src/index.ts') },
+      { find: /^@larder\/backend-db\/postgres$/, replacement: src('backend-db/src/postgres.ts') },
+      { find: /^@larder\/backend-db\/sqlite$/, replacement: src('backend-db/src/sqlite.ts') },
+      { find: /^@larder\/backend-db$/, replacement: src('backend-db/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+  },
+});
