@@ -1,0 +1,151 @@
+import { type CompressionAlgorithm, type Compressor, compressors, compressorsById } from './compression.js';
+import { CacheConfigError } from './errors.js';
+import { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
+
+/**
+ * Value frame. Safe integers are stored as bare ASCII decimal (so server-side INCR works
+ * on them). Everything else starts with one header byte in 0x01–0x1f:
+ *
+ *   bits 0–1  serializer id (1 JSON, 2 v8, 3 custom)
+ *   bits 2–3  compression id (0 none, 1 deflate, 2 gzip, 3 brotli)
+ *   bit  4    a 2-byte big-endian schema version follows
+ *
+ * The header never collides with a digit or '-', and foreign bytes (pickle, PHP, raw JSON)
+ * fail to decode and read back as a corrupt miss, never an exception.
+ */
+
+/** What a read found that is not a value: undecodable bytes, or a value of another schema version. */
+export const CORRUPT: unique symbol = Symbol('corrupt');
+export const STALE_SCHEMA: unique symbol = Symbol('stale-schema');
+
+export interface CompressionOptions {
+  /** @default 'gzip' */
+  algorithm?: CompressionAlgorithm;
+  /** Values whose serialized size is at least this many bytes are compressed. @default 1024 */
+  threshold?: number;
+}
+
+export interface CodecOptions {
+  serializer: Serializer;
+  compression: CompressionOptions | false;
+  schemaVersion: number | undefined;
+}
+
+const SCHEMA_FLAG = 0x10;
+const MAX_PLAIN_INTEGER_DIGITS = 17;
+
+export class Codec {
+  readonly #serializer: Serializer;
+  readonly #compressor: Compressor | undefined;
+  readonly #threshold: number;
+  readonly #schemaVersion: number | undefined;
+  readonly #custom: Serializer | undefined;
+
+  constructor(options: CodecOptions) {
+    const { serializer, compression, schemaVersion } = options;
+    if (
+      schemaVersion !== undefined &&
+      !(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion < 65536)
+    ) {
+      throw new CacheConfigError(`schemaVersion ${schemaVersion} must be an integer from 0 to 65535`);
+    }
+    if (![1, 2, 3].includes(serializer.id)) {
+      throw new CacheConfigError(
+        `serializer "${serializer.name}" has id ${serializer.id}; use 3 for a custom one`,
+      );
+    }
+    this.#serializer = serializer;
+    this.#custom = serializer.id === 3 ? serializer : undefined;
+    this.#schemaVersion = schemaVersion;
+    if (compression === false) {
+      this.#compressor = undefined;
+      this.#threshold = Number.POSITIVE_INFINITY;
+    } else {
+      const algorithm = compression.algorithm ?? 'gzip';
+      const compressor = compressors[algorithm];
+      if (!compressor)
+        throw new CacheConfigError(`compression algorithm "${algorithm}" is not deflate, gzip or brotli`);
+      const threshold = compression.threshold ?? 1024;
+      if (!(threshold >= 0))
+        throw new CacheConfigError(`compression threshold ${threshold} must be >= 0 bytes`);
+      this.#compressor = compressor;
+      this.#threshold = threshold;
+    }
+  }
+
+  /** Serializes (throwing `SerializationError` before any I/O), compresses above the threshold, frames. */
+  encode(value: unknown): Uint8Array {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
+      return Buffer.from(String(value), 'latin1');
+    }
+    let body = this.#serializer.serialize(value);
+    let header = this.#serializer.id;
+    if (this.#compressor !== undefined && body.byteLength >= this.#threshold) {
+      const packed = this.#compressor.compress(body);
+      if (packed.byteLength < body.byteLength) {
+        body = packed;
+        header |= this.#compressor.id << 2;
+      }
+    }
+    const schema = this.#schemaVersion;
+    const headerBytes = schema === undefined ? 1 : 3;
+    const out = Buffer.allocUnsafe(headerBytes + body.byteLength);
+    if (schema === undefined) {
+      out[0] = header;
+    } else {
+      out[0] = header | SCHEMA_FLAG;
+      out.writeUInt16BE(schema, 1);
+    }
+    out.set(body, headerBytes);
+    return out;
+  }
+
+  /** Reads a frame back. Never throws: foreign bytes give `CORRUPT`, another schema version `STALE_SCHEMA`. */
+  decode(bytes: Uint8Array): unknown {
+    const length = bytes.byteLength;
+    if (length === 0) return CORRUPT;
+    const header = bytes[0]!;
+    if (header > 0x1f) return length <= MAX_PLAIN_INTEGER_DIGITS ? parsePlainInteger(bytes) : CORRUPT;
+    let start = 1;
+    if (header & SCHEMA_FLAG) {
+      if (length < 3) return CORRUPT;
+      const schema = (bytes[1]! << 8) | bytes[2]!;
+      if (schema !== this.#schemaVersion) return STALE_SCHEMA;
+      start = 3;
+    } else if (this.#schemaVersion !== undefined) {
+      return STALE_SCHEMA;
+    }
+    const serializer = header & 3;
+    const compression = (header >> 2) & 3;
+    const chosen = serializer === 1 ? jsonSerializer : serializer === 2 ? v8Serializer : this.#custom;
+    if (chosen === undefined) return CORRUPT;
+    try {
+      let body = bytes.subarray(start);
+      if (compression !== 0) body = compressorsById[compression]!.decompress(body);
+      return chosen.deserialize(body);
+    } catch {
+      return CORRUPT;
+    }
+  }
+}
+
+/** Parses bare ASCII decimal written by `set(k, 42)` or a server's INCR. */
+function parsePlainInteger(bytes: Uint8Array): number | typeof CORRUPT {
+  let i = 0;
+  let negative = false;
+  if (bytes[0] === 45 /* - */) {
+    if (bytes.byteLength === 1) return CORRUPT;
+    negative = true;
+    i = 1;
+  }
+  let n = 0;
+  for (; i < bytes.byteLength; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return CORRUPT;
+    n = n * 10 + digit;
+  }
+  if (!Number.isSafeInteger(n)) return CORRUPT;
+  return negative ? -n : n;
+}
+
+export { jsonSerializer, v8Serializer };

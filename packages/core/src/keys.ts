@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { CacheConfigError, InvalidKeyError } from './errors.js';
+import type { StoreCapabilities } from './store.js';
+
+/**
+ * Stored key layout (Django's `prefix:version:key`, made collision-free):
+ *
+ *   prefix ":" version ":" { "@" namespace ":" } body
+ *
+ * - `prefix` and `version` may not contain ':' (checked at construction).
+ * - a namespace segment is '@' + the name with every character outside [A-Za-z0-9_.-]
+ *   percent-encoded, then ':'.
+ * - the body is the caller's key, with one '@' put in front when it starts with '@' or '#',
+ *   so a raw key can never look like a namespace segment or a hash.
+ * - a key the store cannot hold becomes scope + '#' + sha256(full key) in hex: never
+ *   truncated, never rejected, and still under the same scope so `clear` finds it.
+ *
+ * Keys are compared as exact code points: 'é' in NFC and NFD are different keys.
+ */
+
+const SAFE_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+
+/** Encodes one namespace name into its key segment. */
+export function namespaceSegment(name: string): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new CacheConfigError('a namespace name must be a non-empty string');
+  }
+  const encoded = SAFE_SEGMENT.test(name)
+    ? name
+    : Array.from(new TextEncoder().encode(name), (byte) => {
+        const char = String.fromCharCode(byte);
+        return byte < 0x80 && SAFE_SEGMENT.test(char)
+          ? char
+          : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+      }).join('');
+  return `@${encoded}:`;
+}
+
+/** Checks the prefix or version once, when the cache is built. */
+export function validateKeyPart(what: 'prefix' | 'version', value: string): string {
+  if (value.length === 0) throw new CacheConfigError(`${what} must not be empty`);
+  if (!/^[\x21-\x7e]+$/.test(value) || value.includes(':')) {
+    throw new CacheConfigError(
+      `${what} "${value}" may only use printable ASCII without spaces or ':' (':' separates key parts)`,
+    );
+  }
+  return value;
+}
+
+/** Escapes a caller's key so it can never be read as a namespace segment or a hash. */
+export function escapeBody(key: string): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidKeyError(`a cache key must be a non-empty string, got ${describe(key)}`);
+  }
+  const first = key.charCodeAt(0);
+  return first === 64 /* @ */ || first === 35 /* # */ ? `@${key}` : key;
+}
+
+/**
+ * Joins parts into one key that cannot collide with another part list:
+ * `key('a:b', 'c') !== key('a', 'b:c')`.
+ */
+export function joinKeyParts(parts: readonly (string | number)[]): string {
+  if (parts.length === 0) throw new InvalidKeyError('key() needs at least one part');
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (typeof part !== 'string' && !(typeof part === 'number' && Number.isFinite(part))) {
+      throw new InvalidKeyError(`key part ${i} must be a string or a finite number, got ${describe(part)}`);
+    }
+    const text = String(part).replace(/%/g, '%25').replace(/:/g, '%3A');
+    out = i === 0 ? text : `${out}:${text}`;
+  }
+  return out;
+}
+
+/**
+ * Fits a full key into what the store can hold: returns it unchanged when it fits, else
+ * the scope followed by '#' and the sha256 of the whole key.
+ */
+export function fitKey(scope: string, fullKey: string, capabilities: StoreCapabilities): string {
+  const forbidden = capabilities.forbiddenKeyChars;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes, so short keys skip the byte count.
+  const fits =
+    fullKey.length * 3 <= capabilities.maxKeyBytes || Buffer.byteLength(fullKey) <= capabilities.maxKeyBytes;
+  if (fits && (forbidden === undefined || !forbidden.test(fullKey))) return fullKey;
+  return `${scope}#${createHash('sha256').update(fullKey).digest('hex')}`;
+}
+
+/** Longest scope that still leaves room for a hashed key: scope + '#' + 64 hex characters. */
+export function checkScopeFits(scope: string, capabilities: StoreCapabilities): void {
+  if (Buffer.byteLength(scope) + 65 > capabilities.maxKeyBytes) {
+    throw new CacheConfigError(
+      `the key scope "${scope}" leaves no room for keys within the store's ${capabilities.maxKeyBytes}-byte limit; shorten the prefix or namespace names`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === '') return 'an empty string';
+  return value === null ? 'null' : typeof value;
+}

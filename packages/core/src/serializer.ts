@@ -1,0 +1,121 @@
+import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import { SerializationError } from './errors.js';
+
+/** Turns values into bytes and back. `id` goes into each value's frame so old values stay readable. */
+export interface Serializer {
+  /** 1 = JSON, 2 = v8, 3 = a custom serializer (msgpack, ...). */
+  readonly id: 1 | 2 | 3;
+  readonly name: string;
+  /** Throws `SerializationError` for a value it cannot round-trip faithfully. */
+  serialize(value: unknown): Uint8Array;
+  deserialize(bytes: Uint8Array): unknown;
+}
+
+/**
+ * JSON that refuses to alter data silently: BigInt, circular structures, functions,
+ * symbols, `undefined`, NaN/Infinity, Map/Set/typed arrays and class instances are
+ * rejected (use the v8 serializer for those). Dates become ISO strings (documented).
+ * Decoding never evaluates code and drops `__proto__` and `constructor` keys.
+ */
+export const jsonSerializer: Serializer = {
+  id: 1,
+  name: 'json',
+  serialize(value) {
+    let text: string | undefined;
+    try {
+      text = isJsonPrimitive(value) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
+    } catch (error) {
+      if (error instanceof SerializationError) throw error;
+      throw new SerializationError(`value cannot be stored as JSON: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (text === undefined) {
+      throw new SerializationError(
+        `${typeof value} cannot be stored as JSON; store null or a plain value instead`,
+      );
+    }
+    return Buffer.from(text, 'utf8');
+  },
+  deserialize(bytes) {
+    const text = utf8(bytes, 0);
+    return text.includes('__proto__') || text.includes('constructor')
+      ? JSON.parse(text, dropDangerousKeys)
+      : JSON.parse(text);
+  },
+};
+
+/** node:v8 structured clone: Map, Set, Date, BigInt, typed arrays and cycles round-trip; class instances lose their prototype. */
+export const v8Serializer: Serializer = {
+  id: 2,
+  name: 'v8',
+  serialize(value) {
+    if (value === undefined) throw new SerializationError('undefined cannot be stored; store null instead');
+    try {
+      return v8Serialize(value);
+    } catch (error) {
+      throw new SerializationError(
+        `value cannot be stored with the v8 serializer: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  },
+  deserialize(bytes) {
+    return v8Deserialize(bytes);
+  },
+};
+
+function isJsonPrimitive(value: unknown): boolean {
+  const type = typeof value;
+  return (
+    type === 'string' || type === 'boolean' || value === null || (type === 'number' && Number.isFinite(value))
+  );
+}
+
+function strictReplacer(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  switch (typeof original) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(original)) throw reject(key, `${original}`, 'JSON would turn it into null');
+      return value;
+    case 'undefined':
+      // Array holes and undefined fields: JSON drops or nulls them.
+      throw reject(key, 'undefined', 'JSON would drop it; use null');
+    case 'function':
+    case 'symbol':
+      throw reject(key, `a ${typeof original}`, 'JSON would drop it');
+    case 'bigint':
+      throw reject(key, 'a BigInt', 'JSON cannot hold it; use the v8 serializer or a string');
+    case 'object': {
+      if (original === null || Array.isArray(original) || original instanceof Date) return value;
+      const proto = Object.getPrototypeOf(original);
+      if (proto === Object.prototype || proto === null) return value;
+      const kind = (original as object).constructor?.name ?? 'object';
+      throw reject(
+        key,
+        `a ${kind}`,
+        'JSON would not keep it as it is; convert it to plain data or use the v8 serializer',
+      );
+    }
+  }
+  return value;
+}
+
+function reject(key: string, what: string, why: string): SerializationError {
+  const where = key === '' ? 'the value' : `field "${key}"`;
+  return new SerializationError(`${where} is ${what}: ${why}`);
+}
+
+function dropDangerousKeys(key: string, value: unknown): unknown {
+  return key === '__proto__' || key === 'constructor' ? undefined : value;
+}
+
+/** Decodes UTF-8 without copying the bytes. */
+export function utf8(bytes: Uint8Array, start: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', start);
+}

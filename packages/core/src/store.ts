@@ -1,0 +1,84 @@
+/** What a backend declares about itself; the cache reads these instead of guessing. */
+export interface StoreCapabilities {
+  /** Smallest TTL step the server honours, in ms (1 for Redis, 1000 for memcached). */
+  readonly ttlGranularityMs: number;
+  /** Longest key, in UTF-8 bytes, the store accepts. Longer keys are hashed by the cache. */
+  readonly maxKeyBytes: number;
+  /** Characters the store cannot hold in a key (memcached: whitespace and control characters). Such keys are hashed. */
+  readonly forbiddenKeyChars?: RegExp;
+  /** Largest value, in bytes, the store accepts (the framed bytes the cache hands over). */
+  readonly maxValueBytes: number;
+  /**
+   * `'prefix'`: `clear(prefix)` removes exactly the keys under a prefix.
+   * `'none'`: the server cannot enumerate keys; the cache clears by bumping a generation instead.
+   */
+  readonly clearScope: 'prefix' | 'none';
+  /** `incr` is one atomic server-side operation (across processes, not only in this one). */
+  readonly atomicIncr: boolean;
+  /** `ttl()` is answered by the server itself rather than from data kept beside the value. */
+  readonly nativeTtl: boolean;
+}
+
+/** What `info()` reports; every field is optional because not every server knows every figure. */
+export interface StoreInfo {
+  /** Bytes the cache data uses on the server. */
+  bytesUsed?: number;
+  /** The server's memory or size limit in bytes, when it has one. */
+  byteLimit?: number;
+  /** Number of items stored. */
+  items?: number;
+  /** Items the server evicted to make room. */
+  evictions?: number;
+  /** The server's eviction policy (`allkeys-lru`, `lru`, `cull`, ...). */
+  evictionPolicy?: string;
+  /** Server version, read from the server. */
+  serverVersion?: string;
+  /** Backend-specific extras. */
+  [extra: string]: unknown;
+}
+
+/** One entry for `setMany`. `ttlMs` follows the same rules as `set`. */
+export interface StoreEntry {
+  key: string;
+  value: Uint8Array;
+  ttlMs: number;
+}
+
+/**
+ * The wire contract every backend implements. Keys are final strings built by the cache;
+ * values are bytes. TTLs are milliseconds, positive and finite, or `Infinity` for a key
+ * without expiry (only ever sent when the cache was configured with `allowNoExpiry`).
+ * A store never serializes, never swallows an error and never invents a TTL.
+ */
+export interface Store {
+  /** Short backend name used in errors, logs and stats (`'redis'`, `'memory'`, ...). */
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Values in the order of `keys`; `undefined` for a missing key. */
+  getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>;
+  set(key: string, value: Uint8Array, ttlMs: number): Promise<void>;
+  setMany(entries: readonly StoreEntry[]): Promise<void>;
+  /** Atomic set-if-absent (an expired entry counts as absent). Resolves whether it stored. */
+  add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean>;
+  /** Resolves whether a live entry was removed. */
+  delete(key: string): Promise<boolean>;
+  /** Resolves how many live entries were removed. */
+  deleteMany(keys: readonly string[]): Promise<number>;
+  has(key: string): Promise<boolean>;
+  /**
+   * Adds `delta` to the integer stored as ASCII decimal under `key` and resolves the new value.
+   * A missing key starts at 0 and gets `ttlMs`; an existing key keeps its expiry.
+   * A value that is not an integer rejects with `NotIntegerError`.
+   */
+  incr(key: string, delta: number, ttlMs: number): Promise<number>;
+  /** Sets a new TTL on a live entry; resolves whether the entry existed. */
+  touch(key: string, ttlMs: number): Promise<boolean>;
+  /** Remaining life in ms, `Infinity` for no expiry, `undefined` when the key is missing. */
+  ttl(key: string): Promise<number | undefined>;
+  /** Removes every key that starts with `prefix` (and only those). */
+  clear(prefix: string): Promise<void>;
+  info(): Promise<StoreInfo>;
+  /** Releases connections and timers the store owns. Idempotent. */
+  close(): Promise<void>;
+}
