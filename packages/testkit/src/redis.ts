@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBinary } from './binaries.js';
+import { dockerAnswers, startContainer } from './container.js';
+import { ServerUnavailableError } from './errors.js';
+import { ExternalServer, useEnvServer } from './external.js';
+import type { ServerHandle } from './handle.js';
+import { LocalServer } from './process.js';
+import { authArgs, RespError, redisVersion } from './resp.js';
+import type { Endpoint } from './socket.js';
+import { createTlsMaterial, type TlsMaterial } from './tls.js';
+
+/** How to start a Redis server; any option but `useEnv` demands a private server. */
+export interface RedisServerOptions {
+  /** Password of the default user (`requirepass`). */
+  requirepass?: string;
+  /** ACL users, as `ACL SETUSER` arguments or aclfile lines (`alice on >pw ~* +@all`). */
+  aclUsers?: string[];
+  /** Serve TLS only, with a throwaway CA; the handle then carries `tls` and a `rediss://` url. @default false */
+  tls?: boolean;
+  /** `maxmemory`, e.g. `'2mb'`. */
+  maxmemory?: string;
+  /** `maxmemory-policy`, e.g. `'noeviction'`. */
+  maxmemoryPolicy?: string;
+  /** More `redis-server` arguments, e.g. `['--maxclients', '5']`. */
+  extraArgs?: string[];
+  /** Use `REDIS_URL` when set; fault tests pass false. @default true */
+  useEnv?: boolean;
+}
+
+/** A Redis server; `tls` holds the CA and server certificate when started with `tls: true`. */
+export interface RedisServerHandle extends ServerHandle {
+  readonly tls: TlsMaterial | undefined;
+}
+
+const fix =
+  'install Redis (apt-get install redis-server redis-tools), set REDIS_URL=redis://host:port, or start a Docker engine';
+
+/** A local redis-server the testkit started. */
+class LocalRedis extends LocalServer {
+  tls: TlsMaterial | undefined;
+}
+
+/** Finds a Redis for tests: `REDIS_URL`, else a local redis-server on a free port, else a container. */
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
+  const needsPrivate =
+    options.requirepass !== undefined ||
+    (options.aclUsers?.length ?? 0) > 0 ||
+    options.tls === true ||
+    options.maxmemory !== undefined ||
+    options.maxmemoryPolicy !== undefined ||
+    (options.extraArgs?.length ?? 0) > 0;
+  const envUrl = process.env.REDIS_URL;
+  if (options.useEnv !== false && !needsPrivate && envUrl) return fromEnv(envUrl);
+
+  const binary = findBinary('redis-server', ['/usr/bin', '/usr/local/bin']);
+  if (binary) return startLocal(binary, options);
+
+  if (!options.tls && !options.aclUsers?.length && (await dockerAnswers())) return startInContainer(options);
+  throw new ServerUnavailableError(
+    'redis',
+    `redis-server was not found in PATH, /usr/bin or /usr/local/bin${envUrl ? '' : ', REDIS_URL is not set'}, and no Docker engine answers`,
+    fix,
+  );
+}
+
+async function fromEnv(url: string): Promise<RedisServerHandle> {
+  const parsed = new URL(url);
+  const endpoint: Endpoint = {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    tls: parsed.protocol === 'rediss:' ? { rejectUnauthorized: false } : undefined,
+  };
+  const auth = authArgs(decodeURIComponent(parsed.username), decodeURIComponent(parsed.password));
+  const server = await useEnvServer('redis', 'REDIS_URL', url, endpoint, () => redisVersion(endpoint, auth, 3_000));
+  return Object.assign(server, { tls: undefined });
+}
+
+function configValue(value: string): string {
+  return JSON.stringify(value); // redis.conf accepts double-quoted strings with \" and \\ escapes
+}
+
+async function startLocal(binary: string, options: RedisServerOptions): Promise<RedisServerHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'larder-redis-'));
+  let tls: TlsMaterial | undefined;
+  try {
+    if (options.tls) tls = await createTlsMaterial(dir);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const lines = ['bind 127.0.0.1', `dir ${configValue(dir)}`, 'logfile ""'];
+  if (options.requirepass !== undefined) lines.push(`requirepass ${configValue(options.requirepass)}`);
+  for (const user of options.aclUsers ?? []) lines.push(user.startsWith('user ') ? user : `user ${user}`);
+  if (options.maxmemory) lines.push(`maxmemory ${options.maxmemory}`);
+  if (options.maxmemoryPolicy) lines.push(`maxmemory-policy ${options.maxmemoryPolicy}`);
+  if (tls) {
+    lines.push(
+      `tls-cert-file ${configValue(tls.certPath)}`,
+      `tls-key-file ${configValue(tls.keyPath)}`,
+      `tls-ca-cert-file ${configValue(tls.caPath)}`,
+      'tls-auth-clients no',
+    );
+  }
+  const configFile = join(dir, 'redis.conf');
+  writeFileSync(configFile, `${lines.join('\n')}\n`);
+
+  const auth = authArgs(undefined, options.requirepass);
+  const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
+  const server = await LocalRedis.start({
+    kind: 'redis',
+    binary,
+    dir,
+    args: (port) => [
+      configFile,
+      ...(tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]),
+      ...['--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+      ...(options.extraArgs ?? []),
+    ],
+    url: (host, port) => `${tls ? 'rediss' : 'redis'}://${credentials}${host}:${port}`,
+    probe: (port) => probeVersion({ host: '127.0.0.1', port, tls: tls ? { ca: tls.ca } : undefined }, auth, binary),
+    readyTimeoutMs: 20_000,
+    stopSignal: 'SIGTERM',
+    fix,
+  });
+  (server as LocalRedis).tls = tls;
+  return server as LocalRedis;
+}
+
+/** INFO server's redis_version; when ACLs lock out the default user, the binary's own version. */
+async function probeVersion(endpoint: Endpoint, auth: string[], binary: string): Promise<string> {
+  try {
+    return await redisVersion(endpoint, auth, 1_000);
+  } catch (error) {
+    if (error instanceof RespError && /NOAUTH|NOPERM|WRONGPASS/.test(error.message)) {
+      const output = execFileSync(binary, ['--version'], { encoding: 'utf8' });
+      return /v=(\S+)/.exec(output)?.[1] ?? 'unknown';
+    }
+    throw error;
+  }
+}
+
+async function startInContainer(options: RedisServerOptions): Promise<RedisServerHandle> {
+  const args = ['--save', '', '--appendonly', 'no', ...(options.extraArgs ?? [])];
+  if (options.requirepass !== undefined) args.push('--requirepass', options.requirepass);
+  if (options.maxmemory) args.push('--maxmemory', options.maxmemory);
+  if (options.maxmemoryPolicy) args.push('--maxmemory-policy', options.maxmemoryPolicy);
+  const container = await startContainer({ kind: 'redis', image: 'redis:7', port: 6379, command: ['redis-server', ...args] });
+  const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
+  const version = await redisVersion(container, authArgs(undefined, options.requirepass), 5_000);
+  const url = `redis://${credentials}${container.host}:${container.port}`;
+  const server = new ExternalServer('redis', 'container', url, container.host, container.port, version, container.stop);
+  return Object.assign(server, { tls: undefined });
+}
