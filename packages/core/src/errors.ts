@@ -28,7 +28,10 @@ export class CacheError extends Error {
   readonly store: string | undefined;
 
   constructor(code: CacheErrorCode, message: string, context: CacheErrorContext = {}) {
-    super(message, context.cause === undefined ? undefined : { cause: sanitizeCause(context.cause) });
+    super(
+      redactUrl(message),
+      context.cause === undefined ? undefined : { cause: sanitizeCause(context.cause) },
+    );
     this.name = new.target.name;
     this.code = code;
     this.key = context.key;

@@ -1,6 +1,6 @@
-import { describeStoreContract } from '@larder/core/testing';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, memoryStore } from '../src/index.js';
+import { describeStoreContract } from '../src/testing/index.js';
 
 describeStoreContract({ name: 'MemoryStore', createStore: () => memoryStore() });
 

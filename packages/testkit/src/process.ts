@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -144,7 +144,7 @@ export class LocalServer implements ServerHandle {
     this.#stopping ??= (async () => {
       live.delete(this);
       if (this.#running) await this.#terminate();
-      if (this.#watchdogPid !== undefined) signalGroup(this.#watchdogPid, 'SIGKILL');
+      if (this.#watchdogPid !== undefined) signalTree(this.#watchdogPid, 'SIGKILL');
       await rm(this.#spec.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
       removeEntry(this.#id);
     })();
@@ -176,7 +176,7 @@ export class LocalServer implements ServerHandle {
 
   #signal(signal: NodeJS.Signals): void {
     const pid = this.#child?.pid;
-    if (pid !== undefined) signalGroup(pid, signal);
+    if (pid !== undefined) signalTree(pid, signal);
   }
 
   #assertNotStopped(method: string): void {
@@ -289,12 +289,46 @@ export class LocalServer implements ServerHandle {
 /** The port a fresh start wanted was taken by someone else before the server bound it. */
 class PortTakenError extends Error {}
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** The pids of every descendant of `pid` (Linux /proc; empty elsewhere). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
   try {
-    process.kill(-pid, signal);
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
   } catch {
+    return [];
+  }
+  for (const entry of entries) {
     try {
-      process.kill(pid, signal);
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const siblings = children.get(ppid) ?? [];
+      siblings.push(Number(entry));
+      children.set(ppid, siblings);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+    for (const child of children.get(next) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/**
+ * Signals a server and all its descendants: its process group, plus each child by pid, because
+ * Postgres backends leave the postmaster's group (setsid) yet must stop and die with it.
+ */
+function signalTree(pid: number, signal: NodeJS.Signals): void {
+  const tree = descendants(pid);
+  for (const target of [-pid, pid, ...tree]) {
+    try {
+      process.kill(target, signal);
     } catch {
       // already gone
     }

@@ -38,11 +38,6 @@ export interface RedisServerHandle extends ServerHandle {
 const fix =
   'install Redis (apt-get install redis-server redis-tools), set REDIS_URL=redis://host:port, or start a Docker engine';
 
-/** A local redis-server the testkit started. */
-class LocalRedis extends LocalServer {
-  tls: TlsMaterial | undefined;
-}
-
 /** Finds a Redis for tests: `REDIS_URL`, else a local redis-server on a free port, else a container. */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const needsPrivate =
@@ -109,7 +104,7 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
 
   const auth = authArgs(undefined, options.requirepass);
   const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
-  const server = await LocalRedis.start({
+  const server = await LocalServer.start({
     kind: 'redis',
     binary,
     dir,
@@ -125,8 +120,7 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
     stopSignal: 'SIGTERM',
     fix,
   });
-  (server as LocalRedis).tls = tls;
-  return server as LocalRedis;
+  return Object.assign(server, { tls });
 }
 
 /** INFO server's redis_version; when ACLs lock out the default user, the binary's own version. */

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
 
 // Polls the owner every 0.5 s; once it is gone (or a zombie), kills the server's whole process group
-// (SIGCONT first, in case it was paused) and removes its dir and registry entry.
+// and children (SIGCONT first, in case they were paused) and removes its dir and registry entry.
 const script = `
 owner="$1"; pidfile="$2"; dir="$3"; entry="$4"
 while kill -0 "$owner" 2>/dev/null && ! grep -q '^State:.Z' "/proc/$owner/status" 2>/dev/null; do sleep 0.5; done
 pid=$(cat "$pidfile" 2>/dev/null)
 if [ -n "$pid" ]; then
-  kill -CONT -"$pid" 2>/dev/null; kill -KILL -"$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
+  kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
+  kill -CONT -"$pid" "$pid" $kids 2>/dev/null; kill -KILL -"$pid" "$pid" $kids 2>/dev/null
   i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
 fi
 rm -rf "$dir" "$entry"

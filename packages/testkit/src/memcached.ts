@@ -1,0 +1,101 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBinary } from './binaries.js';
+import { dockerAnswers, startContainer } from './container.js';
+import { ServerUnavailableError } from './errors.js';
+import { ExternalServer, useEnvServer } from './external.js';
+import type { ServerHandle } from './handle.js';
+import { LocalServer } from './process.js';
+import { converse, type Endpoint } from './socket.js';
+
+/** How to start a memcached; any option but `useEnv` demands a private server. */
+export interface MemcachedServerOptions {
+  /** Cache memory in megabytes (`-m`). @default 64 */
+  memoryMb?: number;
+  /** Largest item (`-I`), e.g. `'2m'`. @default '1m' */
+  itemSizeMax?: string;
+  /** Connection limit (`-c`). @default 1024 */
+  maxConnections?: number;
+  /** Worker threads (`-t`). @default 4 */
+  threads?: number;
+  /** Use `MEMCACHED_URL` when set; fault tests pass false. @default true */
+  useEnv?: boolean;
+}
+
+const fix = 'install memcached (apt-get install memcached), set MEMCACHED_URL=host:port, or start a Docker engine';
+
+/** Sends the text-protocol `version` command and returns what follows `VERSION`. */
+export function memcachedVersion(endpoint: Endpoint, timeoutMs = 2_000): Promise<string> {
+  return converse(endpoint, timeoutMs, (write) => {
+    write('version\r\n');
+    let text = '';
+    return (chunk) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n');
+      if (end === -1) return undefined;
+      const line = text.slice(0, end);
+      if (!line.startsWith('VERSION ')) throw new Error(`unexpected reply to version: ${line}`);
+      return line.slice('VERSION '.length);
+    };
+  });
+}
+
+/** Finds a memcached for tests: `MEMCACHED_URL`, else a local memcached on a free port, else a container. */
+export async function startMemcached(options: MemcachedServerOptions = {}): Promise<ServerHandle> {
+  const needsPrivate =
+    options.memoryMb !== undefined ||
+    options.itemSizeMax !== undefined ||
+    options.maxConnections !== undefined ||
+    options.threads !== undefined;
+  const envUrl = process.env.MEMCACHED_URL;
+  if (options.useEnv !== false && !needsPrivate && envUrl) {
+    // memjs style: 'host:port', 'user:pass@host:port' or a comma-separated list; the first server is probed
+    const first = (envUrl.split(',')[0] ?? '').replace(/^memcached:\/\//, '').replace(/^.*@/, '');
+    const [host = '127.0.0.1', port = '11211'] = first.split(':');
+    const target = { host, port: Number(port) };
+    return useEnvServer('memcached', 'MEMCACHED_URL', envUrl, target, () => memcachedVersion(target, 3_000));
+  }
+
+  const args = [
+    ...(options.memoryMb !== undefined ? ['-m', String(options.memoryMb)] : []),
+    ...(options.itemSizeMax !== undefined ? ['-I', options.itemSizeMax] : []),
+    ...(options.maxConnections !== undefined ? ['-c', String(options.maxConnections)] : []),
+    ...(options.threads !== undefined ? ['-t', String(options.threads)] : []),
+  ];
+  const binary = findBinary('memcached', ['/usr/bin', '/usr/local/bin']);
+  if (binary) {
+    return LocalServer.start({
+      kind: 'memcached',
+      binary,
+      dir: mkdtempSync(join(tmpdir(), 'larder-memcached-')),
+      // memcached refuses to run as root unless told which user to be
+      args: (port) => [
+        ...['-l', '127.0.0.1', '-p', String(port), '-U', '0'],
+        ...(process.getuid?.() === 0 ? ['-u', 'root'] : []),
+        ...args,
+      ],
+      url: (host, port) => `${host}:${port}`,
+      probe: (port) => memcachedVersion({ host: '127.0.0.1', port }, 1_000),
+      readyTimeoutMs: 20_000,
+      stopSignal: 'SIGTERM',
+      fix,
+    });
+  }
+  if (await dockerAnswers()) {
+    const container = await startContainer({
+      kind: 'memcached',
+      image: 'memcached:1.6',
+      port: 11211,
+      command: ['memcached', ...args],
+    });
+    const version = await memcachedVersion(container, 5_000);
+    const url = `${container.host}:${container.port}`;
+    return new ExternalServer('memcached', 'container', url, container.host, container.port, version, container.stop);
+  }
+  throw new ServerUnavailableError(
+    'memcached',
+    `memcached was not found in PATH, /usr/bin or /usr/local/bin${envUrl ? '' : ', MEMCACHED_URL is not set'}, and no Docker engine answers`,
+    fix,
+  );
+}

@@ -1,0 +1,138 @@
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { findBinary, postgresBinDirs } from './binaries.js';
+import { dockerAnswers, startContainer } from './container.js';
+import { ServerUnavailableError } from './errors.js';
+import { ExternalServer, useEnvServer } from './external.js';
+import type { ServerHandle } from './handle.js';
+import { type PgLogin, pgSession } from './pgwire.js';
+import { LocalServer } from './process.js';
+import type { Endpoint } from './socket.js';
+
+const run = promisify(execFile);
+
+/** How to start a Postgres; any option but `useEnv` demands a private server. */
+export interface PostgresServerOptions {
+  /** `max_connections`, e.g. 5 to test pool exhaustion. @default 100 */
+  maxConnections?: number;
+  /** Use `DATABASE_URL` when set; fault tests pass false. @default true */
+  useEnv?: boolean;
+}
+
+const fix =
+  'install Postgres (apt-get install postgresql), set DATABASE_URL=postgres://user:pass@host:port/db, or start a Docker engine';
+const superuser: PgLogin = { user: 'postgres', database: 'postgres' };
+
+/** Runs `SHOW server_version` over the wire protocol. */
+export async function postgresVersion(endpoint: Endpoint, login: PgLogin = superuser, timeoutMs = 2_000): Promise<string> {
+  const result = await pgSession(endpoint, login, 'SHOW server_version', timeoutMs);
+  return result.rows[0] ?? result.parameters.server_version ?? 'unknown';
+}
+
+/** Finds a Postgres for tests: `DATABASE_URL`, else a local postgres on a free port, else a container. */
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<ServerHandle> {
+  const envUrl = process.env.DATABASE_URL;
+  if (options.useEnv !== false && options.maxConnections === undefined && envUrl) {
+    const parsed = new URL(envUrl);
+    const endpoint: Endpoint = { host: parsed.hostname, port: Number(parsed.port || 5432) };
+    const login: PgLogin = {
+      user: decodeURIComponent(parsed.username) || 'postgres',
+      database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    };
+    return useEnvServer('postgres', 'DATABASE_URL', envUrl, endpoint, () => postgresVersion(endpoint, login, 3_000));
+  }
+
+  const binary = findBinary('postgres', postgresBinDirs());
+  const initdb = binary && join(dirname(binary), 'initdb');
+  if (binary && initdb && existsSync(initdb)) return startLocal(binary, initdb, options);
+
+  if (await dockerAnswers()) {
+    const container = await startContainer({
+      kind: 'postgres',
+      image: 'postgres:15',
+      port: 5432,
+      environment: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
+      command: ['postgres', '-c', 'fsync=off', ...maxConnectionsArgs(options)],
+    });
+    const version = await waitForVersion(container, 30_000);
+    const url = `postgres://postgres@${container.host}:${container.port}/postgres`;
+    return new ExternalServer('postgres', 'container', url, container.host, container.port, version, container.stop);
+  }
+  throw new ServerUnavailableError(
+    'postgres',
+    `postgres and initdb were not found in PATH, ${postgresBinDirs().join(', ')}${envUrl ? '' : ', DATABASE_URL is not set'}, and no Docker engine answers`,
+    fix,
+  );
+}
+
+function maxConnectionsArgs(options: PostgresServerOptions): string[] {
+  return options.maxConnections === undefined ? [] : ['-c', `max_connections=${options.maxConnections}`];
+}
+
+async function waitForVersion(endpoint: Endpoint, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await postgresVersion(endpoint);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** The uid/gid of the `postgres` OS user, needed because Postgres refuses to run as root. */
+function postgresUser(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (uid === undefined || gid === undefined) {
+    throw new ServerUnavailableError(
+      'postgres',
+      'running as root, and there is no `postgres` OS user to run the server as (Postgres refuses root)',
+      'apt-get install postgresql (creates the user), or run the tests as a non-root user',
+    );
+  }
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+async function startLocal(binary: string, initdb: string, options: PostgresServerOptions): Promise<ServerHandle> {
+  const user = process.getuid?.() === 0 ? postgresUser() : undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'larder-postgres-'));
+  const data = join(dir, 'data');
+  try {
+    if (user) chownSync(dir, user.uid, user.gid);
+    await run(
+      initdb,
+      ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      { ...(user ?? {}), cwd: dir, timeout: 30_000, env: { ...process.env, LC_ALL: 'C' } },
+    );
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    if (error instanceof ServerUnavailableError) throw error;
+    const output = error && typeof error === 'object' && 'stderr' in error ? String(error.stderr) : String(error);
+    throw new ServerUnavailableError('postgres', `initdb failed: ${output.trim()}`, fix, { cause: error });
+  }
+  return LocalServer.start({
+    kind: 'postgres',
+    binary,
+    dir,
+    user,
+    args: (port) => [
+      ...['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir],
+      // throwaway data: durability off for speed
+      ...['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      ...maxConnectionsArgs(options),
+    ],
+    url: (host, port) => `postgres://postgres@${host}:${port}/postgres`,
+    probe: (port) => postgresVersion({ host: '127.0.0.1', port }, superuser, 1_000),
+    readyTimeoutMs: 30_000,
+    stopSignal: 'SIGINT', // fast shutdown
+    fix,
+  });
+}
