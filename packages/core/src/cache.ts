@@ -1,6 +1,6 @@
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { CORRUPT, Codec, type CompressionOptions, STALE_SCHEMA } from './codec.js';
-import { withDeadline } from './deadline.js';
+import { DeadlineQueue, withDeadline } from './deadline.js';
 import { CacheEmitter, type CacheEventName, type CacheListener } from './emitter.js';
 import {
   CacheClosedError,
@@ -96,6 +96,7 @@ interface Shared {
   readonly log: RateLimitedLog;
   readonly ignoreErrors: boolean;
   readonly timeoutMs: number;
+  readonly deadlines: DeadlineQueue;
   readonly prefix: string;
   readonly version: string;
   readonly keyFunction: ((key: string) => string) | undefined;
@@ -151,7 +152,11 @@ export class Cache {
   /** Reads a value; a miss, a corrupt value or (under ignoreErrors) a store failure is `undefined`. */
   async get<T = unknown>(key: string, options?: CallOptions): Promise<T | undefined> {
     const body = this.#body(key);
-    const bytes = await this.#run('get', key, async () => this.#s.store.get(await this.#key(body, options)));
+    const bytes = await this.#run(
+      'get',
+      key,
+      this.#on(body, options, (k) => this.#s.store.get(k)),
+    );
     return this.#decode<T>(key, bytes === FAILED ? undefined : bytes);
   }
 
@@ -175,8 +180,10 @@ export class Cache {
     }
     const bytes = this.#encode(key, value);
     if (bytes === FAILED) return false;
-    const done = await this.#run('set', key, async () =>
-      this.#s.store.set(await this.#key(body, options), bytes, ttlMs),
+    const done = await this.#run(
+      'set',
+      key,
+      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs)),
     );
     return this.#wrote(key, done !== FAILED);
   }
@@ -217,8 +224,10 @@ export class Cache {
     if (ttlMs === 0) return false;
     const bytes = this.#encode(key, value);
     if (bytes === FAILED) return false;
-    const added = await this.#run('add', key, async () =>
-      this.#s.store.add(await this.#key(body, options), bytes, ttlMs),
+    const added = await this.#run(
+      'add',
+      key,
+      this.#on(body, options, (k) => this.#s.store.add(k, bytes, ttlMs)),
     );
     return this.#wrote(key, added === true);
   }
@@ -252,8 +261,10 @@ export class Cache {
   /** Removes a key. Resolves whether a live entry was removed. */
   async delete(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#body(key);
-    const removed = await this.#run('delete', key, async () =>
-      this.#s.store.delete(await this.#key(body, options)),
+    const removed = await this.#run(
+      'delete',
+      key,
+      this.#on(body, options, (k) => this.#s.store.delete(k)),
     );
     if (removed === FAILED) return false;
     this.#deleted(key);
@@ -275,7 +286,11 @@ export class Cache {
   /** Whether a live value exists (a store failure under ignoreErrors reads as `false`). */
   async has(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#body(key);
-    const found = await this.#run('has', key, async () => this.#s.store.has(await this.#key(body, options)));
+    const found = await this.#run(
+      'has',
+      key,
+      this.#on(body, options, (k) => this.#s.store.has(k)),
+    );
     return found === true;
   }
 
@@ -292,8 +307,10 @@ export class Cache {
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0)
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
-    const value = await this.#run('incr', key, async () =>
-      this.#s.store.incr(await this.#key(body, options), delta, ttlMs),
+    const value = await this.#run(
+      'incr',
+      key,
+      this.#on(body, options, (k) => this.#s.store.incr(k, delta, ttlMs)),
     );
     return value === FAILED ? undefined : value;
   }
@@ -308,8 +325,10 @@ export class Cache {
     const body = this.#body(key);
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0) return this.delete(key, options);
-    const touched = await this.#run('touch', key, async () =>
-      this.#s.store.touch(await this.#key(body, options), ttlMs),
+    const touched = await this.#run(
+      'touch',
+      key,
+      this.#on(body, options, (k) => this.#s.store.touch(k, ttlMs)),
     );
     return touched === true;
   }
@@ -317,8 +336,10 @@ export class Cache {
   /** Remaining life in ms, `Infinity` for a key without expiry, `undefined` when missing. */
   async ttl(key: string, options?: CallOptions): Promise<number | undefined> {
     const body = this.#body(key);
-    const remaining = await this.#run('ttl', key, async () =>
-      this.#s.store.ttl(await this.#key(body, options)),
+    const remaining = await this.#run(
+      'ttl',
+      key,
+      this.#on(body, options, (k) => this.#s.store.ttl(k)),
     );
     return remaining === FAILED ? undefined : remaining;
   }
@@ -373,7 +394,14 @@ export class Cache {
     if (s.closed) return;
     s.closed = true;
     try {
-      await withDeadline(s.store.close(), s.timeoutMs, () => this.#timeout('close'));
+      await withDeadline(
+        s.store.close(),
+        s.timeoutMs,
+        () =>
+          new StoreTimeoutError(`closing the ${s.store.name} store took over ${s.timeoutMs} ms`, {
+            store: s.store.name,
+          }),
+      );
     } catch (error) {
       s.log.warn('close', { err: error, store: s.store.name }, `closing the ${s.store.name} store failed`);
     }
@@ -390,11 +418,21 @@ export class Cache {
     return keys.map((key) => this.#body(key));
   }
 
-  /** The stored key for a body: synchronous unless a clear generation must be read. */
-  #key(body: string, options: CallOptions | undefined): string | Promise<string> {
-    const scope = this.#scopeFor(options);
-    if (typeof scope === 'string') return fitKey(scope, scope + body, this.#s.store.capabilities);
-    return scope.then((resolved) => fitKey(resolved, resolved + body, this.#s.store.capabilities));
+  /**
+   * A store call on the stored key of `body`. The key is built when the call runs (inside
+   * the deadline), synchronously unless a clear generation must be read first.
+   */
+  #on<T>(
+    body: string,
+    options: CallOptions | undefined,
+    call: (key: string) => Promise<T>,
+  ): () => Promise<T> {
+    return () => {
+      const scope = this.#scopeFor(options);
+      const capabilities = this.#s.store.capabilities;
+      if (typeof scope === 'string') return call(fitKey(scope, scope + body, capabilities));
+      return scope.then((resolved) => call(fitKey(resolved, resolved + body, capabilities)));
+    };
   }
 
   async #keys(bodies: readonly string[], options: CallOptions | undefined): Promise<string[]> {
@@ -492,7 +530,7 @@ export class Cache {
     }
     const started = performance.now();
     try {
-      const result = await withDeadline(call(), s.timeoutMs, () => this.#timeout(operation, key));
+      const result = await s.deadlines.run(call(), operation, key);
       if (s.breaker?.success()) {
         s.log.warn('recovered', { store: s.store.name }, `the ${s.store.name} store answers again`);
       }
@@ -532,14 +570,6 @@ export class Cache {
       `${s.store.name} ${operation} failed (${error.code})${s.ignoreErrors ? '; served as a miss' : ''}`,
     );
   }
-
-  #timeout(operation: string, key?: string): StoreTimeoutError {
-    const s = this.#s;
-    return new StoreTimeoutError(
-      `${s.store.name} ${operation} did not answer within ${s.timeoutMs} ms; check the server or raise the cache's timeout`,
-      { key, store: s.store.name },
-    );
-  }
 }
 
 function buildShared(options: CacheOptions): Shared {
@@ -573,7 +603,16 @@ function buildShared(options: CacheOptions): Shared {
   const generationRefreshMs = options.generationRefresh ?? 1000;
   if (!(generationRefreshMs >= 0)) throw new CacheConfigError('generationRefresh must be >= 0 ms');
   const store = options.store ?? new MemoryStore();
+  const deadlines = new DeadlineQueue(
+    timeoutMs,
+    (operation, key) =>
+      new StoreTimeoutError(
+        `${store.name} ${operation} did not answer within ${timeoutMs} ms; check the server or raise the cache's timeout`,
+        { key, store: store.name },
+      ),
+  );
   return {
+    deadlines,
     store,
     codec: new Codec({
       serializer: options.serializer ?? jsonSerializer,
