@@ -565,7 +565,7 @@ export class Cache {
     s.stats.errors++;
     if (s.emitter.listeners.error.length > 0) s.emitter.emit('error', { error, operation, key });
     s.log.warn(
-      `${error.code}`,
+      'failure',
       { err: error, store: s.store.name, operation },
       `${s.store.name} ${operation} failed (${error.code})${s.ignoreErrors ? '; served as a miss' : ''}`,
     );
