@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@larder\/testkit\/vitest$/, replacement: src('testkit/src/vitest.ts') },
       { find: /^@larder\/testkit$/, replacement: src('testkit/src/index.ts') },
       { find: /^@larder\/backend-redis$/, replacement: src('backend-redis/src/index.ts') },
       { find: /^@larder\/backend-memcached$/, replacement: src('backend-memcached/src/index.ts') },
@@ -19,6 +20,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    // One Redis, Memcached and Postgres per run, shared by every suite (see @larder/testkit).
+    globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
   },

@@ -32,7 +32,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const masters = options.masters ?? 3;
   const cli = findBinary('redis-cli', ['/usr/bin', '/usr/local/bin']);
   if (!cli) {
-    throw new ServerUnavailableError('redis', 'redis-cli is needed to create a cluster and was not found', 'apt-get install redis-tools');
+    throw new ServerUnavailableError(
+      'redis',
+      'redis-cli is needed to create a cluster and was not found',
+      'apt-get install redis-tools',
+    );
   }
   const started = await Promise.allSettled(
     Array.from({ length: masters }, async () =>
@@ -54,7 +58,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     const addresses = servers.map((server) => `${server.host}:${server.port}`);
-    await run(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    await run(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 30_000,
+    });
     await waitForClusterOk(servers, 20_000);
   } catch (error) {
     await stop();

@@ -23,7 +23,8 @@ export interface MemcachedServerOptions {
   useEnv?: boolean;
 }
 
-const fix = 'install memcached (apt-get install memcached), set MEMCACHED_URL=host:port, or start a Docker engine';
+const fix =
+  'install memcached (apt-get install memcached), set MEMCACHED_URL=host:port, or start a Docker engine';
 
 /** Sends the text-protocol `version` command and returns what follows `VERSION`. */
 export function memcachedVersion(endpoint: Endpoint, timeoutMs = 2_000): Promise<string> {
@@ -78,7 +79,8 @@ export async function startMemcached(options: MemcachedServerOptions = {}): Prom
       url: (host, port) => `${host}:${port}`,
       probe: (port) => memcachedVersion({ host: '127.0.0.1', port }, 1_000),
       readyTimeoutMs: 20_000,
-      stopSignal: 'SIGTERM',
+      // SIGTERM waits for memcached's one-second clock tick; nothing is persisted, so SIGKILL loses nothing
+      stopSignal: 'SIGKILL',
       fix,
     });
   }
@@ -91,7 +93,15 @@ export async function startMemcached(options: MemcachedServerOptions = {}): Prom
     });
     const version = await memcachedVersion(container, 5_000);
     const url = `${container.host}:${container.port}`;
-    return new ExternalServer('memcached', 'container', url, container.host, container.port, version, container.stop);
+    return new ExternalServer(
+      'memcached',
+      'container',
+      url,
+      container.host,
+      container.port,
+      version,
+      container.stop,
+    );
   }
   throw new ServerUnavailableError(
     'memcached',

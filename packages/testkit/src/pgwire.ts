@@ -78,7 +78,13 @@ class Scram {
 
   final(serverFirst: string): Buffer {
     const attrs = Object.fromEntries(serverFirst.split(',').map((part) => [part[0], part.slice(2)]));
-    const salted = pbkdf2Sync(this.password, Buffer.from(attrs.s ?? '', 'base64'), Number(attrs.i), 32, 'sha256');
+    const salted = pbkdf2Sync(
+      this.password,
+      Buffer.from(attrs.s ?? '', 'base64'),
+      Number(attrs.i),
+      32,
+      'sha256',
+    );
     const clientKey = createHmac('sha256', salted).update('Client Key').digest();
     const storedKey = createHash('sha256').update(clientKey).digest();
     const withoutProof = `c=biws,r=${attrs.r}`;
@@ -93,7 +99,12 @@ class Scram {
  * Logs in over the wire protocol (trust, cleartext, md5 or SCRAM-SHA-256), optionally runs one
  * simple query, and returns the server parameters and the first column of each row.
  */
-export function pgSession(endpoint: Endpoint, login: PgLogin, sql?: string, timeoutMs = 2_000): Promise<PgResult> {
+export function pgSession(
+  endpoint: Endpoint,
+  login: PgLogin,
+  sql?: string,
+  timeoutMs = 2_000,
+): Promise<PgResult> {
   return converse<PgResult>(endpoint, timeoutMs, (write) => {
     write(startupMessage(login));
     const result: PgResult = { parameters: {}, rows: [] };
@@ -115,19 +126,26 @@ export function pgSession(endpoint: Endpoint, login: PgLogin, sql?: string, time
         if (type === 'E') throw errorFields(body);
         if (type === 'S') {
           const nameEnd = body.indexOf(0);
-          result.parameters[body.toString('utf8', 0, nameEnd)] = body.toString('utf8', nameEnd + 1, body.length - 1);
+          result.parameters[body.toString('utf8', 0, nameEnd)] = body.toString(
+            'utf8',
+            nameEnd + 1,
+            body.length - 1,
+          );
         } else if (type === 'R') {
           const code = body.readInt32BE(0);
           if (code === 3) write(message('p', cstring(needPassword())));
           else if (code === 5) {
-            const inner = createHash('md5').update(needPassword() + login.user).digest('hex');
+            const inner = createHash('md5')
+              .update(needPassword() + login.user)
+              .digest('hex');
             const outer = createHash('md5').update(inner).update(body.subarray(4, 8)).digest('hex');
             write(message('p', cstring(`md5${outer}`)));
           } else if (code === 10) {
             scram = new Scram(needPassword());
             write(scram.first());
           } else if (code === 11 && scram) write(scram.final(body.toString('utf8', 4)));
-          else if (code !== 0 && code !== 12) throw new PgServerError(`unsupported auth method ${code}`, '28000');
+          else if (code !== 0 && code !== 12)
+            throw new PgServerError(`unsupported auth method ${code}`, '28000');
         } else if (type === 'D') {
           const columnLength = body.readInt32BE(2);
           result.rows.push(columnLength < 0 ? null : body.toString('utf8', 6, 6 + columnLength));

@@ -1,5 +1,15 @@
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,7 +37,11 @@ const fix =
 const superuser: PgLogin = { user: 'postgres', database: 'postgres' };
 
 /** Runs `SHOW server_version` over the wire protocol. */
-export async function postgresVersion(endpoint: Endpoint, login: PgLogin = superuser, timeoutMs = 2_000): Promise<string> {
+export async function postgresVersion(
+  endpoint: Endpoint,
+  login: PgLogin = superuser,
+  timeoutMs = 2_000,
+): Promise<string> {
   const result = await pgSession(endpoint, login, 'SHOW server_version', timeoutMs);
   return result.rows[0] ?? result.parameters.server_version ?? 'unknown';
 }
@@ -43,7 +57,9 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
       database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
       password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     };
-    return useEnvServer('postgres', 'DATABASE_URL', envUrl, endpoint, () => postgresVersion(endpoint, login, 3_000));
+    return useEnvServer('postgres', 'DATABASE_URL', envUrl, endpoint, () =>
+      postgresVersion(endpoint, login, 3_000),
+    );
   }
 
   const binary = findBinary('postgres', postgresBinDirs());
@@ -60,7 +76,15 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     });
     const version = await waitForVersion(container, 30_000);
     const url = `postgres://postgres@${container.host}:${container.port}/postgres`;
-    return new ExternalServer('postgres', 'container', url, container.host, container.port, version, container.stop);
+    return new ExternalServer(
+      'postgres',
+      'container',
+      url,
+      container.host,
+      container.port,
+      version,
+      container.stop,
+    );
   }
   throw new ServerUnavailableError(
     'postgres',
@@ -101,22 +125,69 @@ function postgresUser(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function startLocal(binary: string, initdb: string, options: PostgresServerOptions): Promise<ServerHandle> {
+/**
+ * An initdb'd data dir kept under os.tmpdir() per binary and user: copying it takes a fraction of
+ * initdb's second. Built once, under a temporary name, then renamed into place atomically.
+ */
+async function dataTemplate(initdb: string, user: { uid: number; gid: number } | undefined): Promise<string> {
+  const { mtimeMs, size } = statSync(initdb);
+  const key = createHash('sha256').update(`${initdb}|${mtimeMs}|${size}|${user?.uid ?? process.getuid?.()}`);
+  const root = join(tmpdir(), 'larder-testkit');
+  const template = join(root, `pg-template-${key.digest('hex').slice(0, 12)}`);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  mkdirSync(root, { recursive: true });
+  const building = mkdtempSync(join(root, 'pg-template-building-'));
+  try {
+    if (user) chownSync(building, user.uid, user.gid);
+    await run(
+      initdb,
+      [
+        '-D',
+        join(building, 'data'),
+        '-U',
+        'postgres',
+        '-A',
+        'trust',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+      ],
+      { ...(user ?? {}), cwd: building, timeout: 30_000, env: { ...process.env, LC_ALL: 'C' } },
+    );
+    try {
+      renameSync(join(building, 'data'), template);
+    } catch (error) {
+      // another process finished first: use theirs
+      if (!existsSync(join(template, 'PG_VERSION'))) throw error;
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return template;
+}
+
+async function startLocal(
+  binary: string,
+  initdb: string,
+  options: PostgresServerOptions,
+): Promise<ServerHandle> {
   const user = process.getuid?.() === 0 ? postgresUser() : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'larder-postgres-'));
   const data = join(dir, 'data');
   try {
     if (user) chownSync(dir, user.uid, user.gid);
-    await run(
-      initdb,
-      ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
-      { ...(user ?? {}), cwd: dir, timeout: 30_000, env: { ...process.env, LC_ALL: 'C' } },
-    );
+    const template = await dataTemplate(initdb, user);
+    // cp -a keeps owner and the 0700 mode Postgres insists on
+    await run('cp', ['-a', template, data], { timeout: 30_000 });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     if (error instanceof ServerUnavailableError) throw error;
-    const output = error && typeof error === 'object' && 'stderr' in error ? String(error.stderr) : String(error);
-    throw new ServerUnavailableError('postgres', `initdb failed: ${output.trim()}`, fix, { cause: error });
+    const output =
+      error && typeof error === 'object' && 'stderr' in error ? String(error.stderr) : String(error);
+    throw new ServerUnavailableError('postgres', `preparing the data dir failed: ${output.trim()}`, fix, {
+      cause: error,
+    });
   }
   return LocalServer.start({
     kind: 'postgres',

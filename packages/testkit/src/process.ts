@@ -184,7 +184,8 @@ export class LocalServer implements ServerHandle {
   }
 
   #assertRunning(method: string): void {
-    if (!this.#running) throw new Error(`${method}() on a ${this.kind} server that is not running; restart() it first`);
+    if (!this.#running)
+      throw new Error(`${method}() on a ${this.kind} server that is not running; restart() it first`);
   }
 
   async #launch(port: number): Promise<void> {
@@ -227,7 +228,9 @@ export class LocalServer implements ServerHandle {
     });
     if (child.pid === undefined) {
       await this.#exited;
-      throw new ServerUnavailableError(spec.kind, `${spec.binary} ${exitInfo}`, spec.fix, { cause: spawnError });
+      throw new ServerUnavailableError(spec.kind, `${spec.binary} ${exitInfo}`, spec.fix, {
+        cause: spawnError,
+      });
     }
     writeFileSync(this.#pidFile, String(child.pid));
     this.#watchdogPid ??= startWatchdog(this.#pidFile, spec.dir, entryPath(this.#id));

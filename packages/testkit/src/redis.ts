@@ -69,7 +69,9 @@ async function fromEnv(url: string): Promise<RedisServerHandle> {
     tls: parsed.protocol === 'rediss:' ? { rejectUnauthorized: false } : undefined,
   };
   const auth = authArgs(decodeURIComponent(parsed.username), decodeURIComponent(parsed.password));
-  const server = await useEnvServer('redis', 'REDIS_URL', url, endpoint, () => redisVersion(endpoint, auth, 3_000));
+  const server = await useEnvServer('redis', 'REDIS_URL', url, endpoint, () =>
+    redisVersion(endpoint, auth, 3_000),
+  );
   return Object.assign(server, { tls: undefined });
 }
 
@@ -115,7 +117,8 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
       ...(options.extraArgs ?? []),
     ],
     url: (host, port) => `${tls ? 'rediss' : 'redis'}://${credentials}${host}:${port}`,
-    probe: (port) => probeVersion({ host: '127.0.0.1', port, tls: tls ? { ca: tls.ca } : undefined }, auth, binary),
+    probe: (port) =>
+      probeVersion({ host: '127.0.0.1', port, tls: tls ? { ca: tls.ca } : undefined }, auth, binary),
     readyTimeoutMs: 20_000,
     stopSignal: 'SIGTERM',
     fix,
@@ -141,10 +144,23 @@ async function startInContainer(options: RedisServerOptions): Promise<RedisServe
   if (options.requirepass !== undefined) args.push('--requirepass', options.requirepass);
   if (options.maxmemory) args.push('--maxmemory', options.maxmemory);
   if (options.maxmemoryPolicy) args.push('--maxmemory-policy', options.maxmemoryPolicy);
-  const container = await startContainer({ kind: 'redis', image: 'redis:7', port: 6379, command: ['redis-server', ...args] });
+  const container = await startContainer({
+    kind: 'redis',
+    image: 'redis:7',
+    port: 6379,
+    command: ['redis-server', ...args],
+  });
   const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
   const version = await redisVersion(container, authArgs(undefined, options.requirepass), 5_000);
   const url = `redis://${credentials}${container.host}:${container.port}`;
-  const server = new ExternalServer('redis', 'container', url, container.host, container.port, version, container.stop);
+  const server = new ExternalServer(
+    'redis',
+    'container',
+    url,
+    container.host,
+    container.port,
+    version,
+    container.stop,
+  );
   return Object.assign(server, { tls: undefined });
 }

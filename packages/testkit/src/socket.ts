@@ -40,7 +40,8 @@ export function converse<T>(
       else resolve(value as T);
     };
     const timer = setTimeout(
-      () => finish(new NoReplyError(`no reply from ${endpoint.host}:${endpoint.port} within ${timeoutMs} ms`)),
+      () =>
+        finish(new NoReplyError(`no reply from ${endpoint.host}:${endpoint.port} within ${timeoutMs} ms`)),
       timeoutMs,
     );
     // writes made before the (TLS) connection is up are buffered by the socket

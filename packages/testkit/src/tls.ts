@@ -21,16 +21,54 @@ export interface TlsMaterial {
 export async function createTlsMaterial(dir: string): Promise<TlsMaterial> {
   const openssl = findBinary('openssl', ['/usr/bin', '/usr/local/bin']);
   if (!openssl) {
-    throw new ServerUnavailableError('redis', 'openssl is needed for a TLS server and was not found', 'apt-get install openssl');
+    throw new ServerUnavailableError(
+      'redis',
+      'openssl is needed for a TLS server and was not found',
+      'apt-get install openssl',
+    );
   }
   const path = (name: string) => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   writeFileSync(path('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  await run(openssl, ['req', '-x509', ...ec, '-days', '2', '-subj', '/CN=larder-testkit-ca', '-keyout', path('ca.key'), '-out', path('ca.crt')]);
-  await run(openssl, ['req', ...ec, '-subj', '/CN=localhost', '-keyout', path('server.key'), '-out', path('server.csr')]);
   await run(openssl, [
-    'x509', '-req', '-in', path('server.csr'), '-CA', path('ca.crt'), '-CAkey', path('ca.key'),
-    '-CAcreateserial', '-days', '2', '-extfile', path('server.ext'), '-out', path('server.crt'),
+    'req',
+    '-x509',
+    ...ec,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=larder-testkit-ca',
+    '-keyout',
+    path('ca.key'),
+    '-out',
+    path('ca.crt'),
+  ]);
+  await run(openssl, [
+    'req',
+    ...ec,
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    path('server.key'),
+    '-out',
+    path('server.csr'),
+  ]);
+  await run(openssl, [
+    'x509',
+    '-req',
+    '-in',
+    path('server.csr'),
+    '-CA',
+    path('ca.crt'),
+    '-CAkey',
+    path('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    path('server.ext'),
+    '-out',
+    path('server.crt'),
   ]);
   return {
     ca: readFileSync(path('ca.crt'), 'utf8'),
