@@ -58,7 +58,7 @@ export interface CacheOptions {
   ignoreErrors?: boolean;
   /** Deadline for every store call, in ms (at most 60 000). @default 1000 */
   timeout?: number;
-  /** Skip the store for a while after consecutive failures; `false` turns it off. @default { failures: 5, cooldown: 2000 } */
+  /** Skip the store for a while after consecutive failures; `false` turns it off. @default { failures: 5, cooldown: 1000 } */
   circuitBreaker?: CircuitBreakerOptions | false;
   /** Where failures are logged (pino-compatible). @default console, at most one line per store per `logInterval` */
   logger?: CacheLogger;
@@ -582,7 +582,7 @@ function buildShared(options: CacheOptions): Shared {
   let breaker: CircuitBreaker | undefined;
   if (breakerOptions !== false) {
     const failures = breakerOptions.failures ?? 5;
-    const cooldown = breakerOptions.cooldown ?? 2000;
+    const cooldown = breakerOptions.cooldown ?? 1000;
     if (!(Number.isInteger(failures) && failures > 0)) {
       throw new CacheConfigError(`circuitBreaker.failures ${failures} must be a positive integer`);
     }

@@ -2,7 +2,7 @@
 export interface CircuitBreakerOptions {
   /** Consecutive store failures that open the circuit. @default 5 */
   failures?: number;
-  /** How long the open circuit skips the store before one probe call, in ms. @default 2000 */
+  /** How long the open circuit skips the store before one probe call, in ms. @default 1000 */
   cooldown?: number;
 }
 
