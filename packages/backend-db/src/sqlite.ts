@@ -61,7 +61,12 @@ export class SqliteStore extends TableStore {
       throw new CacheConfigError("path must be a file path or ':memory:'");
     }
     const dialect = new SqliteDialect(options.database, options.path ?? ':memory:', busyTimeout);
-    super(dialect, options, { maxKeyBytes: 4096, forbiddenKeyChars: SQLITE_FORBIDDEN_KEY_CHARS });
+    // better-sqlite3 is synchronous: a call has done its work before its promise settles.
+    super(dialect, options, {
+      maxKeyBytes: 4096,
+      forbiddenKeyChars: SQLITE_FORBIDDEN_KEY_CHARS,
+      inProcess: true,
+    });
     this.#dialect = dialect;
   }
 

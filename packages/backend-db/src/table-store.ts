@@ -157,7 +157,7 @@ export abstract class TableStore implements Store {
   protected constructor(
     dialect: SqlDialect,
     options: TableStoreOptions,
-    limits: { maxKeyBytes: number; forbiddenKeyChars?: RegExp },
+    limits: { maxKeyBytes: number; forbiddenKeyChars?: RegExp; inProcess?: boolean },
   ) {
     this.#d = dialect;
     this.name = dialect.name;
@@ -199,6 +199,7 @@ export abstract class TableStore implements Store {
       clearScope: 'prefix',
       atomicIncr: true,
       nativeTtl: true,
+      inProcess: limits.inProcess === true,
     };
 
     const t = this.table.quoted;

@@ -19,11 +19,17 @@ interface Entry {
   value: Uint8Array;
   expiresAt: number;
   bytes: number;
+  /** Read since eviction last passed it: it gets a second chance (CLOCK). */
+  used: boolean;
 }
 
 const INTEGER = /^-?\d+$/;
 
-/** An in-process LRU store with millisecond TTLs: the embedded default and the test double that is not a mock. */
+/**
+ * An in-process store with millisecond TTLs, bounded by entries and bytes: the embedded
+ * default and the test double that is not a mock. Eviction approximates LRU with CLOCK
+ * (second chance): a read only sets a flag, so reads never reorder the map.
+ */
 export class MemoryStore implements Store {
   readonly name = 'memory';
   readonly capabilities: StoreCapabilities;
@@ -53,6 +59,7 @@ export class MemoryStore implements Store {
       clearScope: 'prefix',
       atomicIncr: true,
       nativeTtl: true,
+      inProcess: true,
     };
     this.#sweeper = setInterval(
       () => this.sweep(),
@@ -180,13 +187,10 @@ export class MemoryStore implements Store {
     return entry;
   }
 
-  /** A live entry, moved to the most recently used end. */
+  /** A live entry, marked as used for eviction. */
   #read(key: string): Entry | undefined {
     const entry = this.#live(key);
-    if (entry !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
+    if (entry !== undefined) entry.used = true;
     return entry;
   }
 
@@ -203,6 +207,7 @@ export class MemoryStore implements Store {
       value: stored,
       expiresAt: this.#now() + ttlMs,
       bytes: key.length * 2 + stored.byteLength,
+      used: false,
     };
     this.#entries.set(key, entry);
     this.#bytes += entry.bytes;
@@ -226,10 +231,19 @@ export class MemoryStore implements Store {
   }
 
   #evict(): void {
-    while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const oldest = this.#entries.keys().next();
+    const entries = this.#entries;
+    while (entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      const oldest = entries.entries().next();
       if (oldest.done) return;
-      this.#remove(oldest.value);
+      const [key, entry] = oldest.value;
+      if (entry.used && entry.expiresAt > this.#now()) {
+        // Second chance: move a recently read entry to the young end.
+        entry.used = false;
+        entries.delete(key);
+        entries.set(key, entry);
+        continue;
+      }
+      this.#remove(key);
       this.#evictions++;
     }
   }

@@ -17,6 +17,13 @@ export interface StoreCapabilities {
   readonly atomicIncr: boolean;
   /** `ttl()` is answered by the server itself rather than from data kept beside the value. */
   readonly nativeTtl: boolean;
+  /**
+   * Every call does its work synchronously in this process and settles without waiting for
+   * I/O or timers (MemoryStore, SQLite). No timer could fire before such a call settles, so
+   * the cache arms no deadline for it.
+   * @default false
+   */
+  readonly inProcess?: boolean;
 }
 
 /** What `info()` reports; every field is optional because not every server knows every figure. */

@@ -30,7 +30,8 @@ export class ChaosStore implements Store {
   constructor(inner: Store, options: ChaosStoreOptions = {}) {
     this.inner = inner;
     this.name = inner.name;
-    this.capabilities = { ...inner.capabilities, ...options.capabilities };
+    // Injected hangs and delays are asynchronous, whatever the inner store is.
+    this.capabilities = { ...inner.capabilities, inProcess: false, ...options.capabilities };
   }
 
   /** Makes the next `count` calls throw, whatever the mode. */
