@@ -19,6 +19,8 @@ import type { StoreCapabilities } from './store.js';
  */
 
 const SAFE_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+/** In a `u` regex, a surrogate pair is one code point, so only unpaired halves match. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Encodes one namespace name into its key segment. */
 export function namespaceSegment(name: string): string {
@@ -51,6 +53,10 @@ export function validateKeyPart(what: 'prefix' | 'version', value: string): stri
 export function escapeBody(key: string): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidKeyError(`a cache key must be a non-empty string, got ${describe(key)}`);
+  }
+  if (LONE_SURROGATE.test(key)) {
+    // UTF-8 would turn it into U+FFFD, so two different keys could meet on the server.
+    throw new InvalidKeyError('a cache key contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the key');
   }
   const first = key.charCodeAt(0);
   return first === 64 /* @ */ || first === 35 /* # */ ? `@${key}` : key;

@@ -219,7 +219,9 @@ describe('Cache: keys', () => {
     await expect(cache.getMany(['ok', undefined as unknown as string])).rejects.toBeInstanceOf(
       InvalidKeyError,
     );
+    await expect(cache.set('half \ud800 pair', 1)).rejects.toBeInstanceOf(InvalidKeyError);
     expect(chaos.calls).toBe(0);
+    expect(await cache.set('emoji 😀 pair', 1)).toBe(true);
   });
 
   it('clear removes this prefix only; a namespace clears only itself', async () => {

@@ -1,0 +1,6 @@
+export {
+  MemcachedStore,
+  type MemcachedStoreOptions,
+  type MemjsClient,
+  memcachedStore,
+} from './memcached-store.js';
