@@ -58,7 +58,8 @@ function treeStates(pid: number): string[] {
   // `ps` exits 1 when a process has no children: `|| true`
   const list = `ps -o stat= -p ${pid}; ps -o stat= --ppid ${pid} || true`;
   const stats = execFileSync('/bin/sh', ['-c', list], { encoding: 'utf8' }).split('\n');
-  return stats.map((stat) => stat.trim().charAt(0)).filter(Boolean);
+  // 'Z': a backend that already exited and awaits its parent's wait(); it runs nothing.
+  return stats.map((stat) => stat.trim().charAt(0)).filter((state) => state !== '' && state !== 'Z');
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
