@@ -456,8 +456,10 @@ export class Cache {
     }
     if (this.#generations.length === 0) return scope;
     const generations = this.#generations.map((generation) => generation.current());
-    if (generations.every((g) => typeof g === 'number')) return `${scope}g${generations.join('.')}:`;
-    return Promise.all(generations).then((resolved) => `${scope}g${resolved.join('.')}:`);
+    // Base 36 keeps a clock-seeded generation to 8 characters of every key.
+    const segment = (values: number[]) => `${scope}g${values.map((g) => g.toString(36)).join('.')}:`;
+    if (generations.every((g) => typeof g === 'number')) return segment(generations as number[]);
+    return Promise.all(generations).then(segment);
   }
 
   #encode(key: string, value: unknown): Uint8Array | Failed {

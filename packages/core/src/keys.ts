@@ -56,7 +56,9 @@ export function escapeBody(key: string): string {
   }
   if (LONE_SURROGATE.test(key)) {
     // UTF-8 would turn it into U+FFFD, so two different keys could meet on the server.
-    throw new InvalidKeyError('a cache key contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the key');
+    throw new InvalidKeyError(
+      'a cache key contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the key',
+    );
   }
   const first = key.charCodeAt(0);
   return first === 64 /* @ */ || first === 35 /* # */ ? `@${key}` : key;

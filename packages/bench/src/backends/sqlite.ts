@@ -1,0 +1,160 @@
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Store } from '@larder/core';
+import Database from 'better-sqlite3';
+import type { Side } from '../types.js';
+import {
+  type BenchBackend,
+  benchCaches,
+  CountingLogger,
+  decodeRaw,
+  encodeRaw,
+  larderLoader,
+  loadBatches,
+  loaderCache,
+  type MemoryLoad,
+  type MemoryReading,
+  memoryPlan,
+  type RawDriver,
+} from './backend.js';
+import { closeQuietly, importPackage } from './load.js';
+
+/** The part of `@larder/backend-db/sqlite` the bench uses. */
+interface SqliteModule {
+  sqliteStore(options: {
+    path: string;
+    table?: string;
+    maxEntries?: number;
+    pruneInterval?: number;
+  }): Store & { readonly client: Database.Database };
+}
+
+/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored once). */
+const RAW_TABLE_SQL =
+  'CREATE TABLE IF NOT EXISTS bench_raw (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID';
+
+function openRaw(path: string): Database.Database {
+  const db = new Database(path, { timeout: 100 });
+  // The same settings as Larder's SqliteStore, so the comparison is about the code, not the pragmas.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(RAW_TABLE_SQL);
+  return db;
+}
+
+function rawDriver(db: Database.Database): RawDriver {
+  const get = db.prepare<[string], Buffer>('SELECT value FROM bench_raw WHERE key = ?').pluck();
+  const put = db.prepare<[string, Buffer]>(
+    'INSERT INTO bench_raw (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+  const many = db.prepare<[string], { key: string; value: Buffer }>(
+    'SELECT key, value FROM bench_raw WHERE key IN (SELECT value FROM json_each(?))',
+  );
+  const incr = db
+    .prepare<[string], number>(
+      'INSERT INTO bench_raw (key, value) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value',
+    )
+    .pluck();
+  const putMany = db.transaction((entries: readonly (readonly [string, unknown])[]) => {
+    for (const [key, value] of entries) put.run(key, Buffer.from(encodeRaw(value)));
+  });
+  return {
+    get: async (key) => decodeRaw(get.get(key)),
+    set: async (key, value) => put.run(key, Buffer.from(encodeRaw(value))).changes === 1,
+    getMany: async (keys) => {
+      const found = new Map<string, Buffer>();
+      for (const row of many.all(JSON.stringify(keys))) found.set(row.key, row.value);
+      return keys.map((key) => decodeRaw(found.get(key)));
+    },
+    incr: async (key) => incr.get(key),
+    load: async (entries) => {
+      putMany(entries);
+    },
+  };
+}
+
+/** File bytes after folding the WAL back in: what the data costs on disk. */
+function fileBytes(path: string): number {
+  const db = new Database(path);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  const wal = `${path}-wal`;
+  return statSync(path).size + (existsSync(wal) ? statSync(wal).size : 0);
+}
+
+function removeDb(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+}
+
+/** SqliteStore through Larder beside better-sqlite3 prepared statements on a bare table, each in its own file. */
+export async function createSqliteBackend(tempDir: string): Promise<BenchBackend> {
+  const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
+  const logger = new CountingLogger();
+  // Culling off: the bench measures speed, not the size cap.
+  const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
+  const { larder, loader } = benchCaches(store, logger);
+  const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
+  const rawDb = openRaw(join(tempDir, 'raw.db'));
+  const raw = rawDriver(rawDb);
+  let closed = false;
+
+  const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+    const path = join(tempDir, `memory-${side}.db`);
+    removeDb(path);
+    const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+    try {
+      if (side === 'larder') {
+        const open = () =>
+          loaderCache(sqliteStore({ path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 }), logger);
+        // Create the table and index first, so the delta is the data alone.
+        const empty = open();
+        await empty.set('probe', 1);
+        await empty.delete('probe');
+        await empty.close();
+        const before = fileBytes(path);
+        const cache = open();
+        await loadBatches(keys, valueAt, batch, larderLoader(cache), onProgress, 1);
+        await cache.close();
+        return {
+          bytes: fileBytes(path) - before,
+          method: 'SQLite file size delta after wal_checkpoint(TRUNCATE)',
+        };
+      }
+      openRaw(path).close();
+      const before = fileBytes(path);
+      const db = openRaw(path);
+      const driver = rawDriver(db);
+      await loadBatches(keys, valueAt, batch, (entries) => driver.load(entries), onProgress, 1);
+      db.close();
+      return {
+        bytes: fileBytes(path) - before,
+        method: 'same, bare (key TEXT PRIMARY KEY, value BLOB) table',
+      };
+    } finally {
+      removeDb(path);
+    }
+  };
+
+  return {
+    name: 'sqlite',
+    rawClient: 'better-sqlite3 prepared statements',
+    server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
+    larder,
+    loader,
+    raw,
+    timeoutMs: 1000,
+    faults: undefined,
+    faultsUnavailable: 'embedded in the process: nothing to kill',
+    serverPids: () => [],
+    measureMemory,
+    teardown: async () => {
+      if (closed) return;
+      closed = true;
+      await closeQuietly(larder);
+      rawDb.close();
+    },
+  };
+}

@@ -1,0 +1,216 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BenchBackend, larderLoader, loadBatches } from './backends/backend.js';
+import { BACKEND_LOADERS } from './backends/index.js';
+import { BackendUnavailableError } from './backends/load.js';
+import { batchSize, createDataset, type Dataset } from './data.js';
+import { describeEnvironment } from './env.js';
+import { formatOps, formatRatio } from './format.js';
+import { onInterrupt } from './lifecycle.js';
+import type { Progress } from './progress.js';
+import { runCase } from './runner.js';
+import { WORKLOADS } from './scenarios/index.js';
+import { measureMemory } from './scenarios/memory.js';
+import { measureStability } from './scenarios/stability.js';
+import type { BackendName, BackendResult, BenchOptions, BenchResults, SkippedBackend } from './types.js';
+
+/** Thrown before any long phase when a server the user asked for cannot be used. */
+export class FatalSetupError extends Error {
+  override readonly name = 'FatalSetupError';
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Starts every wanted backend at once (servers come up in parallel). Unavailable ones become
+ * skips with a reason and a fix; an unanswering environment URL or an explicitly requested
+ * backend that cannot run aborts the run here, before anything long starts.
+ */
+async function startBackends(
+  options: BenchOptions,
+  tempDir: string,
+  progress: Progress,
+): Promise<{ ready: BenchBackend[]; skipped: SkippedBackend[] }> {
+  const phase = progress.phase('starting backends', options.backends.join(', '));
+  const settled = await Promise.allSettled(
+    options.backends.map(async (name) => {
+      const backend = await BACKEND_LOADERS[name]({ options, tempDir });
+      onInterrupt(() => backend.teardown());
+      return backend;
+    }),
+  );
+  const ready: BenchBackend[] = [];
+  const skipped: SkippedBackend[] = [];
+  const fatal: string[] = [];
+  settled.forEach((outcome, i) => {
+    const name = options.backends[i] as BackendName;
+    if (outcome.status === 'fulfilled') {
+      ready.push(outcome.value);
+      return;
+    }
+    const error = outcome.reason;
+    if (error instanceof BackendUnavailableError) {
+      if (error.fatal || options.backendsExplicit)
+        fatal.push(`${name}: ${error.reason}\n  Fix: ${error.fix}`);
+      else skipped.push({ name, reason: error.reason, fix: error.fix });
+    } else {
+      const text = `${name} failed to start: ${message(error)}`;
+      if (options.backendsExplicit) fatal.push(text);
+      else
+        skipped.push({ name, reason: text, fix: 'see the message above; run with --backends to isolate it' });
+    }
+  });
+  if (fatal.length > 0) {
+    phase.done();
+    await Promise.allSettled(ready.map((b) => b.teardown()));
+    throw new FatalSetupError(fatal.join('\n'));
+  }
+  phase.done(ready.map((b) => `${b.name} (${b.server.version})`).join(', '));
+  return { ready, skipped };
+}
+
+/** Loads the working set through both sides (not timed) and checks it reads back. */
+async function seed(backend: BenchBackend, data: Dataset, progress: Progress): Promise<void> {
+  const phase = progress.phase(
+    `${backend.name}: loading`,
+    `${data.keys.length.toLocaleString('en-US')} keys per side`,
+  );
+  const batch = batchSize(data.valueSize);
+  const valueAt = (i: number) => data.values[i % data.values.length];
+  await loadBatches(data.keys, valueAt, batch, larderLoader(backend.loader), (n) =>
+    phase.update(`Larder ${n.toLocaleString('en-US')}`),
+  );
+  await loadBatches(
+    data.keys,
+    valueAt,
+    batch,
+    (entries) => backend.raw.load(entries),
+    (n) => phase.update(`raw ${n.toLocaleString('en-US')}`),
+  );
+  const probe = data.keys[data.keys.length - 1]!;
+  if ((await backend.larder.get(probe)) === undefined || (await backend.raw.get(probe)) === undefined) {
+    phase.done('failed');
+    throw new Error(`the loaded keys do not read back from ${backend.name} (probe ${probe})`);
+  }
+  phase.done('done');
+}
+
+async function runBackend(
+  backend: BenchBackend,
+  data: Dataset,
+  options: BenchOptions,
+  progress: Progress,
+): Promise<BackendResult> {
+  const started = performance.now();
+  const result: BackendResult = {
+    name: backend.name,
+    rawClient: backend.rawClient,
+    server: backend.server,
+    cases: [],
+    failures: [],
+    seconds: 0,
+  };
+  try {
+    await seed(backend, data, progress);
+  } catch (error) {
+    result.error = `loading the working set failed: ${message(error)}`;
+    result.seconds = (performance.now() - started) / 1000;
+    return result;
+  }
+  if (!options.skip.includes('workloads')) {
+    for (const id of options.workloads) {
+      for (const concurrency of options.concurrency) {
+        const phase = progress.phase(`${backend.name}: ${id} c=${concurrency}`);
+        try {
+          const c = await runCase(backend, WORKLOADS[id], concurrency, data, options, phase);
+          result.cases.push(c);
+          phase.done(
+            `Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
+          );
+        } catch (error) {
+          result.failures.push({ workload: id, concurrency, error: message(error) });
+          phase.done(`failed: ${message(error)}`);
+        }
+      }
+    }
+  }
+  if (!options.skip.includes('memory')) {
+    try {
+      result.memory = await measureMemory(
+        backend,
+        options.memoryKeys,
+        options.valueSize,
+        options.seed,
+        progress,
+      );
+    } catch (error) {
+      result.memoryError = message(error);
+    }
+  }
+  if (!options.skip.includes('stability')) {
+    try {
+      result.stability = await measureStability(
+        backend,
+        data,
+        { inFlight: options.inFlight, faultMs: options.faultMs, rawFaults: !options.quick },
+        progress,
+      );
+    } catch (error) {
+      result.stabilityError = message(error);
+    }
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/** Runs the whole bench: start backends, then for each one the workloads, memory and stability. */
+export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResults> {
+  const date = new Date();
+  const started = performance.now();
+  const tempDir = mkdtempSync(join(tmpdir(), 'larder-bench-'));
+  const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
+  const unregister = onInterrupt(removeTemp);
+  const notes: string[] = [];
+  try {
+    const data = createDataset(options.keys, options.valueSize, options.seed);
+    const { ready, skipped } = await startBackends(options, tempDir, progress);
+    for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
+    const backends: BackendResult[] = [];
+    for (const backend of ready) {
+      try {
+        const result = await runBackend(backend, data, options, progress);
+        if (result.error !== undefined) progress.note(`${backend.name}: ${result.error}`);
+        backends.push(result);
+      } finally {
+        const phase = progress.phase(`${backend.name}: cleaning up`);
+        await backend.teardown();
+        phase.done();
+      }
+    }
+    if (options.memoryKeys < 1_000_000 && !options.skip.includes('memory')) {
+      notes.push(
+        `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and extrapolated to 1M.`,
+      );
+    }
+    if (backends.some((b) => b.cases.some((c) => c.busy))) {
+      notes.push(
+        'Cases marked "busy machine" ran while other processes used CPU; rerun them on a quiet machine.',
+      );
+    }
+    return {
+      schema: 1,
+      environment: describeEnvironment(date),
+      options,
+      backends,
+      skipped,
+      seconds: (performance.now() - started) / 1000,
+      notes,
+    };
+  } finally {
+    removeTemp();
+    unregister();
+  }
+}

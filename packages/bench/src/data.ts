@@ -1,0 +1,118 @@
+/** A small seeded PRNG (mulberry32): the same seed gives the same data on every run. */
+export function createRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A JSON-able record like an app would cache: a few typed fields and padding. */
+export interface BenchValue {
+  id: number;
+  name: string;
+  active: boolean;
+  score: number;
+  tags: string[];
+  pad: string;
+}
+
+/** Builds a value whose `JSON.stringify` is exactly `size` bytes (size ≥ the bare record, about 80). */
+export function makeValue(index: number, size: number): BenchValue {
+  const value: BenchValue = {
+    id: index,
+    name: `item-${index}`,
+    active: index % 2 === 0,
+    score: Math.round(((index * 7919) % 1000) * 1.5) / 10,
+    tags: ['bench', `t${index % 7}`],
+    pad: '',
+  };
+  const bare = JSON.stringify(value).length;
+  // Padding with a repeated letter pattern keeps values compressible the way real JSON is.
+  const pattern = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const need = Math.max(0, size - bare);
+  value.pad = pattern.repeat(Math.ceil(need / pattern.length)).slice(0, need);
+  return value;
+}
+
+/** The key of the n-th loaded entry. */
+export function benchKey(n: number): string {
+  return `bench:${n}`;
+}
+
+/** The key of the n-th entry of the memory load (apart from the workload keys, which stay loaded). */
+export function memoryKey(n: number): string {
+  return `mem:${n}`;
+}
+
+/** The key of the n-th counter of the incr workload. */
+export function counterKey(n: number): string {
+  return `bench:counter:${n}`;
+}
+
+/** The key the stability load's worker `w` writes in slot `j`. */
+export function stabilityKey(w: number, j: number): string {
+  return `stab:${w}:${j}`;
+}
+
+const COUNTERS = 1024;
+/** Workers and keys per worker of the stability load. */
+export const STABILITY_WORKERS = 4;
+export const STABILITY_KEYS_PER_WORKER = 32;
+
+/**
+ * Every raw key a run with these sizes can write (workload keys, counters, stability keys; the
+ * memory load deletes its own), so a shared server is cleaned by exact key, never by pattern.
+ */
+export function rawKeysWritten(keyCount: number): string[] {
+  const keys = Array.from({ length: keyCount }, (_, n) => benchKey(n));
+  for (let n = 0; n < COUNTERS; n++) keys.push(counterKey(n));
+  for (let w = 0; w < STABILITY_WORKERS; w++) {
+    for (let j = 0; j < STABILITY_KEYS_PER_WORKER; j++) keys.push(stabilityKey(w, j));
+  }
+  return keys;
+}
+
+/** Number of distinct values cycled through (values are re-serialized on every write anyway). */
+const VALUE_POOL = 64;
+/** Length of each pre-generated random index sequence; a power of two so `i & mask` wraps it. */
+const SEQUENCE_LENGTH = 1 << 16;
+
+/** Everything the workloads read, generated before any timer starts. */
+export interface Dataset {
+  readonly valueSize: number;
+  /** Keys loaded before the workloads. */
+  readonly keys: readonly string[];
+  /** Keys never written (get-miss). */
+  readonly missingKeys: readonly string[];
+  /** Keys used by incr (a small set, so increments contend as counters do). */
+  readonly counterKeys: readonly string[];
+  readonly values: readonly BenchValue[];
+  /** Random indexes into `keys`, cycled with `& mask`. */
+  readonly order: Uint32Array;
+  /** 1 where the mixed workload writes, 0 where it reads (10 % ones). */
+  readonly writes: Uint8Array;
+  readonly mask: number;
+}
+
+/** Generates the dataset for a run. */
+export function createDataset(keyCount: number, valueSize: number, seed: number): Dataset {
+  const random = createRandom(seed);
+  const keys = Array.from({ length: keyCount }, (_, n) => benchKey(n));
+  const missingKeys = Array.from({ length: 4096 }, (_, n) => `bench:missing:${n}`);
+  const counterKeys = Array.from({ length: COUNTERS }, (_, n) => counterKey(n));
+  const values = Array.from({ length: VALUE_POOL }, (_, n) => makeValue(n, valueSize));
+  const order = new Uint32Array(SEQUENCE_LENGTH);
+  for (let i = 0; i < order.length; i++) order[i] = Math.floor(random() * keyCount);
+  const writes = new Uint8Array(SEQUENCE_LENGTH);
+  for (let i = 0; i < writes.length; i++) writes[i] = random() < 0.1 ? 1 : 0;
+  return { valueSize, keys, missingKeys, counterKeys, values, order, writes, mask: SEQUENCE_LENGTH - 1 };
+}
+
+/** Splits `count` items into batches of about `targetBytes` of values (at least 1, at most `maxItems`). */
+export function batchSize(valueSize: number, targetBytes = 1024 * 1024, maxItems = 1000): number {
+  return Math.max(1, Math.min(maxItems, Math.floor(targetBytes / valueSize)));
+}

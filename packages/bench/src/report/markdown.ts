@@ -1,0 +1,54 @@
+import { formatBytes } from '../format.js';
+import type { BenchResults } from '../types.js';
+import { allTables, type Table } from './tables.js';
+
+/** Escapes text for a Markdown table cell. */
+export function escapeCell(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function markdownTable(table: Table, level: string): string {
+  const head = `| ${table.header.map(escapeCell).join(' | ')} |`;
+  const rule = `|${table.numeric.map((n) => (n ? ' ---: ' : ' --- ')).join('|')}|`;
+  const rows = table.rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`);
+  const notes = table.notes.map((note) => `\n${note.replace(/^\*/, '\\*')}`).join('\n');
+  return `${level} ${table.title}\n\n${[head, rule, ...rows].join('\n')}\n${notes}`;
+}
+
+/** The whole run as Markdown: summary, one table per backend, skipped servers, environment. */
+export function renderMarkdown(results: BenchResults): string {
+  const env = results.environment;
+  const o = results.options;
+  const [summary, ...backends] = allTables(results);
+  const lines: string[] = [`# Larder bench, ${env.date}`, ''];
+  if (summary !== undefined) lines.push(markdownTable(summary, '##'), '');
+  if (backends.length > 0) lines.push('## Full results', '');
+  for (const table of backends) lines.push(markdownTable(table, '###'), '');
+  if (results.skipped.length > 0) {
+    lines.push('## Skipped servers', '');
+    for (const s of results.skipped) lines.push(`- **${s.name}**: ${s.reason} To enable it: ${s.fix}`);
+    lines.push('');
+  }
+  if (results.notes.length > 0) {
+    lines.push('## Notes', '', ...results.notes.map((n) => `- ${n}`), '');
+  }
+  lines.push(
+    '## Environment',
+    '',
+    `- Node ${env.node} (V8 ${env.v8}), ${env.os}`,
+    `- CPU: ${env.cpuModel}, ${env.cpuCores} cores; ${formatBytes(env.totalMemoryBytes)} RAM; load average at start ${env.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+    ...results.backends.map(
+      (b) =>
+        `- ${b.name}: ${b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version} at ${b.server.address}`}; raw = ${b.rawClient}`,
+    ),
+    `- Options: ${o.quick ? 'quick, ' : ''}values ${o.valueSize} B, concurrency ${o.concurrency.join(', ')}, ` +
+      `${o.rounds} rounds of ${o.durationMs} ms after ${o.warmupMs} ms warm-up, ${o.keys} keys loaded, ` +
+      `${o.memoryKeys} keys for memory, ${o.inFlight} in flight, faults of ${o.faultMs} ms, seed ${o.seed}`,
+    `- Packages: ${Object.entries(env.packages)
+      .map(([n, v]) => `${n} ${v}`)
+      .join(', ')}`,
+    `- Wall time: ${results.seconds.toFixed(0)} s`,
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,29 @@
+import { formatBytes, textTable } from '../format.js';
+import type { BenchResults } from '../types.js';
+import { allTables, summaryTable, type Table } from './tables.js';
+
+function renderTable(table: Table): string {
+  const body = textTable([table.header, ...table.rows], table.numeric);
+  return [table.title, body, ...table.notes].join('\n');
+}
+
+/** The headline table alone, for the end of a run. */
+export function renderSummary(results: BenchResults): string {
+  return renderTable(summaryTable(results));
+}
+
+/** Every table as plain text, plus skipped servers and where the run happened. */
+export function renderTerminal(results: BenchResults): string {
+  const env = results.environment;
+  const parts = allTables(results).map(renderTable);
+  parts.push(skippedText(results));
+  parts.push(
+    `${env.date} · Node ${env.node} · ${env.cpuModel} × ${env.cpuCores} · ${env.os} · ${formatBytes(env.totalMemoryBytes)} RAM · ${results.seconds.toFixed(0)} s`,
+  );
+  return parts.filter((p) => p !== '').join('\n\n');
+}
+
+/** One paragraph per skipped server: why, and how to enable it. */
+export function skippedText(results: BenchResults): string {
+  return results.skipped.map((s) => `Skipped ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`).join('\n');
+}

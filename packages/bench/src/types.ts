@@ -1,0 +1,231 @@
+/** The backends the bench knows, in the order they are run and printed. */
+export const BACKEND_NAMES = ['memory', 'sqlite', 'redis', 'memcached', 'postgres'] as const;
+/** A backend the bench knows. */
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The timed workloads, in the order they are run and printed. */
+export const WORKLOAD_IDS = ['get-hit', 'get-miss', 'set', 'get-many', 'mixed', 'incr'] as const;
+/** A timed workload. */
+export type WorkloadId = (typeof WORKLOAD_IDS)[number];
+
+/** Phases that `--skip` can leave out. */
+export const PHASES = ['workloads', 'memory', 'stability'] as const;
+/** A phase of a run. */
+export type Phase = (typeof PHASES)[number];
+
+/** Which side of a comparison: through Larder, or the raw client doing the same by hand. */
+export type Side = 'larder' | 'raw';
+
+/** Everything a run was asked to do, after validation. */
+export interface BenchOptions {
+  backends: BackendName[];
+  /** Whether `backends` was given explicitly (then an unavailable server is an error, not a skip). */
+  backendsExplicit: boolean;
+  workloads: WorkloadId[];
+  skip: Phase[];
+  quick: boolean;
+  /** Serialized size of each value, in bytes. */
+  valueSize: number;
+  concurrency: number[];
+  /** Length of one timed round, in ms. */
+  durationMs: number;
+  /** Warm-up per side before the rounds of a case, in ms. */
+  warmupMs: number;
+  rounds: number;
+  /** Keys loaded before the workloads (the set get-hit reads from). */
+  keys: number;
+  /** Keys loaded for the memory figure. */
+  memoryKeys: number;
+  /** In-flight operations for the stability burst. */
+  inFlight: number;
+  /** Outage / hang length in the fault runs, ms. */
+  faultMs: number;
+  outDir: string | undefined;
+  check: boolean;
+  /** Seed of the data generator. */
+  seed: number;
+}
+
+/** A median over rounds, with the spread it came from. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** One timed round of one side. */
+export interface RoundResult {
+  /** Successful operations. */
+  ops: number;
+  elapsedMs: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Operations that threw, or (Larder) store errors the cache counted and swallowed. */
+  errors: number;
+  /** Operations that did not do what the workload expects (not counted in ops/s). */
+  failed: number;
+}
+
+/** One side of one case, over all its rounds. */
+export interface SideResult {
+  opsPerSec: Spread;
+  /** Keys read or written per second (ops/s × keys per op). */
+  keysPerSec: number;
+  /** Median over rounds of each round's p50. */
+  p50Ms: number;
+  /** Median over rounds of each round's p99. */
+  p99Ms: number;
+  /** Operations that threw, or (Larder) store errors the cache counted and swallowed. */
+  errors: number;
+  /** Operations that did not do what the workload expects: a miss in get-hit, a hit in get-miss, an unstored set (not counted in ops/s). */
+  failed: number;
+  rounds: RoundResult[];
+}
+
+/** One workload at one concurrency: Larder beside raw. */
+export interface CaseResult {
+  workload: WorkloadId;
+  concurrency: number;
+  keysPerOp: number;
+  larder: SideResult;
+  raw: SideResult;
+  /** Larder median ops/s ÷ raw median ops/s: the headline. */
+  ratio: number;
+  /** Average CPU used by processes other than this one and its servers during the case, in cores. */
+  otherCpuCores: number;
+  /** Whether `otherCpuCores` was high enough to distrust the figures. */
+  busy: boolean;
+}
+
+/** A case that could not be measured. */
+export interface CaseFailure {
+  workload: WorkloadId;
+  concurrency: number;
+  error: string;
+}
+
+/** Bytes one side needed for the memory load, and per million keys. */
+export interface MemorySide {
+  bytes: number;
+  bytesPerKey: number;
+  bytesPer1M: number;
+}
+
+/** The memory figure of one backend. */
+export interface MemoryResult {
+  keys: number;
+  /** The figure per 1M keys is extrapolated from fewer keys. */
+  extrapolated: boolean;
+  /** What was measured, e.g. "Redis INFO used_memory delta". */
+  method: string;
+  rawMethod: string;
+  larder: MemorySide;
+  raw: MemorySide;
+  /** Larder bytes ÷ raw bytes. */
+  ratio: number;
+  seconds: number;
+}
+
+/** Many operations issued at once. */
+export interface BurstResult {
+  inFlight: number;
+  errors: number;
+  p99Ms: number;
+  maxMs: number;
+  seconds: number;
+}
+
+/** One fault injected under load. */
+export interface FaultResult {
+  fault: 'kill' | 'pause';
+  /** How long the server was down or frozen, ms. */
+  downMs: number;
+  /** Operations issued while the fault lasted and until recovery. */
+  ops: number;
+  /** Errors that reached the caller (with ignoreErrors on, Larder should surface none). */
+  errorsSurfaced: number;
+  /** Operations that took longer than the deadline plus 50 ms of slack. */
+  overDeadline: number;
+  /** Operations that had not settled after the observation cap (raw clients may hang). */
+  hung: number;
+  p99Ms: number;
+  maxMs: number;
+  /** From restart / resume to the first successful read of a value written after it (or a surviving one), ms. */
+  recoveryMs: number;
+  recovered: boolean;
+}
+
+/** Stability of one side of one backend. */
+export interface SideStability {
+  burst: BurstResult;
+  faults: FaultResult[];
+  /** Why fault runs were not done (server not started by the bench, embedded backend, quick mode). */
+  faultsSkipped?: string;
+  /** The summary cell, computed from the numbers above. */
+  summary: string;
+}
+
+/** Stability of one backend. */
+export interface StabilityResult {
+  larder: SideStability;
+  raw: SideStability;
+}
+
+/** A server the bench used. */
+export interface ServerInfo {
+  version: string;
+  source: 'env' | 'local' | 'container' | 'embedded';
+  /** The address, with any password hidden. */
+  address: string;
+}
+
+/** All results of one backend. */
+export interface BackendResult {
+  name: BackendName;
+  /** What the raw row measures, e.g. "ioredis GET/SET". */
+  rawClient: string;
+  server: ServerInfo;
+  cases: CaseResult[];
+  failures: CaseFailure[];
+  memory?: MemoryResult;
+  memoryError?: string;
+  stability?: StabilityResult;
+  stabilityError?: string;
+  /** Set when the backend could not be measured at all (e.g. loading failed). */
+  error?: string;
+  seconds: number;
+}
+
+/** A backend that was not run, and how to enable it. */
+export interface SkippedBackend {
+  name: BackendName;
+  reason: string;
+  fix: string;
+}
+
+/** Where and with what the results were measured. */
+export interface Environment {
+  date: string;
+  node: string;
+  v8: string;
+  platform: string;
+  os: string;
+  cpuModel: string;
+  cpuCores: number;
+  totalMemoryBytes: number;
+  loadAverage: number[];
+  packages: Record<string, string>;
+}
+
+/** The whole results file. */
+export interface BenchResults {
+  schema: 1;
+  environment: Environment;
+  options: BenchOptions;
+  backends: BackendResult[];
+  skipped: SkippedBackend[];
+  /** Wall time of the run, s. */
+  seconds: number;
+  notes: string[];
+}

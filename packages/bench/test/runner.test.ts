@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BenchBackend } from '../src/backends/backend.js';
+import { larderDriver } from '../src/backends/backend.js';
+import { createMemoryBackend } from '../src/backends/memory.js';
+import { createDataset } from '../src/data.js';
+import type { PhaseHandle } from '../src/progress.js';
+import { runCase, runRound } from '../src/runner.js';
+import { WORKLOADS } from '../src/scenarios/index.js';
+import { burst } from '../src/scenarios/stability.js';
+
+const phase: PhaseHandle = { update: () => {}, done: () => {} };
+
+describe('runRound', () => {
+  it.each([1, 8])('counts only successful operations as throughput (concurrency %d)', async (concurrency) => {
+    let n = 0;
+    const op = async () => {
+      n++;
+      if (n % 3 === 0) throw new Error('boom');
+      return n % 3 === 1;
+    };
+    const outcomes = { errors: 0, failed: 0 };
+    const round = await runRound(
+      Array.from({ length: concurrency }, () => op),
+      30,
+      outcomes,
+    );
+    const calls = n;
+    expect(round.elapsedMs).toBeGreaterThanOrEqual(30);
+    expect(round.ops + round.failed).toBeGreaterThanOrEqual(calls - concurrency);
+    expect(round.ops).toBeCloseTo(calls / 3, -1);
+    expect(round.errors).toBeGreaterThan(0);
+    expect(round.failed).toBeGreaterThan(round.errors);
+    expect(round.opsPerSec).toBeCloseTo((round.ops / round.elapsedMs) * 1000, 5);
+    expect(round.p50Ms).toBeLessThanOrEqual(round.p99Ms);
+    expect(outcomes.failed).toBe(round.failed);
+  });
+});
+
+describe('runCase on the memory backend', () => {
+  let backend: BenchBackend;
+  const data = createDataset(500, 100, 1);
+
+  beforeAll(async () => {
+    backend = await createMemoryBackend();
+    const entries = data.keys.map((key, i) => [key, data.values[i % data.values.length]] as const);
+    await backend.loader.setMany(entries);
+    await backend.raw.load(entries);
+  });
+
+  afterAll(async () => {
+    await backend.teardown();
+  });
+
+  it.each([1, 16])(
+    'interleaves at least 3 rounds per side and reports finite figures (c=%d)',
+    async (concurrency) => {
+      const result = await runCase(
+        backend,
+        WORKLOADS['get-hit'],
+        concurrency,
+        data,
+        { durationMs: 20, warmupMs: 5, rounds: 3 },
+        phase,
+      );
+      for (const side of [result.larder, result.raw]) {
+        expect(side.rounds).toHaveLength(3);
+        expect(side.failed).toBe(0);
+        expect(side.errors).toBe(0);
+        expect(side.opsPerSec.median).toBeGreaterThan(0);
+        expect(side.opsPerSec.min).toBeLessThanOrEqual(side.opsPerSec.median);
+      }
+      expect(result.ratio).toBeCloseTo(result.larder.opsPerSec.median / result.raw.opsPerSec.median, 10);
+      expect(Number.isFinite(result.otherCpuCores)).toBe(true);
+    },
+  );
+
+  it('counts a miss in get-hit as a failed operation, not as throughput', async () => {
+    // Twice the keys that were loaded: about half of the reads miss.
+    const wider = createDataset(1000, 100, 2);
+    const result = await runCase(
+      backend,
+      WORKLOADS['get-hit'],
+      1,
+      wider,
+      { durationMs: 10, warmupMs: 0, rounds: 3 },
+      phase,
+    );
+    for (const side of [result.larder, result.raw]) {
+      const ops = side.rounds.reduce((n, r) => n + r.ops, 0);
+      expect(side.failed / (side.failed + ops)).toBeGreaterThan(0.3);
+      expect(side.failed / (side.failed + ops)).toBeLessThan(0.7);
+      expect(side.errors).toBe(0);
+    }
+  });
+
+  it('issues a burst of operations at once on both sides', async () => {
+    const larder = await burst(larderDriver(backend.larder), data, 500);
+    const raw = await burst(backend.raw, data, 500);
+    expect(larder).toMatchObject({ inFlight: 500, errors: 0 });
+    expect(raw).toMatchObject({ inFlight: 500, errors: 0 });
+    expect(larder.p99Ms).toBeLessThanOrEqual(larder.maxMs);
+  });
+});

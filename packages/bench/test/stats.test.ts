@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { LatencyHistogram, median, quantile, ratio, spread } from '../src/stats.js';
+
+describe('median and spread', () => {
+  it('takes the middle value of an odd list and the mean of the middle two of an even one', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('reports min and max beside the median', () => {
+    expect(spread([10, 30, 20])).toEqual({ median: 20, min: 10, max: 30 });
+  });
+
+  it('refuses an empty list instead of returning NaN', () => {
+    expect(() => median([])).toThrow(RangeError);
+  });
+});
+
+describe('quantile', () => {
+  it('uses the nearest rank', () => {
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(quantile(values, 0.5)).toBe(50);
+    expect(quantile(values, 0.99)).toBe(99);
+    expect(quantile(values, 1)).toBe(100);
+    expect(quantile([], 0.99)).toBe(0);
+  });
+});
+
+describe('LatencyHistogram', () => {
+  it('reads quantiles back within about 2 %', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 10_000; i++) h.record(i / 100); // 0.01 ms .. 100 ms
+    expect(h.count).toBe(10_000);
+    expect(h.quantile(0.5)).toBeGreaterThanOrEqual(50);
+    expect(h.quantile(0.5)).toBeLessThan(51.5);
+    expect(h.quantile(0.99)).toBeGreaterThanOrEqual(99);
+    expect(h.quantile(0.99)).toBeLessThan(101);
+    expect(h.max).toBe(100);
+    expect(h.quantile(1)).toBe(100);
+  });
+
+  it('is 0 when empty and merges counts', () => {
+    const a = new LatencyHistogram();
+    expect(a.quantile(0.99)).toBe(0);
+    const b = new LatencyHistogram();
+    a.record(1);
+    b.record(3);
+    a.merge(b);
+    expect(a.count).toBe(2);
+    expect(a.max).toBe(3);
+  });
+});
+
+describe('ratio', () => {
+  it('never returns Infinity or NaN', () => {
+    expect(ratio(5, 0)).toBe(0);
+    expect(ratio(Number.NaN, 2)).toBe(0);
+    expect(ratio(3, 4)).toBe(0.75);
+  });
+});
