@@ -23,7 +23,9 @@ export const jsonSerializer: Serializer = {
   serialize(value) {
     let text: string | undefined;
     try {
-      text = isJsonPrimitive(value) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
+      // Plain data passes a cheap walk and takes JSON.stringify's fast path; anything else goes
+      // through the replacer, which names the offending field (or JSON's own cycle error).
+      text = isPlainJson(value, 0) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
     } catch (error) {
       if (error instanceof SerializationError) throw error;
       throw new SerializationError(`value cannot be stored as JSON: ${(error as Error).message}`, {
@@ -67,11 +69,38 @@ export const v8Serializer: Serializer = {
   },
 };
 
-function isJsonPrimitive(value: unknown): boolean {
-  const type = typeof value;
-  return (
-    type === 'string' || type === 'boolean' || value === null || (type === 'number' && Number.isFinite(value))
-  );
+/** Deeper than this, the walk gives up and lets the replacer decide (cycles end there too). */
+const MAX_WALK_DEPTH = 64;
+
+/** Whether JSON.stringify would keep `value` exactly (Dates aside, which become strings by design). */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null || value instanceof Date) return true;
+      if (depth >= MAX_WALK_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+      for (const key in value) {
+        if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      // Symbol-keyed fields would be dropped silently.
+      return Object.getOwnPropertySymbols(value).length === 0;
+    }
+    default:
+      return false;
+  }
 }
 
 function strictReplacer(this: unknown, key: string, value: unknown): unknown {
@@ -94,7 +123,10 @@ function strictReplacer(this: unknown, key: string, value: unknown): unknown {
     case 'object': {
       if (original === null || Array.isArray(original) || original instanceof Date) return value;
       const proto = Object.getPrototypeOf(original);
-      if (proto === Object.prototype || proto === null) return value;
+      if (proto === Object.prototype || proto === null) {
+        if (Object.getOwnPropertySymbols(original).length === 0) return value;
+        throw reject(key, 'an object with Symbol keys', 'JSON would drop those fields');
+      }
       const kind = (original as object).constructor?.name ?? 'object';
       throw reject(
         key,

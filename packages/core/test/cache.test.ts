@@ -310,6 +310,8 @@ describe('Cache: bad input fails before any I/O', () => {
     ['a nested function', { f: () => 1 }],
     ['an array hole', [1, undefined, 3]],
     ['a Buffer', Buffer.from('x')],
+    ['a Symbol-keyed field', { [Symbol('s')]: 1 }],
+    ['a deeply nested Map', { a: [{ b: { c: new Map() } }] }],
   ])('rejects %s with SerializationError even under ignoreErrors, storing nothing', async (_label, value) => {
     const { cache, chaos } = setup();
     await expect(cache.set('k', value)).rejects.toMatchObject({ code: 'E_SERIALIZATION' });
