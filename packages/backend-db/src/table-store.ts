@@ -497,6 +497,11 @@ export abstract class TableStore implements Store {
     const creating = this.#ready();
     if (creating !== undefined) await creating;
     const now = this.#now();
+    if (keys.length === 1) {
+      // A lone read (no concurrent gets to coalesce) takes the plain primary-key lookup.
+      const row = await this.#d.first(this.#q.get, [keys[0], now]);
+      return [row === undefined ? undefined : (row.value as Uint8Array)];
+    }
     const found = new Map<string, Uint8Array>();
     for (const batch of chunks(keys, this.#d.maxKeysPerStatement)) {
       const rows = await this.#d.all(this.#q.getMany, [this.#d.keyList(batch), now]);
