@@ -245,9 +245,9 @@ export class Cache {
    * reaches every waiter and is not cached. `undefined` from the factory is returned, not stored.
    */
   async getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: WriteOptions): Promise<T> {
-    const flightKey = `${options?.version ?? ''}\u0000${key}`;
+    const slot = `${this.#scope}${options?.version ?? ''}\u0000${key}`;
     const flights = this.#s.flights;
-    const running = flights.get(`${this.#scope}${flightKey}`);
+    const running = flights.get(slot);
     if (running !== undefined) return running as Promise<T>;
     const flight = (async () => {
       const cached = await this.get<T>(key, options);
@@ -256,7 +256,6 @@ export class Cache {
       if (value !== undefined) await this.set(key, value, options);
       return value;
     })();
-    const slot = `${this.#scope}${flightKey}`;
     flights.set(slot, flight);
     const release = () => {
       if (flights.get(slot) === flight) flights.delete(slot);
