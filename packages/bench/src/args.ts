@@ -24,9 +24,11 @@ export const USAGE = `Usage: pnpm bench [options]
   --skip <list>            phases to leave out: ${PHASES.join(', ')}
   --value-size <size>      bytes of JSON per value: 100, 1KiB, 100KiB (default 100)
   --concurrency <list>     in-flight operations per case (default 1,64)
-  --duration <ms>          length of one timed round (default 1000, quick 100)
-  --warmup <ms>            warm-up per side before a case (default 300, quick 30)
-  --rounds <n>             rounds per case and side, interleaved Larder/raw, >= 3 (default 3)
+  --duration <ms>          length of one timed round (default 600, quick 100)
+  --warmup <ms>            warm-up per side before each round, and an untimed warm-up pass
+                           over every case first; 0 for none (default 200, quick 20)
+  --rounds <n>             rounds per case and side, >= 3 (default 5, quick 3): one pass over
+                           every case per round, so a case's rounds are spread over the run
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
   --in-flight <n>          operations issued at once in the stability burst (default 5000)
@@ -35,6 +37,8 @@ export const USAGE = `Usage: pnpm bench [options]
   --out <dir>              where result files go (default <repo>/bench-results/<timestamp>)
   --check                  validate the written results JSON; exit 1 when it fails
   --validate <file>        only validate an existing results JSON, run nothing
+  --compare <a> <b>        only compare two results JSON files (the throughput medians
+                           within ±15 %, memory within ±5 %); exit 1 when they disagree
   -h, --help               this text
 
 Environment: REDIS_URL, MEMCACHED_URL, DATABASE_URL use those servers instead of starting
@@ -44,6 +48,7 @@ local ones (fault runs are then skipped); CI=true silences progress output.`;
 export type Command =
   | { kind: 'run'; options: BenchOptions }
   | { kind: 'validate'; file: string }
+  | { kind: 'compare'; files: [string, string] }
   | { kind: 'help' };
 
 /** Parses and validates argv (without node and the script); throws `UsageError` on bad input. */
@@ -55,6 +60,13 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
+  if (values.compare === true) {
+    const [first, second, extra] = positionals;
+    if (first === undefined || second === undefined || extra !== undefined) {
+      throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
+    }
+    return { kind: 'compare', files: [first, second] };
+  }
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
   }
@@ -76,9 +88,9 @@ export function parseCommand(argv: readonly string[]): Command {
     values.concurrency === undefined ? [1, 64] : parseIntList('--concurrency', values.concurrency);
   for (const c of concurrency) checkRange('--concurrency', c, 1, MAX_CONCURRENCY);
 
-  const durationMs = intOption('--duration', values.duration, quick ? 100 : 1000, 10, 600_000);
-  const warmupMs = intOption('--warmup', values.warmup, quick ? 30 : 300, 0, 600_000);
-  const rounds = intOption('--rounds', values.rounds, 3, 3, 1000);
+  const durationMs = intOption('--duration', values.duration, quick ? 100 : 600, 10, 600_000);
+  const warmupMs = intOption('--warmup', values.warmup, quick ? 20 : 200, 0, 600_000);
+  const rounds = intOption('--rounds', values.rounds, quick ? 3 : 5, 3, 1000);
   const keysWanted = intOption('--keys', values.keys, quick ? 10_000 : 100_000, 100, 10_000_000);
   const memoryWanted = intOption(
     '--memory-keys',
@@ -147,6 +159,7 @@ function parse(argv: readonly string[]) {
       out: { type: 'string' },
       check: { type: 'boolean' },
       validate: { type: 'string' },
+      compare: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

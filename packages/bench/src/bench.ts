@@ -9,7 +9,7 @@ import { describeEnvironment } from './env.js';
 import { formatOps, formatRatio } from './format.js';
 import { onInterrupt } from './lifecycle.js';
 import type { Progress } from './progress.js';
-import { runCase } from './runner.js';
+import { CaseRun, sideOrder } from './runner.js';
 import { WORKLOADS } from './scenarios/index.js';
 import { measureMemory } from './scenarios/memory.js';
 import { measureStability } from './scenarios/stability.js';
@@ -98,14 +98,8 @@ async function seed(backend: BenchBackend, data: Dataset, progress: Progress): P
   phase.done('done');
 }
 
-async function runBackend(
-  backend: BenchBackend,
-  data: Dataset,
-  options: BenchOptions,
-  progress: Progress,
-): Promise<BackendResult> {
-  const started = performance.now();
-  const result: BackendResult = {
+function emptyResult(backend: BenchBackend): BackendResult {
+  return {
     name: backend.name,
     rawClient: backend.rawClient,
     server: backend.server,
@@ -113,30 +107,78 @@ async function runBackend(
     failures: [],
     seconds: 0,
   };
-  try {
-    await seed(backend, data, progress);
-  } catch (error) {
-    result.error = `loading the working set failed: ${message(error)}`;
-    result.seconds = (performance.now() - started) / 1000;
-    return result;
-  }
-  if (!options.skip.includes('workloads')) {
+}
+
+/**
+ * Every workload case of every backend, measured in passes: a warm-up pass that visits each
+ * case once without timing it (so the JIT has seen every backend and workload before any
+ * round counts), then one pass per round, each visiting every case for one round per side.
+ * A case's rounds are thus minutes apart, and a slow drift of the machine (another tenant,
+ * CPU frequency) lands on all cases alike instead of on one case's rounds together.
+ */
+async function measureWorkloads(
+  measured: readonly { backend: BenchBackend; result: BackendResult }[],
+  data: Dataset,
+  options: BenchOptions,
+  progress: Progress,
+): Promise<void> {
+  let runs: { run: CaseRun; result: BackendResult }[] = [];
+  for (const { backend, result } of measured) {
     for (const id of options.workloads) {
       for (const concurrency of options.concurrency) {
-        const phase = progress.phase(`${backend.name}: ${id} c=${concurrency}`);
-        try {
-          const c = await runCase(backend, WORKLOADS[id], concurrency, data, options, phase);
-          result.cases.push(c);
-          phase.done(
-            `Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
-          );
-        } catch (error) {
-          result.failures.push({ workload: id, concurrency, error: message(error) });
-          phase.done(`failed: ${message(error)}`);
-        }
+        runs.push({ run: new CaseRun(backend, WORKLOADS[id], concurrency, data), result });
       }
     }
   }
+  // Round 0 is the warm-up pass; without a warm-up the first pass already counts.
+  for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.rounds; round++) {
+    const warmUpOnly = round === 0;
+    const phase = progress.phase(
+      warmUpOnly ? 'warm-up pass' : `round ${round} of ${options.rounds}`,
+      `${runs.length} cases`,
+    );
+    const started = performance.now();
+    const failedNow: typeof runs = [];
+    for (const entry of runs) {
+      const { run, result } = entry;
+      const visitStarted = performance.now();
+      try {
+        await run.visit(options, sideOrder(round), phase, !warmUpOnly);
+      } catch (error) {
+        result.failures.push({
+          workload: run.workload.id,
+          concurrency: run.concurrency,
+          error: message(error),
+        });
+        progress.note(
+          `${run.backend.name} ${run.workload.id} c=${run.concurrency} failed: ${message(error)}`,
+        );
+        failedNow.push(entry);
+      }
+      result.seconds += (performance.now() - visitStarted) / 1000;
+    }
+    runs = runs.filter((entry) => !failedNow.includes(entry));
+    phase.done(`${runs.length} cases in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+  for (const { run, result } of runs) {
+    const c = run.result();
+    result.cases.push(c);
+    if (progress.mode === 'quiet') continue;
+    progress.note(
+      `${run.backend.name} ${c.workload} c=${c.concurrency}: Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
+    );
+  }
+}
+
+/** Memory and stability of one backend, after the workloads. */
+async function measureBackend(
+  backend: BenchBackend,
+  result: BackendResult,
+  data: Dataset,
+  options: BenchOptions,
+  progress: Progress,
+): Promise<void> {
+  const started = performance.now();
   if (!options.skip.includes('memory')) {
     try {
       result.memory = await measureMemory(
@@ -162,8 +204,17 @@ async function runBackend(
       result.stabilityError = message(error);
     }
   }
-  result.seconds = (performance.now() - started) / 1000;
-  return result;
+  result.seconds += (performance.now() - started) / 1000;
+}
+
+const tornDown = new WeakSet<BenchBackend>();
+
+async function tearDown(backend: BenchBackend, progress: Progress): Promise<void> {
+  if (tornDown.has(backend)) return;
+  tornDown.add(backend);
+  const phase = progress.phase(`${backend.name}: cleaning up`);
+  await backend.teardown();
+  phase.done();
 }
 
 /** Runs the whole bench: start backends, then for each one the workloads, memory and stability. */
@@ -178,18 +229,29 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const data = createDataset(options.keys, options.valueSize, options.seed);
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
-    const backends: BackendResult[] = [];
-    for (const backend of ready) {
-      try {
-        const result = await runBackend(backend, data, options, progress);
-        if (result.error !== undefined) progress.note(`${backend.name}: ${result.error}`);
-        backends.push(result);
-      } finally {
-        const phase = progress.phase(`${backend.name}: cleaning up`);
-        await backend.teardown();
-        phase.done();
+    const measured = ready.map((backend) => ({ backend, result: emptyResult(backend) }));
+    try {
+      for (const { backend, result } of measured) {
+        const started = performance.now();
+        try {
+          await seed(backend, data, progress);
+        } catch (error) {
+          result.error = `loading the working set failed: ${message(error)}`;
+          progress.note(`${backend.name}: ${result.error}`);
+        }
+        result.seconds += (performance.now() - started) / 1000;
       }
+      const loaded = measured.filter(({ result }) => result.error === undefined);
+      if (!options.skip.includes('workloads')) await measureWorkloads(loaded, data, options, progress);
+      for (const { backend, result } of loaded) {
+        await measureBackend(backend, result, data, options, progress);
+        // Each server goes once it is measured, so the next backend's faults run on a quieter machine.
+        await tearDown(backend, progress);
+      }
+    } finally {
+      for (const { backend } of measured) await tearDown(backend, progress);
     }
+    const backends = measured.map(({ result }) => result);
     if (options.memoryKeys < 1_000_000 && !options.skip.includes('memory')) {
       notes.push(
         `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and extrapolated to 1M.`,

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCommand, timestampDir, USAGE, UsageError } from './args.js';
 import { FatalSetupError, runBench } from './bench.js';
 import { type CheckReport, checkResults } from './check-results.js';
+import { compareRuns, renderComparison } from './compare.js';
 import { runCleanups } from './lifecycle.js';
 import { Progress } from './progress.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -36,15 +37,38 @@ function printReport({ problems, warnings }: CheckReport, file: string): number 
   return 1;
 }
 
-function validateFile(file: string): number {
-  let data: unknown;
+/** Reads a results file and checks its shape; prints what is wrong and returns undefined when it fails. */
+function readResults(file: string): { data: unknown; report: CheckReport } | undefined {
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    const data: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return { data, report: checkResults(data) };
   } catch (error) {
     process.stderr.write(`Cannot read ${file}: ${(error as Error).message}\n`);
-    return 1;
+    return undefined;
   }
-  return printReport(checkResults(data), file);
+}
+
+function validateFile(file: string): number {
+  const read = readResults(file);
+  return read === undefined ? 1 : printReport(read.report, file);
+}
+
+function compareFiles(files: readonly [string, string]): number {
+  const runs: BenchResults[] = [];
+  for (const file of files) {
+    const read = readResults(file);
+    if (read === undefined) return 2;
+    if (read.report.problems.length > 0) {
+      printReport(read.report, file);
+      return 2;
+    }
+    runs.push(read.data as BenchResults);
+  }
+  const comparison = compareRuns(runs[0]!, runs[1]!);
+  process.stdout.write(
+    `Comparing ${files[0]} (first) with ${files[1]} (second)\n\n${renderComparison(comparison)}\n`,
+  );
+  return comparison.agrees ? 0 : 1;
 }
 
 /** Writes results.json, results.md, chart.svg and summary.txt; returns the JSON text written. */
@@ -88,6 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command.kind === 'validate') return validateFile(command.file);
+  if (command.kind === 'compare') return compareFiles(command.files);
 
   const { options } = command;
   const progress = new Progress();

@@ -136,10 +136,109 @@ interface SideState {
 }
 
 /**
- * Measures one workload at one concurrency: a warm-up of each side, then `rounds` rounds
- * with Larder and raw interleaved (A B A B ...), reported as the median with min–max.
- * The CPU used by other processes over the whole case is recorded beside it.
+ * One workload at one concurrency on one backend, measured over several visits. Each visit
+ * warms both sides up, then times one round of each, Larder and raw back to back; the bench
+ * spreads a case's visits across the whole run (see `runPasses`) so that a slow drift of the
+ * machine touches every case alike instead of shifting one case's rounds all together.
  */
+export class CaseRun {
+  readonly backend: BenchBackend;
+  readonly workload: Workload;
+  readonly concurrency: number;
+  readonly #sides: Record<Side, SideState>;
+  /** Cores of other load seen during each recorded visit. */
+  readonly #otherCores: number[] = [];
+
+  constructor(backend: BenchBackend, workload: Workload, concurrency: number, data: Dataset) {
+    this.backend = backend;
+    this.workload = workload;
+    this.concurrency = concurrency;
+    const make = (driver: Driver): SideState => ({
+      ops: Array.from({ length: concurrency }, (_, w) => workload.op(driver, data, w)),
+      outcomes: { errors: 0, failed: 0 },
+      rounds: [],
+    });
+    this.#sides = { larder: make(larderDriver(backend.larder)), raw: make(backend.raw) };
+  }
+
+  /** Rounds recorded so far, per side. */
+  get rounds(): number {
+    return this.#sides.larder.rounds.length;
+  }
+
+  /**
+   * Warms each side up for `warmupMs`, then (unless `record` is false) times one round of each
+   * in `order`. A warm-up-only visit lets the JIT see every case before any round counts.
+   */
+  async visit(
+    timing: Pick<CaseTiming, 'durationMs' | 'warmupMs'>,
+    order: readonly Side[],
+    phase: PhaseHandle,
+    record = true,
+  ): Promise<void> {
+    const { backend } = this;
+    const cpuBefore = record ? sampleCpu(backend.serverPids()) : undefined;
+    if (timing.warmupMs > 0) {
+      for (const side of order) {
+        phase.update(`${this.#label()} warm-up ${side}`);
+        await throughputRound(this.#sides[side].ops, timing.warmupMs, { errors: 0, failed: 0 });
+      }
+    }
+    if (!record) return;
+    for (const side of order) {
+      phase.update(`${this.#label()} ${side}`);
+      const s = this.#sides[side];
+      const storeErrorsBefore = backend.larder.stats().errors;
+      const result = await runRound(s.ops, timing.durationMs, s.outcomes);
+      // The cache swallows store errors (ignoreErrors); its own counter says how many there were.
+      if (side === 'larder') result.errors += backend.larder.stats().errors - storeErrorsBefore;
+      s.rounds.push(result);
+    }
+    this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(backend.serverPids())));
+  }
+
+  /** The case's figures over every recorded round: medians with min–max. */
+  result(): CaseResult {
+    if (this.rounds === 0) throw new Error(`${this.#label()}: no round was recorded`);
+    const summarize = (side: Side): SideResult => {
+      const s = this.#sides[side];
+      const opsPerSec = spread(s.rounds.map((r) => r.opsPerSec));
+      return {
+        opsPerSec,
+        keysPerSec: opsPerSec.median * this.workload.keysPerOp,
+        p50Ms: median(s.rounds.map((r) => r.p50Ms)),
+        p99Ms: median(s.rounds.map((r) => r.p99Ms)),
+        errors: s.rounds.reduce((n, r) => n + r.errors, 0),
+        failed: s.rounds.reduce((n, r) => n + r.failed, 0),
+        rounds: s.rounds,
+      };
+    };
+    const larder = summarize('larder');
+    const raw = summarize('raw');
+    const otherCores = this.#otherCores.reduce((a, b) => a + b, 0) / this.#otherCores.length;
+    return {
+      workload: this.workload.id,
+      concurrency: this.concurrency,
+      keysPerOp: this.workload.keysPerOp,
+      larder,
+      raw,
+      ratio: ratio(larder.opsPerSec.median, raw.opsPerSec.median),
+      otherCpuCores: otherCores,
+      busy: otherCores > BUSY_CORES,
+    };
+  }
+
+  #label(): string {
+    return `${this.backend.name} ${this.workload.id} c=${this.concurrency}`;
+  }
+}
+
+/** Larder first on odd rounds, raw first on even ones (A B B A …), so neither side always goes first. */
+export function sideOrder(round: number): Side[] {
+  return round % 2 === 1 ? ['larder', 'raw'] : ['raw', 'larder'];
+}
+
+/** Measures one case on its own: `rounds` visits in a row (the bench itself spreads them; see `runPasses`). */
 export async function runCase(
   backend: BenchBackend,
   workload: Workload,
@@ -148,61 +247,7 @@ export async function runCase(
   timing: CaseTiming,
   phase: PhaseHandle,
 ): Promise<CaseResult> {
-  const make = (driver: Driver): SideState => ({
-    ops: Array.from({ length: concurrency }, (_, w) => workload.op(driver, data, w)),
-    outcomes: { errors: 0, failed: 0 },
-    rounds: [],
-  });
-  const sides: Record<Side, SideState> = {
-    larder: make(larderDriver(backend.larder)),
-    raw: make(backend.raw),
-  };
-  const order: Side[] = ['larder', 'raw'];
-
-  const cpuBefore = sampleCpu(backend.serverPids());
-  if (timing.warmupMs > 0) {
-    for (const side of order) {
-      phase.update(`warm-up ${side}`);
-      await throughputRound(sides[side].ops, timing.warmupMs, { errors: 0, failed: 0 });
-    }
-  }
-  for (let round = 1; round <= timing.rounds; round++) {
-    for (const side of order) {
-      phase.update(`round ${round}/${timing.rounds} ${side}`);
-      const s = sides[side];
-      const storeErrorsBefore = backend.larder.stats().errors;
-      const result = await runRound(s.ops, timing.durationMs, s.outcomes);
-      // The cache swallows store errors (ignoreErrors); its own counter says how many there were.
-      if (side === 'larder') result.errors += backend.larder.stats().errors - storeErrorsBefore;
-      s.rounds.push(result);
-    }
-  }
-  const cpuAfter = sampleCpu(backend.serverPids());
-
-  const summarize = (side: Side): SideResult => {
-    const s = sides[side];
-    const opsPerSec = spread(s.rounds.map((r) => r.opsPerSec));
-    return {
-      opsPerSec,
-      keysPerSec: opsPerSec.median * workload.keysPerOp,
-      p50Ms: median(s.rounds.map((r) => r.p50Ms)),
-      p99Ms: median(s.rounds.map((r) => r.p99Ms)),
-      errors: s.rounds.reduce((n, r) => n + r.errors, 0),
-      failed: s.rounds.reduce((n, r) => n + r.failed, 0),
-      rounds: s.rounds,
-    };
-  };
-  const larder = summarize('larder');
-  const raw = summarize('raw');
-  const otherCores = otherCpuCores(cpuBefore, cpuAfter);
-  return {
-    workload: workload.id,
-    concurrency,
-    keysPerOp: workload.keysPerOp,
-    larder,
-    raw,
-    ratio: ratio(larder.opsPerSec.median, raw.opsPerSec.median),
-    otherCpuCores: otherCores,
-    busy: otherCores > BUSY_CORES,
-  };
+  const run = new CaseRun(backend, workload, concurrency, data);
+  for (let round = 1; round <= timing.rounds; round++) await run.visit(timing, sideOrder(round), phase);
+  return run.result();
 }

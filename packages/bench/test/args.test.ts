@@ -17,8 +17,9 @@ describe('parseCommand', () => {
     expect(o.concurrency).toEqual([1, 64]);
     expect(o).toMatchObject({
       valueSize: 100,
-      durationMs: 1000,
-      rounds: 3,
+      durationMs: 600,
+      warmupMs: 200,
+      rounds: 5,
       keys: 100_000,
       memoryKeys: 1_000_000,
     });
@@ -26,7 +27,14 @@ describe('parseCommand', () => {
 
   it('uses small sizes and short rounds with --quick', () => {
     const o = run(['--quick']);
-    expect(o).toMatchObject({ quick: true, keys: 10_000, memoryKeys: 100_000, durationMs: 100 });
+    expect(o).toMatchObject({
+      quick: true,
+      keys: 10_000,
+      memoryKeys: 100_000,
+      durationMs: 100,
+      warmupMs: 20,
+      rounds: 3,
+    });
   });
 
   it('keeps the canonical backend order and marks an explicit choice', () => {
@@ -73,6 +81,15 @@ describe('parseCommand', () => {
   it('returns help and validate commands without running', () => {
     expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommand(['--validate', 'r.json'])).toEqual({ kind: 'validate', file: 'r.json' });
+    expect(parseCommand(['--compare', 'a.json', 'b.json'])).toEqual({
+      kind: 'compare',
+      files: ['a.json', 'b.json'],
+    });
+  });
+
+  it('asks for exactly two files to compare', () => {
+    expect(() => parseCommand(['--compare', 'a.json'])).toThrow(/two results files/);
+    expect(() => parseCommand(['--compare', 'a.json', 'b.json', 'c.json'])).toThrow(/two results files/);
   });
 });
 

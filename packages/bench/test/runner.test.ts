@@ -4,7 +4,7 @@ import { larderDriver } from '../src/backends/backend.js';
 import { createMemoryBackend } from '../src/backends/memory.js';
 import { createDataset } from '../src/data.js';
 import type { PhaseHandle } from '../src/progress.js';
-import { runCase, runRound } from '../src/runner.js';
+import { CaseRun, runCase, runRound, sideOrder } from '../src/runner.js';
 import { WORKLOADS } from '../src/scenarios/index.js';
 import { burst } from '../src/scenarios/stability.js';
 
@@ -91,6 +91,30 @@ describe('runCase on the memory backend', () => {
       expect(side.failed / (side.failed + ops)).toBeLessThan(0.7);
       expect(side.errors).toBe(0);
     }
+  });
+
+  it('times nothing on a warm-up-only visit, and one round per side on each visit after it', async () => {
+    const run = new CaseRun(backend, WORKLOADS['get-hit'], 4, data);
+    await run.visit({ durationMs: 10, warmupMs: 5 }, sideOrder(0), phase, false);
+    expect(run.rounds).toBe(0);
+    expect(() => run.result()).toThrow(/no round was recorded/);
+    for (let round = 1; round <= 3; round++) {
+      await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase);
+      expect(run.rounds).toBe(round);
+    }
+    const result = run.result();
+    expect(result.larder.rounds).toHaveLength(3);
+    expect(result.raw.rounds).toHaveLength(3);
+    expect(result.larder.opsPerSec.median).toBeGreaterThan(0);
+  });
+
+  it('alternates which side goes first, round by round', () => {
+    expect([1, 2, 3, 4].map(sideOrder)).toEqual([
+      ['larder', 'raw'],
+      ['raw', 'larder'],
+      ['larder', 'raw'],
+      ['raw', 'larder'],
+    ]);
   });
 
   it('issues a burst of operations at once on both sides', async () => {

@@ -1,0 +1,194 @@
+import { formatRatio, textTable } from './format.js';
+import type { BenchResults } from './types.js';
+
+/** How far apart two runs may be and still agree, as fractions (0.15 = ±15 %). */
+export interface Tolerances {
+  throughput: number;
+  memory: number;
+}
+
+/** The tolerances of the bench's acceptance: ±15 % on throughput medians, ±5 % on memory. */
+export const DEFAULT_TOLERANCES: Tolerances = { throughput: 0.15, memory: 0.05 };
+
+/** One figure found in both runs. */
+export interface ComparedFigure {
+  /** backend · workload · concurrency · side, or backend · memory · side. */
+  label: string;
+  kind: 'throughput' | 'ratio' | 'memory';
+  first: number;
+  second: number;
+  /** second ÷ first − 1. */
+  change: number;
+  agrees: boolean;
+}
+
+/** Agreement of one kind of figure between two runs. */
+export interface Agreement {
+  total: number;
+  within: number;
+  /** The median of |change| over the figures. */
+  medianChange: number;
+  worst: ComparedFigure[];
+}
+
+/** What `compareRuns` found. */
+export interface Comparison {
+  tolerances: Tolerances;
+  figures: ComparedFigure[];
+  throughput: Agreement;
+  ratio: Agreement;
+  memory: Agreement;
+  /** Figures present in one run only (a backend or case that was skipped or failed). */
+  unmatched: string[];
+  /** True when every throughput and memory figure agrees (ratios are reported, not judged). */
+  agrees: boolean;
+}
+
+function figure(
+  label: string,
+  kind: ComparedFigure['kind'],
+  first: number,
+  second: number,
+  tolerance: number,
+): ComparedFigure {
+  const change = first > 0 ? second / first - 1 : second > 0 ? Number.POSITIVE_INFINITY : 0;
+  return { label, kind, first, second, change, agrees: Math.abs(change) <= tolerance };
+}
+
+function agreement(figures: readonly ComparedFigure[]): Agreement {
+  const changes = figures.map((f) => Math.abs(f.change)).sort((a, b) => a - b);
+  const middle = changes.length >> 1;
+  const medianChange =
+    changes.length === 0
+      ? 0
+      : changes.length % 2 === 1
+        ? changes[middle]!
+        : (changes[middle - 1]! + changes[middle]!) / 2;
+  return {
+    total: figures.length,
+    within: figures.filter((f) => f.agrees).length,
+    medianChange,
+    worst: figures.filter((f) => !f.agrees).sort((a, b) => Math.abs(b.change) - Math.abs(a.change)),
+  };
+}
+
+/**
+ * Compares two results files figure by figure: throughput medians of both sides of every
+ * case, the Larder ÷ raw ratios, and memory per 1M keys of both sides.
+ */
+export function compareRuns(
+  first: BenchResults,
+  second: BenchResults,
+  tolerances: Tolerances = DEFAULT_TOLERANCES,
+): Comparison {
+  const figures: ComparedFigure[] = [];
+  const unmatched: string[] = [];
+  for (const a of first.backends) {
+    const b = second.backends.find((x) => x.name === a.name);
+    if (b === undefined) {
+      unmatched.push(`${a.name}: only in the first run`);
+      continue;
+    }
+    for (const ca of a.cases) {
+      const at = `${a.name} · ${ca.workload} · c=${ca.concurrency}`;
+      const cb = b.cases.find((x) => x.workload === ca.workload && x.concurrency === ca.concurrency);
+      if (cb === undefined) {
+        unmatched.push(`${at}: only in the first run`);
+        continue;
+      }
+      for (const side of ['larder', 'raw'] as const) {
+        figures.push(
+          figure(
+            `${at} · ${side}`,
+            'throughput',
+            ca[side].opsPerSec.median,
+            cb[side].opsPerSec.median,
+            tolerances.throughput,
+          ),
+        );
+      }
+      figures.push(figure(`${at} · Larder÷raw`, 'ratio', ca.ratio, cb.ratio, tolerances.throughput));
+    }
+    for (const cb of b.cases) {
+      if (!a.cases.some((x) => x.workload === cb.workload && x.concurrency === cb.concurrency)) {
+        unmatched.push(`${a.name} · ${cb.workload} · c=${cb.concurrency}: only in the second run`);
+      }
+    }
+    if (a.memory !== undefined && b.memory !== undefined) {
+      for (const side of ['larder', 'raw'] as const) {
+        figures.push(
+          figure(
+            `${a.name} · memory · ${side}`,
+            'memory',
+            a.memory[side].bytesPer1M,
+            b.memory[side].bytesPer1M,
+            tolerances.memory,
+          ),
+        );
+      }
+    } else if (a.memory !== undefined || b.memory !== undefined) {
+      unmatched.push(`${a.name} · memory: only in one run`);
+    }
+  }
+  for (const b of second.backends) {
+    if (!first.backends.some((x) => x.name === b.name)) unmatched.push(`${b.name}: only in the second run`);
+  }
+  const of = (kind: ComparedFigure['kind']) => agreement(figures.filter((f) => f.kind === kind));
+  const throughput = of('throughput');
+  const memory = of('memory');
+  return {
+    tolerances,
+    figures,
+    throughput,
+    ratio: of('ratio'),
+    memory,
+    unmatched,
+    agrees: throughput.within === throughput.total && memory.within === memory.total,
+  };
+}
+
+function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(1)} %`;
+}
+
+function signedPercent(change: number): string {
+  return Number.isFinite(change) ? `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %` : 'new';
+}
+
+/** The comparison as text: one line per kind of figure, then every figure outside its tolerance. */
+export function renderComparison(comparison: Comparison): string {
+  const { tolerances } = comparison;
+  const line = (name: string, a: Agreement, tolerance: number) =>
+    `${name}: ${a.within} of ${a.total} within ±${tolerance * 100} % (median change ${percent(a.medianChange)})`;
+  const lines = [
+    line('Throughput medians', comparison.throughput, tolerances.throughput),
+    line('Larder ÷ raw ratios', comparison.ratio, tolerances.throughput),
+    line('Memory per 1M keys', comparison.memory, tolerances.memory),
+  ];
+  const outside = [...comparison.throughput.worst, ...comparison.memory.worst, ...comparison.ratio.worst];
+  if (outside.length > 0) {
+    const show = (f: ComparedFigure, value: number) =>
+      f.kind === 'ratio' ? formatRatio(value) : Math.round(value).toLocaleString('en-US');
+    lines.push(
+      '',
+      'Outside the tolerance:',
+      textTable(
+        [
+          ['figure', 'first', 'second', 'change'],
+          ...outside.map((f) => [f.label, show(f, f.first), show(f, f.second), signedPercent(f.change)]),
+        ],
+        [false, true, true, true],
+      ),
+    );
+  }
+  if (comparison.unmatched.length > 0) {
+    lines.push('', 'Not in both runs:', ...comparison.unmatched.map((u) => `  - ${u}`));
+  }
+  lines.push(
+    '',
+    comparison.agrees
+      ? 'The runs agree within the tolerances.'
+      : 'The runs do not agree within the tolerances.',
+  );
+  return lines.join('\n');
+}

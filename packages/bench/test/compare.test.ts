@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { compareRuns, renderComparison } from '../src/compare.js';
+import type { BenchResults } from '../src/types.js';
+import { sampleResults } from './fixtures.js';
+
+/** A copy of `results` with every ops/s of one backend scaled (Larder and raw alike). */
+function scaled(results: BenchResults, backend: string, factor: number): BenchResults {
+  const copy = structuredClone(results);
+  for (const c of copy.backends.find((b) => b.name === backend)?.cases ?? []) {
+    c.larder.opsPerSec.median *= factor;
+    c.raw.opsPerSec.median *= factor;
+  }
+  return copy;
+}
+
+describe('compareRuns', () => {
+  it('agrees with itself: every figure within tolerance, no change', () => {
+    const run = sampleResults();
+    const comparison = compareRuns(run, structuredClone(run));
+    // 2 backends × 2 cases × 2 sides; 2 backends × 2 memory sides; 4 ratios.
+    expect(comparison.throughput).toMatchObject({ total: 8, within: 8, medianChange: 0 });
+    expect(comparison.memory).toMatchObject({ total: 4, within: 4 });
+    expect(comparison.ratio).toMatchObject({ total: 4, within: 4 });
+    expect(comparison.agrees).toBe(true);
+    expect(renderComparison(comparison)).toContain('The runs agree within the tolerances.');
+  });
+
+  it('names each throughput median that moved more than ±15 %', () => {
+    const first = sampleResults();
+    const second = scaled(first, 'sqlite', 1.2);
+    const comparison = compareRuns(first, second);
+    expect(comparison.agrees).toBe(false);
+    expect(comparison.throughput.within).toBe(4);
+    expect(comparison.throughput.worst.map((f) => f.label)).toEqual(
+      expect.arrayContaining(['sqlite · get-hit · c=1 · larder', 'sqlite · get-hit · c=64 · raw']),
+    );
+    expect(comparison.throughput.worst[0]!.change).toBeCloseTo(0.2);
+    // Both sides moved together, so the ratios still agree.
+    expect(comparison.ratio.within).toBe(4);
+    const text = renderComparison(comparison);
+    expect(text).toContain('Throughput medians: 4 of 8 within ±15 %');
+    expect(text).toContain('+20.0 %');
+    expect(text).toContain('The runs do not agree within the tolerances.');
+  });
+
+  it('holds memory to ±5 %', () => {
+    const first = sampleResults();
+    const second = structuredClone(first);
+    second.backends[0]!.memory!.larder.bytesPer1M *= 1.06;
+    const comparison = compareRuns(first, second);
+    expect(comparison.memory.within).toBe(3);
+    expect(comparison.memory.worst[0]!.label).toBe('memory · memory · larder');
+    expect(comparison.agrees).toBe(false);
+  });
+
+  it('lists what only one run measured instead of comparing it', () => {
+    const first = sampleResults();
+    const second = structuredClone(first);
+    second.backends.pop();
+    second.backends[0]!.cases.pop();
+    const comparison = compareRuns(first, second);
+    expect(comparison.unmatched).toEqual([
+      'memory · get-hit · c=64: only in the first run',
+      'sqlite: only in the first run',
+    ]);
+    expect(comparison.throughput.total).toBe(2);
+  });
+});
