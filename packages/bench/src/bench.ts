@@ -110,75 +110,75 @@ function emptyResult(backend: BenchBackend): BackendResult {
 }
 
 /**
- * Every workload case of every backend, measured in passes: a warm-up pass that visits each
- * case once without timing it (so the JIT has seen every backend and workload before any
- * round counts), then one pass per round, each visiting every case for one round per side.
- * A case's rounds are thus minutes apart, and a slow drift of the machine (another tenant,
- * CPU frequency) lands on all cases alike instead of on one case's rounds together.
+ * Every workload case of one backend, measured in passes: a warm-up pass that visits each
+ * case once without timing it (so the JIT has seen every workload before any round counts),
+ * then one pass per round, each visiting every case for one round per side. A case's rounds
+ * are thus many seconds apart, and a drift of the machine (another tenant, CPU frequency)
+ * lands on all cases alike instead of on one case's rounds together. Backends run one after
+ * another, each alone in the process, as an app would run one: cases of different backends
+ * interleaved in one process were measured to slow Larder's network reads by a third.
  */
 async function measureWorkloads(
-  measured: readonly { backend: BenchBackend; result: BackendResult }[],
-  data: Dataset,
-  options: BenchOptions,
-  progress: Progress,
-): Promise<void> {
-  let runs: { run: CaseRun; result: BackendResult }[] = [];
-  for (const { backend, result } of measured) {
-    for (const id of options.workloads) {
-      for (const concurrency of options.concurrency) {
-        runs.push({ run: new CaseRun(backend, WORKLOADS[id], concurrency, data), result });
-      }
-    }
-  }
-  // Round 0 is the warm-up pass; without a warm-up the first pass already counts.
-  for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.rounds; round++) {
-    const warmUpOnly = round === 0;
-    const phase = progress.phase(
-      warmUpOnly ? 'warm-up pass' : `round ${round} of ${options.rounds}`,
-      `${runs.length} cases`,
-    );
-    const started = performance.now();
-    const failedNow: typeof runs = [];
-    for (const entry of runs) {
-      const { run, result } = entry;
-      const visitStarted = performance.now();
-      try {
-        await run.visit(options, sideOrder(round), phase, !warmUpOnly);
-      } catch (error) {
-        result.failures.push({
-          workload: run.workload.id,
-          concurrency: run.concurrency,
-          error: message(error),
-        });
-        progress.note(
-          `${run.backend.name} ${run.workload.id} c=${run.concurrency} failed: ${message(error)}`,
-        );
-        failedNow.push(entry);
-      }
-      result.seconds += (performance.now() - visitStarted) / 1000;
-    }
-    runs = runs.filter((entry) => !failedNow.includes(entry));
-    phase.done(`${runs.length} cases in ${((performance.now() - started) / 1000).toFixed(0)} s`);
-  }
-  for (const { run, result } of runs) {
-    const c = run.result();
-    result.cases.push(c);
-    if (progress.mode === 'quiet') continue;
-    progress.note(
-      `${run.backend.name} ${c.workload} c=${c.concurrency}: Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
-    );
-  }
-}
-
-/** Memory and stability of one backend, after the workloads. */
-async function measureBackend(
   backend: BenchBackend,
   result: BackendResult,
   data: Dataset,
   options: BenchOptions,
   progress: Progress,
 ): Promise<void> {
+  let runs: CaseRun[] = [];
+  for (const id of options.workloads) {
+    for (const concurrency of options.concurrency) {
+      runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data));
+    }
+  }
+  // Round 0 is the warm-up pass; without a warm-up the first pass already counts.
+  for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.rounds; round++) {
+    const warmUpOnly = round === 0;
+    const phase = progress.phase(
+      `${backend.name}: ${warmUpOnly ? 'warm-up pass' : `round ${round} of ${options.rounds}`}`,
+      `${runs.length} cases`,
+    );
+    const failedNow: CaseRun[] = [];
+    for (const run of runs) {
+      try {
+        await run.visit(options, sideOrder(round), phase, !warmUpOnly);
+      } catch (error) {
+        const { workload, concurrency } = run;
+        result.failures.push({ workload: workload.id, concurrency, error: message(error) });
+        progress.note(`${backend.name} ${workload.id} c=${concurrency} failed: ${message(error)}`);
+        failedNow.push(run);
+      }
+    }
+    runs = runs.filter((run) => !failedNow.includes(run));
+    phase.done(`${runs.length} cases`);
+  }
+  for (const run of runs) {
+    const c = run.result();
+    result.cases.push(c);
+    if (progress.mode === 'quiet') continue;
+    progress.note(
+      `${backend.name} ${c.workload} c=${c.concurrency}: Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
+    );
+  }
+}
+
+/** One backend: load the working set, the workloads, memory, stability. */
+async function runBackend(
+  backend: BenchBackend,
+  data: Dataset,
+  options: BenchOptions,
+  progress: Progress,
+): Promise<BackendResult> {
   const started = performance.now();
+  const result = emptyResult(backend);
+  try {
+    await seed(backend, data, progress);
+  } catch (error) {
+    result.error = `loading the working set failed: ${message(error)}`;
+    result.seconds = (performance.now() - started) / 1000;
+    return result;
+  }
+  if (!options.skip.includes('workloads')) await measureWorkloads(backend, result, data, options, progress);
   if (!options.skip.includes('memory')) {
     try {
       result.memory = await measureMemory(
@@ -204,7 +204,8 @@ async function measureBackend(
       result.stabilityError = message(error);
     }
   }
-  result.seconds += (performance.now() - started) / 1000;
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
 }
 
 const tornDown = new WeakSet<BenchBackend>();
@@ -229,29 +230,18 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const data = createDataset(options.keys, options.valueSize, options.seed);
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
-    const measured = ready.map((backend) => ({ backend, result: emptyResult(backend) }));
+    const backends: BackendResult[] = [];
     try {
-      for (const { backend, result } of measured) {
-        const started = performance.now();
-        try {
-          await seed(backend, data, progress);
-        } catch (error) {
-          result.error = `loading the working set failed: ${message(error)}`;
-          progress.note(`${backend.name}: ${result.error}`);
-        }
-        result.seconds += (performance.now() - started) / 1000;
-      }
-      const loaded = measured.filter(({ result }) => result.error === undefined);
-      if (!options.skip.includes('workloads')) await measureWorkloads(loaded, data, options, progress);
-      for (const { backend, result } of loaded) {
-        await measureBackend(backend, result, data, options, progress);
-        // Each server goes once it is measured, so the next backend's faults run on a quieter machine.
+      for (const backend of ready) {
+        const result = await runBackend(backend, data, options, progress);
+        if (result.error !== undefined) progress.note(`${backend.name}: ${result.error}`);
+        backends.push(result);
+        // Each server goes once it is measured: the next backend runs on a quieter machine.
         await tearDown(backend, progress);
       }
     } finally {
-      for (const { backend } of measured) await tearDown(backend, progress);
+      for (const backend of ready) await tearDown(backend, progress);
     }
-    const backends = measured.map(({ result }) => result);
     if (options.memoryKeys < 1_000_000 && !options.skip.includes('memory')) {
       notes.push(
         `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and extrapolated to 1M.`,
