@@ -95,6 +95,10 @@ async function seed(backend: BenchBackend, data: Dataset, progress: Progress): P
     phase.done('failed');
     throw new Error(`the loaded keys do not read back from ${backend.name} (probe ${probe})`);
   }
+  if (backend.settle !== undefined) {
+    phase.update('settling the server');
+    await backend.settle();
+  }
   phase.done('done');
 }
 

@@ -63,6 +63,12 @@ export interface BenchBackend {
   readonly faultsUnavailable: string | undefined;
   /** Process ids of the servers the bench started (their CPU is not "other" load). */
   serverPids(): number[];
+  /**
+   * Brings the server to a steady state after the working set is loaded (Postgres: VACUUM
+   * ANALYZE and a CHECKPOINT), so that background work set off by the load does not land
+   * in a timed round. Absent where there is nothing to settle.
+   */
+  settle?(): Promise<void>;
   /** Loads entries through one side and reports the bytes the server (or heap) needed for them. */
   measureMemory(side: Side, load: MemoryLoad): Promise<MemoryReading>;
   /** Deletes what the bench wrote, closes clients and stops servers it started. Idempotent. */
