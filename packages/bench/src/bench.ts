@@ -102,11 +102,6 @@ async function seed(backend: BenchBackend, data: Dataset, progress: Progress): P
   phase.done('done');
 }
 
-/** A case whose rounds spread more than this (max − min over the median) is noisy... */
-const NOISY_SPREAD = 0.15;
-/** ...and gets up to this many extra rounds, one pass over the noisy cases each (not in --quick). */
-const MAX_EXTRA_ROUNDS = 4;
-
 function emptyResult(backend: BenchBackend): BackendResult {
   return {
     name: backend.name,
@@ -160,25 +155,6 @@ async function measureWorkloads(
     }
     runs = runs.filter((run) => !failedNow.includes(run));
     phase.done(`${runs.length} cases`);
-  }
-  // A case whose rounds spread widely gets more of them, so its median rests on more samples.
-  const extraRounds = options.quick ? 0 : MAX_EXTRA_ROUNDS;
-  for (let extra = 1; extra <= extraRounds; extra++) {
-    const noisy = runs.filter((run) => run.spread() > NOISY_SPREAD);
-    if (noisy.length === 0) break;
-    const phase = progress.phase(`${backend.name}: extra round ${extra}`, `${noisy.length} noisy cases`);
-    const round = options.rounds + extra;
-    for (const run of noisy) {
-      try {
-        await run.visit(options, sideOrder(round), phase);
-      } catch (error) {
-        const { workload, concurrency } = run;
-        result.failures.push({ workload: workload.id, concurrency, error: message(error) });
-        progress.note(`${backend.name} ${workload.id} c=${concurrency} failed: ${message(error)}`);
-        runs = runs.filter((r) => r !== run);
-      }
-    }
-    phase.done(`${noisy.length} cases`);
   }
   for (const run of runs) {
     const c = run.result();

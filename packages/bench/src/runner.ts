@@ -197,20 +197,6 @@ export class CaseRun {
     this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(backend.serverPids())));
   }
 
-  /**
-   * How far this case's rounds spread: the larger of the two sides' (max − min) ÷ median
-   * ops/s; 0 before any round.
-   */
-  spread(): number {
-    if (this.rounds === 0) return 0;
-    return Math.max(
-      ...(['larder', 'raw'] as const).map((side) => {
-        const { median: m, min, max } = spread(this.#sides[side].rounds.map((r) => r.opsPerSec));
-        return m > 0 ? (max - min) / m : 0;
-      }),
-    );
-  }
-
   /** The case's figures over every recorded round: medians with min–max. */
   result(): CaseResult {
     if (this.rounds === 0) throw new Error(`${this.#label()}: no round was recorded`);

@@ -97,17 +97,12 @@ describe('runCase on the memory backend', () => {
     const run = new CaseRun(backend, WORKLOADS['get-hit'], 4, data);
     await run.visit({ durationMs: 10, warmupMs: 5 }, sideOrder(0), phase, false);
     expect(run.rounds).toBe(0);
-    expect(run.spread()).toBe(0);
     expect(() => run.result()).toThrow(/no round was recorded/);
     for (let round = 1; round <= 3; round++) {
       await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase);
       expect(run.rounds).toBe(round);
     }
     const result = run.result();
-    const widest = Math.max(
-      ...[result.larder, result.raw].map((s) => (s.opsPerSec.max - s.opsPerSec.min) / s.opsPerSec.median),
-    );
-    expect(run.spread()).toBeCloseTo(widest, 10);
     expect(result.larder.rounds).toHaveLength(3);
     expect(result.raw.rounds).toHaveLength(3);
     expect(result.larder.opsPerSec.median).toBeGreaterThan(0);
