@@ -26,9 +26,9 @@ export const USAGE = `Usage: pnpm bench [options]
   --concurrency <list>     in-flight operations per case (default 1,64)
   --duration <ms>          length of one timed round (default 600, quick 100)
   --warmup <ms>            warm-up per side before each round, and an untimed warm-up pass
-                           over every case first; 0 for none (default 200, quick 20)
+                           over a backend's cases first; 0 for none (default 200, quick 20)
   --rounds <n>             rounds per case and side, >= 3 (default 5, quick 3): one pass over
-                           every case per round, so a case's rounds are spread over the run
+                           a backend's cases per round, so a case's rounds are spread in time
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
   --in-flight <n>          operations issued at once in the stability burst (default 5000)

@@ -212,11 +212,7 @@ async function runBackend(
   return result;
 }
 
-const tornDown = new WeakSet<BenchBackend>();
-
 async function tearDown(backend: BenchBackend, progress: Progress): Promise<void> {
-  if (tornDown.has(backend)) return;
-  tornDown.add(backend);
   const phase = progress.phase(`${backend.name}: cleaning up`);
   await backend.teardown();
   phase.done();
@@ -235,16 +231,19 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
     const backends: BackendResult[] = [];
+    // Each server goes once it is measured, so the next backend runs on a quieter machine;
+    // on a failure, the ones not yet torn down go in the finally.
+    let measured = 0;
     try {
       for (const backend of ready) {
         const result = await runBackend(backend, data, options, progress);
         if (result.error !== undefined) progress.note(`${backend.name}: ${result.error}`);
         backends.push(result);
-        // Each server goes once it is measured: the next backend runs on a quieter machine.
         await tearDown(backend, progress);
+        measured++;
       }
     } finally {
-      for (const backend of ready) await tearDown(backend, progress);
+      for (const backend of ready.slice(measured)) await tearDown(backend, progress);
     }
     if (options.memoryKeys < 1_000_000 && !options.skip.includes('memory')) {
       notes.push(

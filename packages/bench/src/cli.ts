@@ -37,7 +37,7 @@ function printReport({ problems, warnings }: CheckReport, file: string): number 
   return 1;
 }
 
-/** Reads a results file and checks its shape; prints what is wrong and returns undefined when it fails. */
+/** Reads a results file and checks its shape; says why and returns undefined when it cannot be read. */
 function readResults(file: string): { data: unknown; report: CheckReport } | undefined {
   try {
     const data: unknown = JSON.parse(readFileSync(file, 'utf8'));

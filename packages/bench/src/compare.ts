@@ -1,4 +1,5 @@
 import { formatRatio, textTable } from './format.js';
+import { median } from './stats.js';
 import type { BenchResults } from './types.js';
 
 /** How far apart two runs may be and still agree, as fractions (0.15 = ±15 %). */
@@ -56,18 +57,10 @@ function figure(
 }
 
 function agreement(figures: readonly ComparedFigure[]): Agreement {
-  const changes = figures.map((f) => Math.abs(f.change)).sort((a, b) => a - b);
-  const middle = changes.length >> 1;
-  const medianChange =
-    changes.length === 0
-      ? 0
-      : changes.length % 2 === 1
-        ? changes[middle]!
-        : (changes[middle - 1]! + changes[middle]!) / 2;
   return {
     total: figures.length,
     within: figures.filter((f) => f.agrees).length,
-    medianChange,
+    medianChange: figures.length === 0 ? 0 : median(figures.map((f) => Math.abs(f.change))),
     worst: figures.filter((f) => !f.agrees).sort((a, b) => Math.abs(b.change) - Math.abs(a.change)),
   };
 }

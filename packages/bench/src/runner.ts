@@ -138,8 +138,9 @@ interface SideState {
 /**
  * One workload at one concurrency on one backend, measured over several visits. Each visit
  * warms both sides up, then times one round of each, Larder and raw back to back; the bench
- * spreads a case's visits across the whole run (see `runPasses`) so that a slow drift of the
- * machine touches every case alike instead of shifting one case's rounds all together.
+ * spreads a case's visits over passes through all of a backend's cases (`measureWorkloads`
+ * in bench.ts), so that a slow drift of the machine touches every case alike instead of
+ * shifting one case's rounds all together.
  */
 export class CaseRun {
   readonly backend: BenchBackend;
@@ -238,7 +239,7 @@ export function sideOrder(round: number): Side[] {
   return round % 2 === 1 ? ['larder', 'raw'] : ['raw', 'larder'];
 }
 
-/** Measures one case on its own: `rounds` visits in a row (the bench itself spreads them; see `runPasses`). */
+/** Measures one case on its own: `rounds` visits in a row (the bench itself spreads them over passes). */
 export async function runCase(
   backend: BenchBackend,
   workload: Workload,
