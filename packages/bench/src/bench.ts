@@ -95,10 +95,6 @@ async function seed(backend: BenchBackend, data: Dataset, progress: Progress): P
     phase.done('failed');
     throw new Error(`the loaded keys do not read back from ${backend.name} (probe ${probe})`);
   }
-  if (backend.settle !== undefined) {
-    phase.update('settling the server');
-    await backend.settle();
-  }
   phase.done('done');
 }
 
@@ -142,6 +138,10 @@ async function measureWorkloads(
       `${backend.name}: ${warmUpOnly ? 'warm-up pass' : `round ${round} of ${options.rounds}`}`,
       `${runs.length} cases`,
     );
+    if (backend.settle !== undefined) {
+      phase.update('settling the server');
+      await backend.settle();
+    }
     const failedNow: CaseRun[] = [];
     for (const run of runs) {
       try {

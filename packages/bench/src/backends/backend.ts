@@ -64,9 +64,10 @@ export interface BenchBackend {
   /** Process ids of the servers the bench started (their CPU is not "other" load). */
   serverPids(): number[];
   /**
-   * Brings the server to a steady state after the working set is loaded (Postgres: VACUUM
-   * ANALYZE and a CHECKPOINT), so that background work set off by the load does not land
-   * in a timed round. Absent where there is nothing to settle.
+   * Brings the server to a steady state, untimed: after the working set is loaded and again
+   * before every pass over the cases (Postgres: VACUUM ANALYZE and a CHECKPOINT), so that the
+   * dead rows and dirty pages left by the write cases are cleared at a fixed point instead of
+   * by background work landing in some timed round. Absent where there is nothing to settle.
    */
   settle?(): Promise<void>;
   /** Loads entries through one side and reports the bytes the server (or heap) needed for them. */
