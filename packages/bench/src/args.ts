@@ -29,6 +29,8 @@ export const USAGE = `Usage: pnpm bench [options]
                            over a backend's cases first; 0 for none (default 200, quick 20)
   --rounds <n>             rounds per case and side, >= 3 (default 5, quick 3): one pass over
                            a backend's cases per round, so a case's rounds are spread in time
+  --max-rounds <n>         rounds a case may get in all (default 15, quick as --rounds): past
+                           --rounds, a case whose median is uncertain by more than 4 % gets more
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
   --in-flight <n>          operations issued at once in the stability burst (default 5000)
@@ -91,6 +93,18 @@ export function parseCommand(argv: readonly string[]): Command {
   const durationMs = intOption('--duration', values.duration, quick ? 100 : 600, 10, 600_000);
   const warmupMs = intOption('--warmup', values.warmup, quick ? 20 : 200, 0, 600_000);
   const rounds = intOption('--rounds', values.rounds, quick ? 3 : 5, 3, 1000);
+  const maxRounds = intOption(
+    '--max-rounds',
+    values['max-rounds'],
+    quick ? rounds : Math.max(rounds, 15),
+    3,
+    1000,
+  );
+  if (maxRounds < rounds) {
+    throw new UsageError(
+      `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
+    );
+  }
   const keysWanted = intOption('--keys', values.keys, quick ? 10_000 : 100_000, 100, 10_000_000);
   const memoryWanted = intOption(
     '--memory-keys',
@@ -125,6 +139,7 @@ export function parseCommand(argv: readonly string[]): Command {
       durationMs,
       warmupMs,
       rounds,
+      maxRounds,
       keys,
       memoryKeys,
       inFlight,
@@ -151,6 +166,7 @@ function parse(argv: readonly string[]) {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       rounds: { type: 'string' },
+      'max-rounds': { type: 'string' },
       keys: { type: 'string' },
       'memory-keys': { type: 'string' },
       'in-flight': { type: 'string' },

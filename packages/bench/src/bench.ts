@@ -13,6 +13,7 @@ import { CaseRun, sideOrder } from './runner.js';
 import { WORKLOADS } from './scenarios/index.js';
 import { measureMemory } from './scenarios/memory.js';
 import { measureStability } from './scenarios/stability.js';
+import { MEDIAN_ERROR_TARGET } from './stats.js';
 import type { BackendName, BackendResult, BenchOptions, BenchResults, SkippedBackend } from './types.js';
 
 /** Thrown before any long phase when a server the user asked for cannot be used. */
@@ -110,11 +111,28 @@ function emptyResult(backend: BenchBackend): BackendResult {
 }
 
 /**
+ * The cases pass `round` visits: every one up to `rounds`, then, up to `maxRounds`, those
+ * whose median is still uncertain by more than `MEDIAN_ERROR_TARGET`.
+ */
+export function casesForPass<T extends { medianError(): number }>(
+  runs: readonly T[],
+  round: number,
+  options: Pick<BenchOptions, 'rounds' | 'maxRounds'>,
+): T[] {
+  if (round <= options.rounds) return [...runs];
+  if (round > options.maxRounds) return [];
+  return runs.filter((run) => run.medianError() > MEDIAN_ERROR_TARGET);
+}
+
+/**
  * Every workload case of one backend, measured in passes: a warm-up pass that visits each
  * case once without timing it (so the JIT has seen every workload before any round counts),
  * then one pass per round, each visiting every case for one round per side. A case's rounds
  * are thus many seconds apart, and a drift of the machine (another tenant, CPU frequency)
- * lands on all cases alike instead of on one case's rounds together. Backends run one after
+ * lands on all cases alike instead of on one case's rounds together. After `rounds` passes,
+ * extra passes (up to `maxRounds` in all) visit only the cases whose median is still
+ * uncertain by more than `MEDIAN_ERROR_TARGET`: on a quiet machine none, on a noisy one the
+ * cases that need it. The server is settled before every pass. Backends run one after
  * another, each alone in the process, as an app would run one: cases of different backends
  * interleaved in one process were measured to slow Larder's network reads by a third.
  */
@@ -131,19 +149,23 @@ async function measureWorkloads(
       runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data));
     }
   }
-  // Round 0 is the warm-up pass; without a warm-up the first pass already counts.
-  for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.rounds; round++) {
+  // Round 0 is the warm-up pass; without a warm-up the first pass already counts. Past the
+  // fixed rounds, extra passes visit only the cases whose median is not yet known well enough.
+  for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.maxRounds; round++) {
     const warmUpOnly = round === 0;
+    const extra = round > options.rounds;
+    const visiting = casesForPass(runs, round, options);
+    if (visiting.length === 0) break;
     const phase = progress.phase(
-      `${backend.name}: ${warmUpOnly ? 'warm-up pass' : `round ${round} of ${options.rounds}`}`,
-      `${runs.length} cases`,
+      `${backend.name}: ${warmUpOnly ? 'warm-up pass' : extra ? `extra round ${round}` : `round ${round} of ${options.rounds}`}`,
+      `${visiting.length} cases`,
     );
     if (backend.settle !== undefined) {
       phase.update('settling the server');
       await backend.settle();
     }
     const failedNow: CaseRun[] = [];
-    for (const run of runs) {
+    for (const run of visiting) {
       try {
         await run.visit(options, sideOrder(round), phase, !warmUpOnly);
       } catch (error) {
@@ -154,7 +176,7 @@ async function measureWorkloads(
       }
     }
     runs = runs.filter((run) => !failedNow.includes(run));
-    phase.done(`${runs.length} cases`);
+    phase.done(`${visiting.length - failedNow.length} cases`);
   }
   for (const run of runs) {
     const c = run.result();

@@ -5,7 +5,7 @@ import { BUSY_CORES, otherCpuCores, sampleCpu } from './cpu.js';
 import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
 import type { Op, Workload } from './scenarios/workload.js';
-import { LatencyHistogram, median, ratio, spread } from './stats.js';
+import { LatencyHistogram, median, medianError, ratio, spread } from './stats.js';
 import type { CaseResult, RoundResult, Side, SideResult } from './types.js';
 
 /** Timing of one case. */
@@ -198,14 +198,24 @@ export class CaseRun {
     this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(backend.serverPids())));
   }
 
+  /** The larger of the two sides' relative standard errors of the ops/s median; 0 before any round. */
+  medianError(): number {
+    return Math.max(
+      medianError(this.#sides.larder.rounds.map((r) => r.opsPerSec)),
+      medianError(this.#sides.raw.rounds.map((r) => r.opsPerSec)),
+    );
+  }
+
   /** The case's figures over every recorded round: medians with min–max. */
   result(): CaseResult {
     if (this.rounds === 0) throw new Error(`${this.#label()}: no round was recorded`);
     const summarize = (side: Side): SideResult => {
       const s = this.#sides[side];
-      const opsPerSec = spread(s.rounds.map((r) => r.opsPerSec));
+      const perRound = s.rounds.map((r) => r.opsPerSec);
+      const opsPerSec = spread(perRound);
       return {
         opsPerSec,
+        medianError: medianError(perRound),
         keysPerSec: opsPerSec.median * this.workload.keysPerOp,
         p50Ms: median(s.rounds.map((r) => r.p50Ms)),
         p99Ms: median(s.rounds.map((r) => r.p99Ms)),

@@ -31,7 +31,13 @@ export interface BenchOptions {
   durationMs: number;
   /** Warm-up per side before the rounds of a case, in ms. */
   warmupMs: number;
+  /** Rounds every case gets. */
   rounds: number;
+  /**
+   * Rounds a case may get in all: past `rounds`, a case whose median is not yet known to
+   * within `MEDIAN_ERROR_TARGET` (stats.ts) gets another round per extra pass, up to this many.
+   */
+  maxRounds: number;
   /** Keys loaded before the workloads (the set get-hit reads from). */
   keys: number;
   /** Keys loaded for the memory figure. */
@@ -72,6 +78,8 @@ export interface SideResult {
   opsPerSec: Spread;
   /** Keys read or written per second (ops/s × keys per op). */
   keysPerSec: number;
+  /** Standard error of the ops/s median, relative to it (`medianError` in stats.ts). */
+  medianError: number;
   /** Median over rounds of each round's p50. */
   p50Ms: number;
   /** Median over rounds of each round's p99. */

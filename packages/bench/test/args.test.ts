@@ -20,6 +20,7 @@ describe('parseCommand', () => {
       durationMs: 600,
       warmupMs: 200,
       rounds: 5,
+      maxRounds: 15,
       keys: 100_000,
       memoryKeys: 1_000_000,
     });
@@ -34,7 +35,14 @@ describe('parseCommand', () => {
       durationMs: 100,
       warmupMs: 20,
       rounds: 3,
+      maxRounds: 3,
     });
+  });
+
+  it('lets --max-rounds bound the extra rounds, never below --rounds', () => {
+    expect(run(['--rounds', '20']).maxRounds).toBe(20);
+    expect(run(['--rounds', '4', '--max-rounds', '9'])).toMatchObject({ rounds: 4, maxRounds: 9 });
+    expect(run(['--quick', '--max-rounds', '8'])).toMatchObject({ rounds: 3, maxRounds: 8 });
   });
 
   it('keeps the canonical backend order and marks an explicit choice', () => {
@@ -52,6 +60,7 @@ describe('parseCommand', () => {
     [['--concurrency', '1,x'], /not a whole number/],
     [['--concurrency', '20000'], /out of range/],
     [['--rounds', '2'], /--rounds 2 is out of range; use 3/],
+    [['--rounds', '6', '--max-rounds', '5'], /--max-rounds 5 is fewer than --rounds 6; give at least 6/],
     [['--duration=-5'], /--duration -5 is out of range/],
     [['--duration'], /argument missing/],
     [['--value-size', '2MiB'], /outside 100 bytes to 512 KiB/],

@@ -4,6 +4,7 @@ function side(opsPerSec: number): SideResult {
   const round = { ops: opsPerSec, elapsedMs: 1000, opsPerSec, p50Ms: 0.1, p99Ms: 0.9, errors: 0, failed: 0 };
   return {
     opsPerSec: { median: opsPerSec, min: opsPerSec * 0.9, max: opsPerSec * 1.1 },
+    medianError: 0.02,
     keysPerSec: opsPerSec,
     p50Ms: 0.1,
     p99Ms: 0.9,
@@ -82,6 +83,7 @@ export function sampleResults(): BenchResults {
       durationMs: 100,
       warmupMs: 30,
       rounds: 3,
+      maxRounds: 3,
       keys: 10_000,
       memoryKeys: 100_000,
       inFlight: 5000,

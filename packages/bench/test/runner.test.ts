@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchBackend } from '../src/backends/backend.js';
 import { larderDriver } from '../src/backends/backend.js';
 import { createMemoryBackend } from '../src/backends/memory.js';
+import { casesForPass } from '../src/bench.js';
 import { createDataset } from '../src/data.js';
 import type { PhaseHandle } from '../src/progress.js';
 import { CaseRun, runCase, runRound, sideOrder } from '../src/runner.js';
@@ -106,6 +107,7 @@ describe('runCase on the memory backend', () => {
     expect(result.larder.rounds).toHaveLength(3);
     expect(result.raw.rounds).toHaveLength(3);
     expect(result.larder.opsPerSec.median).toBeGreaterThan(0);
+    expect(run.medianError()).toBe(Math.max(result.larder.medianError, result.raw.medianError));
   });
 
   it('alternates which side goes first, round by round', () => {
@@ -123,5 +125,27 @@ describe('runCase on the memory backend', () => {
     expect(larder).toMatchObject({ inFlight: 500, errors: 0 });
     expect(raw).toMatchObject({ inFlight: 500, errors: 0 });
     expect(larder.p99Ms).toBeLessThanOrEqual(larder.maxMs);
+  });
+});
+
+describe('casesForPass', () => {
+  const sure = { name: 'sure', medianError: () => 0.01 };
+  const unsure = { name: 'unsure', medianError: () => 0.09 };
+  const borderline = { name: 'borderline', medianError: () => 0.04 };
+  const runs = [sure, unsure, borderline];
+  const options = { rounds: 5, maxRounds: 7 };
+
+  it('visits every case in the warm-up pass and the fixed rounds', () => {
+    for (const round of [0, 1, 5]) expect(casesForPass(runs, round, options)).toEqual(runs);
+  });
+
+  it('then visits only the cases whose median is uncertain by more than 4 %, up to maxRounds', () => {
+    expect(casesForPass(runs, 6, options)).toEqual([unsure]);
+    expect(casesForPass(runs, 7, options)).toEqual([unsure]);
+    expect(casesForPass(runs, 8, options)).toEqual([]);
+  });
+
+  it('adds no pass when maxRounds equals rounds (--quick)', () => {
+    expect(casesForPass(runs, 6, { rounds: 5, maxRounds: 5 })).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram, median, quantile, ratio, spread } from '../src/stats.js';
+import { LatencyHistogram, median, medianError, quantile, ratio, spread } from '../src/stats.js';
 
 describe('median and spread', () => {
   it('takes the middle value of an odd list and the mean of the middle two of an even one', () => {
@@ -56,5 +56,32 @@ describe('ratio', () => {
     expect(ratio(5, 0)).toBe(0);
     expect(ratio(Number.NaN, 2)).toBe(0);
     expect(ratio(3, 4)).toBe(0.75);
+  });
+});
+
+describe('medianError', () => {
+  it('is √(π/2) · s / √n over the median', () => {
+    // mean 100, sample standard deviation √(1000/4) ≈ 15.81, median 100
+    const values = [80, 90, 100, 110, 120];
+    expect(medianError(values)).toBeCloseTo(
+      (Math.sqrt(Math.PI / 2) * Math.sqrt(250)) / Math.sqrt(5) / 100,
+      10,
+    );
+  });
+
+  it('shrinks as rounds of the same spread accumulate', () => {
+    const five = [80, 90, 100, 110, 120];
+    expect(medianError([...five, ...five, ...five])).toBeLessThan(medianError(five) / 1.6);
+  });
+
+  it('does not look away from a minority of slow rounds, as a MAD would', () => {
+    // Three rounds agree and two are slow: the spread of all five counts.
+    expect(medianError([1872, 1908, 1883, 1335, 1596])).toBeGreaterThan(0.06);
+  });
+
+  it('is 0 for one sample, identical samples or a median that is not positive', () => {
+    expect(medianError([5])).toBe(0);
+    expect(medianError([7, 7, 7])).toBe(0);
+    expect(medianError([0, 0, 3])).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import { formatBytes } from '../format.js';
-import type { BenchResults } from '../types.js';
+import { MEDIAN_ERROR_TARGET } from '../stats.js';
+import type { BenchOptions, BenchResults } from '../types.js';
 import { allTables, type Table } from './tables.js';
 
 /** Escapes text for a Markdown table cell. */
@@ -16,6 +17,15 @@ function markdownTable(table: Table, level: string): string {
 }
 
 /** The whole run as Markdown: summary, one table per backend, skipped servers, environment. */
+/** "5 rounds", or "5 rounds (up to 15 where the median was uncertain)". */
+function roundsText(o: BenchOptions): string {
+  // Results written before maxRounds existed have none.
+  const max = o.maxRounds ?? o.rounds;
+  return max > o.rounds
+    ? `${o.rounds} rounds (up to ${max} where a median was uncertain by more than ${MEDIAN_ERROR_TARGET * 100} %)`
+    : `${o.rounds} rounds`;
+}
+
 export function renderMarkdown(results: BenchResults): string {
   const env = results.environment;
   const o = results.options;
@@ -42,7 +52,7 @@ export function renderMarkdown(results: BenchResults): string {
         `- ${b.name}: ${b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version} at ${b.server.address}`}; raw = ${b.rawClient}`,
     ),
     `- Options: ${o.quick ? 'quick, ' : ''}values ${o.valueSize} B, concurrency ${o.concurrency.join(', ')}, ` +
-      `${o.rounds} rounds of ${o.durationMs} ms (one pass over the backend's cases per round, after an untimed warm-up pass; ${o.warmupMs} ms warm-up per side before each round), ${o.keys} keys loaded, ` +
+      `${roundsText(o)} of ${o.durationMs} ms (one pass over the backend's cases per round, after an untimed warm-up pass; ${o.warmupMs} ms warm-up per side before each round), ${o.keys} keys loaded, ` +
       `${o.memoryKeys} keys for memory, ${o.inFlight} in flight, faults of ${o.faultMs} ms, seed ${o.seed}`,
     `- Packages: ${Object.entries(env.packages)
       .map(([n, v]) => `${n} ${v}`)

@@ -55,9 +55,12 @@ function latencyCell(side: SideResult): string {
   return `${formatMs(side.p50Ms)} / ${formatMs(side.p99Ms)}`;
 }
 
-function caseNotes(c: CaseResult): string {
+function caseNotes(c: CaseResult, baseRounds: number): string {
   const notes: string[] = [];
   if (c.busy) notes.push(`busy machine (${c.otherCpuCores.toFixed(2)} cores of other load)`);
+  const rounds = c.larder.rounds.length;
+  const error = Math.max(c.larder.medianError, c.raw.medianError);
+  if (rounds > baseRounds) notes.push(`${rounds} rounds (median ±${(error * 100).toFixed(1)} %)`);
   for (const side of ['larder', 'raw'] as const) {
     if (c[side].errors > 0) notes.push(`${side}: ${c[side].errors} errors`);
     if (c[side].failed > 0) notes.push(`${side}: ${c[side].failed} failed ops (not in ops/s)`);
@@ -66,7 +69,7 @@ function caseNotes(c: CaseResult): string {
 }
 
 /** The full table of one backend: every workload × concurrency, Larder beside raw. */
-export function backendTable(backend: BackendResult): Table {
+export function backendTable(backend: BackendResult, baseRounds: number): Table {
   const rows = backend.cases.map((c) => [
     WORKLOADS[c.workload].title,
     String(c.concurrency),
@@ -75,7 +78,7 @@ export function backendTable(backend: BackendResult): Table {
     formatRatio(c.ratio),
     latencyCell(c.larder),
     latencyCell(c.raw),
-    caseNotes(c),
+    caseNotes(c, baseRounds),
   ]);
   for (const f of backend.failures) {
     rows.push([WORKLOADS[f.workload].title, String(f.concurrency), 'failed', '', '', '', '', f.error]);
@@ -134,5 +137,5 @@ export function backendTable(backend: BackendResult): Table {
 
 /** Every table of a run, summary first. */
 export function allTables(results: BenchResults): Table[] {
-  return [summaryTable(results), ...results.backends.map(backendTable)];
+  return [summaryTable(results), ...results.backends.map((b) => backendTable(b, results.options.rounds))];
 }
