@@ -29,7 +29,7 @@ export const USAGE = `Usage: pnpm bench [options]
                            over a backend's cases first; 0 for none (default 200, quick 20)
   --rounds <n>             rounds per case and side, >= 3 (default 5, quick 3): one pass over
                            a backend's cases per round, so a case's rounds are spread in time
-  --max-rounds <n>         rounds a case may get in all (default 15, quick as --rounds): past
+  --max-rounds <n>         rounds a case may get in all (default 10, quick as --rounds): past
                            --rounds, a case whose median is uncertain by more than 4 % gets more
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
@@ -96,7 +96,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const maxRounds = intOption(
     '--max-rounds',
     values['max-rounds'],
-    quick ? rounds : Math.max(rounds, 15),
+    quick ? rounds : Math.max(rounds, 10),
     3,
     1000,
   );

@@ -1,6 +1,6 @@
 import { formatRatio, textTable } from './format.js';
-import { median } from './stats.js';
-import type { BenchResults } from './types.js';
+import { median, medianError } from './stats.js';
+import type { BenchResults, SideResult } from './types.js';
 
 /** How far apart two runs may be and still agree, as fractions (0.15 = ±15 %). */
 export interface Tolerances {
@@ -21,6 +21,14 @@ export interface ComparedFigure {
   /** second ÷ first − 1. */
   change: number;
   agrees: boolean;
+  /** Throughput only: each run's rounds and the standard error of its median (relative). */
+  samples?: { rounds: [number, number]; medianErrors: [number, number] };
+}
+
+/** Rounds and median error of one side in both runs (computed from the rounds, so older files have it too). */
+function samples(a: SideResult, b: SideResult): ComparedFigure['samples'] {
+  const error = (s: SideResult) => medianError(s.rounds.map((r) => r.opsPerSec));
+  return { rounds: [a.rounds.length, b.rounds.length], medianErrors: [error(a), error(b)] };
 }
 
 /** Agreement of one kind of figure between two runs. */
@@ -90,15 +98,16 @@ export function compareRuns(
         continue;
       }
       for (const side of ['larder', 'raw'] as const) {
-        figures.push(
-          figure(
+        figures.push({
+          ...figure(
             `${at} · ${side}`,
             'throughput',
             ca[side].opsPerSec.median,
             cb[side].opsPerSec.median,
             tolerances.throughput,
           ),
-        );
+          samples: samples(ca[side], cb[side]),
+        });
       }
       figures.push(figure(`${at} · Larder÷raw`, 'ratio', ca.ratio, cb.ratio, tolerances.throughput));
     }
@@ -167,10 +176,17 @@ export function renderComparison(comparison: Comparison): string {
       'Outside the tolerance:',
       textTable(
         [
-          ['figure', 'first', 'second', 'change'],
-          ...outside.map((f) => [f.label, show(f, f.first), show(f, f.second), signedPercent(f.change)]),
+          ['figure', 'first', 'second', 'change', 'rounds', 'median ±'],
+          ...outside.map((f) => [
+            f.label,
+            show(f, f.first),
+            show(f, f.second),
+            signedPercent(f.change),
+            f.samples === undefined ? '' : f.samples.rounds.join(' / '),
+            f.samples === undefined ? '' : f.samples.medianErrors.map(percent).join(' / '),
+          ]),
         ],
-        [false, true, true, true],
+        [false, true, true, true, true, true],
       ),
     );
   }

@@ -20,7 +20,7 @@ describe('parseCommand', () => {
       durationMs: 600,
       warmupMs: 200,
       rounds: 5,
-      maxRounds: 15,
+      maxRounds: 10,
       keys: 100_000,
       memoryKeys: 1_000_000,
     });

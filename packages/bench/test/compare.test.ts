@@ -43,6 +43,21 @@ describe('compareRuns', () => {
     expect(text).toContain('The runs do not agree within the tolerances.');
   });
 
+  it('shows, beside a figure that moved, how many rounds each run had and how sure its median was', () => {
+    const first = sampleResults();
+    const second = scaled(first, 'sqlite', 1.2);
+    const side = second.backends[1]!.cases[0]!.larder;
+    const round = side.rounds[0]!;
+    side.rounds = [80, 90, 100, 110, 120].map((opsPerSec) => ({ ...round, opsPerSec }));
+    const comparison = compareRuns(first, second);
+    const moved = comparison.throughput.worst.find((f) => f.label === 'sqlite · get-hit · c=1 · larder');
+    // √(π/2) · 15.81 / √5 / 100 ≈ 8.9 %; the first run's three identical rounds: 0.
+    expect(moved?.samples?.rounds).toEqual([3, 5]);
+    expect(moved?.samples?.medianErrors[0]).toBe(0);
+    expect(moved?.samples?.medianErrors[1]).toBeCloseTo(0.0886, 3);
+    expect(renderComparison(comparison)).toMatch(/sqlite · get-hit · c=1 · larder .*3 \/ 5 +0\.0 % \/ 8\.9 %/);
+  });
+
   it('holds memory to ±5 %', () => {
     const first = sampleResults();
     const second = structuredClone(first);
