@@ -55,7 +55,9 @@ describe('compareRuns', () => {
     expect(moved?.samples?.rounds).toEqual([3, 5]);
     expect(moved?.samples?.medianErrors[0]).toBe(0);
     expect(moved?.samples?.medianErrors[1]).toBeCloseTo(0.0886, 3);
-    expect(renderComparison(comparison)).toMatch(/sqlite · get-hit · c=1 · larder .*3 \/ 5 +0\.0 % \/ 8\.9 %/);
+    expect(renderComparison(comparison)).toMatch(
+      /sqlite · get-hit · c=1 · larder .*3 \/ 5 +0\.0 % \/ 8\.9 %/,
+    );
   });
 
   it('holds memory to ±5 %', () => {
