@@ -16,8 +16,7 @@ function markdownTable(table: Table, level: string): string {
   return `${level} ${table.title}\n\n${[head, rule, ...rows].join('\n')}\n${notes}`;
 }
 
-/** The whole run as Markdown: summary, one table per backend, skipped servers, environment. */
-/** "5 rounds", or "5 rounds (up to 15 where the median was uncertain)". */
+/** "5 rounds", or "5 rounds (up to 10 where a median was uncertain by more than 4 %)". */
 function roundsText(o: BenchOptions): string {
   // Results written before maxRounds existed have none.
   const max = o.maxRounds ?? o.rounds;
@@ -26,6 +25,7 @@ function roundsText(o: BenchOptions): string {
     : `${o.rounds} rounds`;
 }
 
+/** The whole run as Markdown: summary, one table per backend, skipped servers, environment. */
 export function renderMarkdown(results: BenchResults): string {
   const env = results.environment;
   const o = results.options;
