@@ -31,6 +31,9 @@ export const USAGE = `Usage: pnpm bench [options]
                            a backend's cases per round, so a case's rounds are spread in time
   --max-rounds <n>         rounds a case may get in all (default 10, quick as --rounds): past
                            --rounds, a case whose median is uncertain by more than 4 % gets more
+  --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
+                           gauge below 80 % of its best) before timing a case (default 20,
+                           quick 0); rounds timed while it was slowed are left out of medians
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
   --in-flight <n>          operations issued at once in the stability burst (default 5000)
@@ -105,6 +108,7 @@ export function parseCommand(argv: readonly string[]): Command {
       `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
     );
   }
+  const speedWaitMs = intOption('--speed-wait', values['speed-wait'], quick ? 0 : 20, 0, 3600) * 1000;
   const keysWanted = intOption('--keys', values.keys, quick ? 10_000 : 100_000, 100, 10_000_000);
   const memoryWanted = intOption(
     '--memory-keys',
@@ -140,6 +144,7 @@ export function parseCommand(argv: readonly string[]): Command {
       warmupMs,
       rounds,
       maxRounds,
+      speedWaitMs,
       keys,
       memoryKeys,
       inFlight,
@@ -167,6 +172,7 @@ function parse(argv: readonly string[]) {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       'max-rounds': { type: 'string' },
+      'speed-wait': { type: 'string' },
       keys: { type: 'string' },
       'memory-keys': { type: 'string' },
       'in-flight': { type: 'string' },

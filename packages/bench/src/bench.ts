@@ -13,6 +13,7 @@ import { CaseRun, sideOrder } from './runner.js';
 import { WORKLOADS } from './scenarios/index.js';
 import { measureMemory } from './scenarios/memory.js';
 import { measureStability } from './scenarios/stability.js';
+import { FULL_SPEED, SpeedGauge } from './speed-gauge.js';
 import { MEDIAN_ERROR_TARGET } from './stats.js';
 import type { BackendName, BackendResult, BenchOptions, BenchResults, SkippedBackend } from './types.js';
 
@@ -112,16 +113,19 @@ function emptyResult(backend: BenchBackend): BackendResult {
 
 /**
  * The cases pass `round` visits: every one up to `rounds`, then, up to `maxRounds`, those
- * whose median is still uncertain by more than `MEDIAN_ERROR_TARGET`.
+ * with fewer than `rounds` rounds timed at full speed or whose median is still uncertain by
+ * more than `MEDIAN_ERROR_TARGET`.
  */
-export function casesForPass<T extends { medianError(): number }>(
+export function casesForPass<T extends { medianError(): number; readonly fullSpeedRounds: number }>(
   runs: readonly T[],
   round: number,
   options: Pick<BenchOptions, 'rounds' | 'maxRounds'>,
 ): T[] {
   if (round <= options.rounds) return [...runs];
   if (round > options.maxRounds) return [];
-  return runs.filter((run) => run.medianError() > MEDIAN_ERROR_TARGET);
+  return runs.filter(
+    (run) => run.fullSpeedRounds < options.rounds || run.medianError() > MEDIAN_ERROR_TARGET,
+  );
 }
 
 /**
@@ -132,7 +136,9 @@ export function casesForPass<T extends { medianError(): number }>(
  * lands on all cases alike instead of on one case's rounds together. After `rounds` passes,
  * extra passes (up to `maxRounds` in all) visit only the cases whose median is still
  * uncertain by more than `MEDIAN_ERROR_TARGET`: on a quiet machine none, on a noisy one the
- * cases that need it. The server is settled before every pass. Backends run one after
+ * cases that need it. Each pass may wait up to `speedWaitMs` in all for the speed gauge to
+ * read full speed before timing a case (`CaseRun.visit`); rounds timed on a slowed machine
+ * do not count, so their cases get extra rounds. The server is settled before every pass. Backends run one after
  * another, each alone in the process, as an app would run one: cases of different backends
  * interleaved in one process were measured to slow Larder's network reads by a third.
  */
@@ -141,12 +147,13 @@ async function measureWorkloads(
   result: BackendResult,
   data: Dataset,
   options: BenchOptions,
+  gauge: SpeedGauge | undefined,
   progress: Progress,
 ): Promise<void> {
   let runs: CaseRun[] = [];
   for (const id of options.workloads) {
     for (const concurrency of options.concurrency) {
-      runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data));
+      runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data, gauge));
     }
   }
   // Round 0 is the warm-up pass; without a warm-up the first pass already counts. Past the
@@ -165,9 +172,10 @@ async function measureWorkloads(
       await backend.settle();
     }
     const failedNow: CaseRun[] = [];
+    let waitLeftMs = options.speedWaitMs;
     for (const run of visiting) {
       try {
-        await run.visit(options, sideOrder(round), phase, !warmUpOnly);
+        waitLeftMs -= await run.visit(options, sideOrder(round), phase, !warmUpOnly, Math.max(0, waitLeftMs));
       } catch (error) {
         const { workload, concurrency } = run;
         result.failures.push({ workload: workload.id, concurrency, error: message(error) });
@@ -193,6 +201,7 @@ async function runBackend(
   backend: BenchBackend,
   data: Dataset,
   options: BenchOptions,
+  gauge: SpeedGauge | undefined,
   progress: Progress,
 ): Promise<BackendResult> {
   const started = performance.now();
@@ -204,7 +213,8 @@ async function runBackend(
     result.seconds = (performance.now() - started) / 1000;
     return result;
   }
-  if (!options.skip.includes('workloads')) await measureWorkloads(backend, result, data, options, progress);
+  if (!options.skip.includes('workloads'))
+    await measureWorkloads(backend, result, data, options, gauge, progress);
   if (!options.skip.includes('memory')) {
     try {
       result.memory = await measureMemory(
@@ -252,13 +262,17 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const data = createDataset(options.keys, options.valueSize, options.seed);
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
+    // The gauge matters only where a slowed round can be waited out or replaced (not in --quick).
+    const gauge =
+      options.speedWaitMs > 0 || options.maxRounds > options.rounds ? new SpeedGauge() : undefined;
+    await gauge?.calibrate();
     const backends: BackendResult[] = [];
     // Each server goes once it is measured, so the next backend runs on a quieter machine;
     // on a failure, the ones not yet torn down go in the finally.
     let measured = 0;
     try {
       for (const backend of ready) {
-        const result = await runBackend(backend, data, options, progress);
+        const result = await runBackend(backend, data, options, gauge, progress);
         if (result.error !== undefined) progress.note(`${backend.name}: ${result.error}`);
         backends.push(result);
         await tearDown(backend, progress);
@@ -277,6 +291,15 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
         'Cases marked "busy machine" ran while other processes used CPU; rerun them on a quiet machine.',
       );
     }
+    const slowRounds = backends.reduce(
+      (n, b) => n + b.cases.reduce((m, c) => m + c.larder.slowRounds + c.raw.slowRounds, 0),
+      0,
+    );
+    if (slowRounds > 0 && gauge !== undefined) {
+      notes.push(
+        `${slowRounds} rounds ran while the speed gauge read below ${FULL_SPEED * 100} % of its best (the host slowed this VM) and were left out of the medians; the bench waited ${(gauge.waitedMs / 1000).toFixed(0)} s in all for full speed.`,
+      );
+    }
     return {
       schema: 1,
       environment: describeEnvironment(date),
@@ -284,6 +307,9 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       backends,
       skipped,
       seconds: (performance.now() - started) / 1000,
+      ...(gauge === undefined
+        ? {}
+        : { speedGauge: { best: gauge.best, waitedSeconds: gauge.waitedMs / 1000 } }),
       notes,
     };
   } finally {

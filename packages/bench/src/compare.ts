@@ -25,10 +25,14 @@ export interface ComparedFigure {
   samples?: { rounds: [number, number]; medianErrors: [number, number] };
 }
 
-/** Rounds and median error of one side in both runs (computed from the rounds, so older files have it too). */
+/**
+ * Rounds and median error of one side in both runs, over the rounds that count (computed
+ * from the rounds, so older files, whose rounds all count, have it too).
+ */
 function samples(a: SideResult, b: SideResult): ComparedFigure['samples'] {
-  const error = (s: SideResult) => medianError(s.rounds.map((r) => r.opsPerSec));
-  return { rounds: [a.rounds.length, b.rounds.length], medianErrors: [error(a), error(b)] };
+  const counted = (s: SideResult) => s.rounds.filter((r) => r.counted !== false);
+  const error = (s: SideResult) => medianError(counted(s).map((r) => r.opsPerSec));
+  return { rounds: [counted(a).length, counted(b).length], medianErrors: [error(a), error(b)] };
 }
 
 /** Agreement of one kind of figure between two runs. */

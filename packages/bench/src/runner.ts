@@ -5,6 +5,7 @@ import { BUSY_CORES, otherCpuCores, sampleCpu } from './cpu.js';
 import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
 import type { Op, Workload } from './scenarios/workload.js';
+import type { SpeedGauge } from './speed-gauge.js';
 import { LatencyHistogram, median, medianError, ratio, spread } from './stats.js';
 import type { CaseResult, RoundResult, Side, SideResult } from './types.js';
 
@@ -77,6 +78,8 @@ async function latencyRound(op: Op, durationMs: number, outcomes: Outcomes): Pro
     p99Ms: result.latency.p99,
     errors: 0,
     failed: 0,
+    machineSpeed: 1,
+    counted: true,
   };
 }
 
@@ -110,6 +113,8 @@ async function throughputRound(ops: Op[], durationMs: number, outcomes: Outcomes
     p99Ms: histogram.quantile(0.99),
     errors: 0,
     failed: 0,
+    machineSpeed: 1,
+    counted: true,
   };
 }
 
@@ -135,25 +140,41 @@ interface SideState {
   rounds: RoundResult[];
 }
 
+/** Below this many rounds timed at full speed, a case's medians use all its rounds. */
+const MIN_COUNTED_ROUNDS = 3;
+
 /**
  * One workload at one concurrency on one backend, measured over several visits. Each visit
  * warms both sides up, then times one round of each, Larder and raw back to back; the bench
  * spreads a case's visits over passes through all of a backend's cases (`measureWorkloads`
  * in bench.ts), so that a slow drift of the machine touches every case alike instead of
- * shifting one case's rounds all together.
+ * shifting one case's rounds all together. With a speed gauge, each visit first waits
+ * (within the budget it is given) for the machine to run at full speed, and the gauge is read
+ * again after each timed round: a visit during which it read below `FULL_SPEED` is kept in
+ * the results but left out of the medians.
  */
 export class CaseRun {
   readonly backend: BenchBackend;
   readonly workload: Workload;
   readonly concurrency: number;
   readonly #sides: Record<Side, SideState>;
+  readonly #gauge: SpeedGauge | undefined;
   /** Cores of other load seen during each recorded visit. */
   readonly #otherCores: number[] = [];
+  /** The lowest gauge reading (operations per ms) around each recorded visit. */
+  readonly #visitSpeeds: number[] = [];
 
-  constructor(backend: BenchBackend, workload: Workload, concurrency: number, data: Dataset) {
+  constructor(
+    backend: BenchBackend,
+    workload: Workload,
+    concurrency: number,
+    data: Dataset,
+    gauge?: SpeedGauge,
+  ) {
     this.backend = backend;
     this.workload = workload;
     this.concurrency = concurrency;
+    this.#gauge = gauge;
     const make = (driver: Driver): SideState => ({
       ops: Array.from({ length: concurrency }, (_, w) => workload.op(driver, data, w)),
       outcomes: { errors: 0, failed: 0 },
@@ -167,17 +188,34 @@ export class CaseRun {
     return this.#sides.larder.rounds.length;
   }
 
+  /** Rounds per side timed while the machine ran at full speed (all of them without a gauge). */
+  get fullSpeedRounds(): number {
+    return this.#countedVisits().filter(Boolean).length;
+  }
+
   /**
    * Warms each side up for `warmupMs`, then (unless `record` is false) times one round of each
    * in `order`. A warm-up-only visit lets the JIT see every case before any round counts.
+   * Before a recorded visit it waits up to `speedWaitMs` for the gauge to read full speed;
+   * resolves how long it waited, ms.
    */
   async visit(
     timing: Pick<CaseTiming, 'durationMs' | 'warmupMs'>,
     order: readonly Side[],
     phase: PhaseHandle,
     record = true,
-  ): Promise<void> {
+    speedWaitMs = 0,
+  ): Promise<number> {
     const { backend } = this;
+    const gauge = record ? this.#gauge : undefined;
+    let waitedMs = 0;
+    let slowest = Number.POSITIVE_INFINITY;
+    if (gauge !== undefined) {
+      if (speedWaitMs > 0) phase.update(`${this.#label()} speed gauge`);
+      const reading = await gauge.waitForFullSpeed(speedWaitMs);
+      waitedMs = reading.waitedMs;
+      slowest = reading.speed;
+    }
     const cpuBefore = record ? sampleCpu(backend.serverPids()) : undefined;
     if (timing.warmupMs > 0) {
       for (const side of order) {
@@ -185,7 +223,7 @@ export class CaseRun {
         await throughputRound(this.#sides[side].ops, timing.warmupMs, { errors: 0, failed: 0 });
       }
     }
-    if (!record) return;
+    if (!record) return waitedMs;
     for (const side of order) {
       phase.update(`${this.#label()} ${side}`);
       const s = this.#sides[side];
@@ -194,31 +232,61 @@ export class CaseRun {
       // The cache swallows store errors (ignoreErrors); its own counter says how many there were.
       if (side === 'larder') result.errors += backend.larder.stats().errors - storeErrorsBefore;
       s.rounds.push(result);
+      if (gauge !== undefined) slowest = Math.min(slowest, gauge.read());
     }
     this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(backend.serverPids())));
+    this.#visitSpeeds.push(slowest);
+    return waitedMs;
   }
 
-  /** The larger of the two sides' relative standard errors of the ops/s median; 0 before any round. */
+  /**
+   * Which recorded visits count toward the medians: those timed at full speed by the gauge's
+   * best so far, or every one when fewer than `MIN_COUNTED_ROUNDS` were (or without a gauge).
+   */
+  #countedVisits(): boolean[] {
+    const gauge = this.#gauge;
+    if (gauge === undefined) return this.#visitSpeeds.map(() => true);
+    const full = this.#visitSpeeds.map((speed) => gauge.isFull(speed));
+    return full.filter(Boolean).length >= MIN_COUNTED_ROUNDS ? full : full.map(() => true);
+  }
+
+  #countedRounds(side: Side): RoundResult[] {
+    const counted = this.#countedVisits();
+    return this.#sides[side].rounds.filter((_, i) => counted[i]);
+  }
+
+  /**
+   * The larger of the two sides' relative standard errors of the ops/s median, over the
+   * rounds that count; 0 before any round.
+   */
   medianError(): number {
     return Math.max(
-      medianError(this.#sides.larder.rounds.map((r) => r.opsPerSec)),
-      medianError(this.#sides.raw.rounds.map((r) => r.opsPerSec)),
+      medianError(this.#countedRounds('larder').map((r) => r.opsPerSec)),
+      medianError(this.#countedRounds('raw').map((r) => r.opsPerSec)),
     );
   }
 
-  /** The case's figures over every recorded round: medians with min–max. */
+  /** The case's figures over the rounds that count: medians with min–max; every round is listed. */
   result(): CaseResult {
     if (this.rounds === 0) throw new Error(`${this.#label()}: no round was recorded`);
+    const counted = this.#countedVisits();
+    const gauge = this.#gauge;
     const summarize = (side: Side): SideResult => {
       const s = this.#sides[side];
-      const perRound = s.rounds.map((r) => r.opsPerSec);
+      s.rounds.forEach((r, i) => {
+        r.counted = counted[i]!;
+        r.machineSpeed = gauge === undefined ? 1 : gauge.relative(this.#visitSpeeds[i]!);
+      });
+      const kept = s.rounds.filter((r) => r.counted);
+      const perRound = kept.map((r) => r.opsPerSec);
       const opsPerSec = spread(perRound);
       return {
         opsPerSec,
         medianError: medianError(perRound),
+        slowRounds: s.rounds.length - kept.length,
         keysPerSec: opsPerSec.median * this.workload.keysPerOp,
-        p50Ms: median(s.rounds.map((r) => r.p50Ms)),
-        p99Ms: median(s.rounds.map((r) => r.p99Ms)),
+        p50Ms: median(kept.map((r) => r.p50Ms)),
+        p99Ms: median(kept.map((r) => r.p99Ms)),
         errors: s.rounds.reduce((n, r) => n + r.errors, 0),
         failed: s.rounds.reduce((n, r) => n + r.failed, 0),
         rounds: s.rounds,

@@ -38,6 +38,11 @@ export interface BenchOptions {
    * within `MEDIAN_ERROR_TARGET` (stats.ts) gets another round per extra pass, up to this many.
    */
   maxRounds: number;
+  /**
+   * Time per pass the bench may wait, before timing a case, for the speed gauge
+   * (speed-gauge.ts) to read full speed again, ms; 0 never waits.
+   */
+  speedWaitMs: number;
   /** Keys loaded before the workloads (the set get-hit reads from). */
   keys: number;
   /** Keys loaded for the memory figure. */
@@ -71,6 +76,13 @@ export interface RoundResult {
   errors: number;
   /** Operations that did not do what the workload expects (not counted in ops/s). */
   failed: number;
+  /**
+   * The lowest speed-gauge reading around the visit, relative to the best of the run (1 =
+   * full speed). Below `FULL_SPEED` the round is kept here but left out of the medians.
+   */
+  machineSpeed: number;
+  /** Whether the round counts toward the medians. */
+  counted: boolean;
 }
 
 /** One side of one case, over all its rounds. */
@@ -80,6 +92,11 @@ export interface SideResult {
   keysPerSec: number;
   /** Standard error of the ops/s median, relative to it (`medianError` in stats.ts). */
   medianError: number;
+  /**
+   * Rounds left out of the medians because the machine was slowed while they ran (all of
+   * `rounds` count when fewer than 3 were timed at full speed).
+   */
+  slowRounds: number;
   /** Median over rounds of each round's p50. */
   p50Ms: number;
   /** Median over rounds of each round's p99. */
@@ -235,5 +252,7 @@ export interface BenchResults {
   skipped: SkippedBackend[];
   /** Wall time of the run, s. */
   seconds: number;
+  /** The speed gauge: its best reading (operations per ms) and the time spent waiting for it, s. */
+  speedGauge?: { best: number; waitedSeconds: number };
   notes: string[];
 }

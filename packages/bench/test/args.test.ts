@@ -39,6 +39,12 @@ describe('parseCommand', () => {
     });
   });
 
+  it('waits up to 20 s per pass for a slowed machine by default, never in --quick', () => {
+    expect(run([])).toMatchObject({ speedWaitMs: 20_000 });
+    expect(run(['--quick'])).toMatchObject({ speedWaitMs: 0 });
+    expect(run(['--speed-wait', '5'])).toMatchObject({ speedWaitMs: 5_000 });
+  });
+
   it('lets --max-rounds bound the extra rounds, never below --rounds', () => {
     expect(run(['--rounds', '20']).maxRounds).toBe(20);
     expect(run(['--rounds', '4', '--max-rounds', '9'])).toMatchObject({ rounds: 4, maxRounds: 9 });
@@ -62,6 +68,7 @@ describe('parseCommand', () => {
     [['--rounds', '2'], /--rounds 2 is out of range; use 3/],
     [['--rounds', '6', '--max-rounds', '5'], /--max-rounds 5 is fewer than --rounds 6; give at least 6/],
     [['--duration=-5'], /--duration -5 is out of range/],
+    [['--speed-wait=-1'], /--speed-wait -1 is out of range/],
     [['--duration'], /argument missing/],
     [['--value-size', '2MiB'], /outside 100 bytes to 512 KiB/],
     [['--value-size', '10'], /outside 100 bytes/],

@@ -1,10 +1,21 @@
 import type { BackendResult, BenchResults, CaseResult, SideResult, SideStability } from '../src/types.js';
 
 function side(opsPerSec: number): SideResult {
-  const round = { ops: opsPerSec, elapsedMs: 1000, opsPerSec, p50Ms: 0.1, p99Ms: 0.9, errors: 0, failed: 0 };
+  const round = {
+    ops: opsPerSec,
+    elapsedMs: 1000,
+    opsPerSec,
+    p50Ms: 0.1,
+    p99Ms: 0.9,
+    errors: 0,
+    failed: 0,
+    machineSpeed: 1,
+    counted: true,
+  };
   return {
     opsPerSec: { median: opsPerSec, min: opsPerSec * 0.9, max: opsPerSec * 1.1 },
     medianError: 0.02,
+    slowRounds: 0,
     keysPerSec: opsPerSec,
     p50Ms: 0.1,
     p99Ms: 0.9,
@@ -84,6 +95,7 @@ export function sampleResults(): BenchResults {
       warmupMs: 30,
       rounds: 3,
       maxRounds: 3,
+      speedWaitMs: 0,
       keys: 10_000,
       memoryKeys: 100_000,
       inFlight: 5000,

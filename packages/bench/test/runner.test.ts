@@ -8,6 +8,7 @@ import type { PhaseHandle } from '../src/progress.js';
 import { CaseRun, runCase, runRound, sideOrder } from '../src/runner.js';
 import { WORKLOADS } from '../src/scenarios/index.js';
 import { burst } from '../src/scenarios/stability.js';
+import { SpeedGauge } from '../src/speed-gauge.js';
 
 const phase: PhaseHandle = { update: () => {}, done: () => {} };
 
@@ -110,6 +111,40 @@ describe('runCase on the memory backend', () => {
     expect(run.medianError()).toBe(Math.max(result.larder.medianError, result.raw.medianError));
   });
 
+  it('leaves rounds timed on a slowed machine out of the medians, and keeps them in the results', async () => {
+    // The gauge reads once before each visit and once after each side's round: visit 2 read 50.
+    const readings = [100, 100, 100, 100, 50, 100, 100, 100, 100, 100, 100, 100];
+    const gauge = new SpeedGauge(() => readings.shift() ?? 100);
+    const run = new CaseRun(backend, WORKLOADS['get-hit'], 2, data, gauge);
+    for (let round = 1; round <= 4; round++) {
+      expect(await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase)).toBe(0);
+    }
+    expect(run.rounds).toBe(4);
+    expect(run.fullSpeedRounds).toBe(3);
+    const result = run.result();
+    for (const side of [result.larder, result.raw]) {
+      expect(side.rounds.map((r) => r.counted)).toEqual([true, false, true, true]);
+      expect(side.rounds.map((r) => r.machineSpeed)).toEqual([1, 0.5, 1, 1]);
+      expect(side.slowRounds).toBe(1);
+      const counted = side.rounds.filter((r) => r.counted).map((r) => r.opsPerSec);
+      expect(side.opsPerSec.min).toBe(Math.min(...counted));
+      expect(side.opsPerSec.max).toBe(Math.max(...counted));
+    }
+  });
+
+  it('counts every round when fewer than 3 ran at full speed', async () => {
+    const readings = [100, 100, 100, 40, 100, 100, 40, 100, 100];
+    const gauge = new SpeedGauge(() => readings.shift() ?? 100);
+    const run = new CaseRun(backend, WORKLOADS['get-hit'], 1, data, gauge);
+    for (let round = 1; round <= 3; round++)
+      await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase);
+    expect(run.fullSpeedRounds).toBe(3);
+    const result = run.result();
+    expect(result.larder.slowRounds).toBe(0);
+    expect(result.larder.rounds.map((r) => r.counted)).toEqual([true, true, true]);
+    expect(result.larder.rounds.map((r) => r.machineSpeed)).toEqual([1, 0.4, 0.4]);
+  });
+
   it('alternates which side goes first, round by round', () => {
     expect([1, 2, 3, 4].map(sideOrder)).toEqual([
       ['larder', 'raw'],
@@ -128,10 +163,51 @@ describe('runCase on the memory backend', () => {
   });
 });
 
+describe('SpeedGauge', () => {
+  it('reads a positive speed from its own Map lookups and keeps the best', () => {
+    const gauge = new SpeedGauge();
+    const first = gauge.read();
+    expect(first).toBeGreaterThan(0);
+    expect(gauge.best).toBeGreaterThanOrEqual(first);
+    expect(gauge.relative(gauge.best)).toBe(1);
+  });
+
+  it('calls a reading below 80 % of the best slowed', () => {
+    const gauge = new SpeedGauge(() => 100);
+    gauge.read();
+    expect(gauge.isFull(80)).toBe(true);
+    expect(gauge.isFull(79)).toBe(false);
+  });
+
+  it('waits for full speed within its budget, and not at all with a budget of 0', async () => {
+    const readings = [100, 50, 50, 50, 95];
+    const gauge = new SpeedGauge(() => readings.shift() ?? 95);
+    gauge.read();
+    expect(await gauge.waitForFullSpeed(0)).toEqual({ speed: 50, waitedMs: 0 });
+    const waited = await gauge.waitForFullSpeed(5_000);
+    expect(waited.speed).toBe(95);
+    expect(waited.waitedMs).toBeGreaterThanOrEqual(2 * 190);
+    expect(gauge.waitedMs).toBe(waited.waitedMs);
+  });
+
+  it('gives up when the machine stays slow past the budget', async () => {
+    const readings = [100, 40];
+    const gauge = new SpeedGauge(() => readings.shift() ?? 40);
+    gauge.read();
+    const started = performance.now();
+    const reading = await gauge.waitForFullSpeed(500);
+    expect(reading.speed).toBe(40);
+    expect(reading.waitedMs).toBeGreaterThanOrEqual(300);
+    expect(reading.waitedMs).toBeLessThanOrEqual(600);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(reading.waitedMs);
+  });
+});
+
 describe('casesForPass', () => {
-  const sure = { name: 'sure', medianError: () => 0.01 };
-  const unsure = { name: 'unsure', medianError: () => 0.09 };
-  const borderline = { name: 'borderline', medianError: () => 0.04 };
+  const sure = { name: 'sure', medianError: () => 0.01, fullSpeedRounds: 5 };
+  const unsure = { name: 'unsure', medianError: () => 0.09, fullSpeedRounds: 5 };
+  const borderline = { name: 'borderline', medianError: () => 0.04, fullSpeedRounds: 5 };
+  const slowed = { name: 'slowed', medianError: () => 0.01, fullSpeedRounds: 4 };
   const runs = [sure, unsure, borderline];
   const options = { rounds: 5, maxRounds: 7 };
 
@@ -143,6 +219,10 @@ describe('casesForPass', () => {
     expect(casesForPass(runs, 6, options)).toEqual([unsure]);
     expect(casesForPass(runs, 7, options)).toEqual([unsure]);
     expect(casesForPass(runs, 8, options)).toEqual([]);
+  });
+
+  it('also visits a sure case that has fewer rounds at full speed than the fixed rounds', () => {
+    expect(casesForPass([...runs, slowed], 6, options)).toEqual([unsure, slowed]);
   });
 
   it('adds no pass when maxRounds equals rounds (--quick)', () => {

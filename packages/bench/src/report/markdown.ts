@@ -1,4 +1,5 @@
 import { formatBytes } from '../format.js';
+import { FULL_SPEED } from '../speed-gauge.js';
 import { MEDIAN_ERROR_TARGET } from '../stats.js';
 import type { BenchOptions, BenchResults } from '../types.js';
 import { allTables, type Table } from './tables.js';
@@ -57,6 +58,11 @@ export function renderMarkdown(results: BenchResults): string {
     `- Packages: ${Object.entries(env.packages)
       .map(([n, v]) => `${n} ${v}`)
       .join(', ')}`,
+    ...(results.speedGauge === undefined
+      ? []
+      : [
+          `- Speed gauge: best ${Math.round(results.speedGauge.best).toLocaleString('en-US')} lookups/ms; rounds timed below ${FULL_SPEED * 100} % of it are left out of medians; waited ${results.speedGauge.waitedSeconds.toFixed(0)} s for full speed (up to ${(o.speedWaitMs ?? 0) / 1000} s per pass)`,
+        ]),
     `- Wall time: ${results.seconds.toFixed(0)} s`,
     '',
   );

@@ -60,7 +60,11 @@ function caseNotes(c: CaseResult, baseRounds: number): string {
   if (c.busy) notes.push(`busy machine (${c.otherCpuCores.toFixed(2)} cores of other load)`);
   const rounds = c.larder.rounds.length;
   const error = Math.max(c.larder.medianError, c.raw.medianError);
-  if (rounds > baseRounds) notes.push(`${rounds} rounds (median ±${(error * 100).toFixed(1)} %)`);
+  const slow = Math.max(c.larder.slowRounds ?? 0, c.raw.slowRounds ?? 0);
+  if (rounds > baseRounds || slow > 0) {
+    const left = slow > 0 ? `, ${slow} on a slowed machine left out` : '';
+    notes.push(`${rounds} rounds${left} (median ±${(error * 100).toFixed(1)} %)`);
+  }
   for (const side of ['larder', 'raw'] as const) {
     if (c[side].errors > 0) notes.push(`${side}: ${c[side].errors} errors`);
     if (c[side].failed > 0) notes.push(`${side}: ${c[side].failed} failed ops (not in ops/s)`);
