@@ -60,6 +60,19 @@ describe('compareRuns', () => {
     );
   });
 
+  it('counts only the rounds that went into each median', () => {
+    const first = sampleResults();
+    const second = scaled(first, 'sqlite', 1.2);
+    const side = second.backends[1]!.cases[0]!.larder;
+    const round = side.rounds[0]!;
+    side.rounds = [100, 100, 100, 40].map((opsPerSec, i) => ({ ...round, opsPerSec, counted: i < 3 }));
+    const moved = compareRuns(first, second).throughput.worst.find(
+      (f) => f.label === 'sqlite · get-hit · c=1 · larder',
+    );
+    expect(moved?.samples?.rounds).toEqual([3, 3]);
+    expect(moved?.samples?.medianErrors[1]).toBe(0);
+  });
+
   it('holds memory to ±5 %', () => {
     const first = sampleResults();
     const second = structuredClone(first);
