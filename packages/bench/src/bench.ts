@@ -138,9 +138,10 @@ export function casesForPass<T extends { medianError(): number; readonly fullSpe
  * uncertain by more than `MEDIAN_ERROR_TARGET`: on a quiet machine none, on a noisy one the
  * cases that need it. Each pass may wait up to `speedWaitMs` in all for the speed gauge to
  * read full speed before timing a case (`CaseRun.visit`); rounds timed on a slowed machine
- * do not count, so their cases get extra rounds. The server is settled before every pass. Backends run one after
- * another, each alone in the process, as an app would run one: cases of different backends
- * interleaved in one process were measured to slow Larder's network reads by a third.
+ * do not count, so their cases get extra rounds. The server is settled before every pass.
+ * Backends run one after another, each alone in the process, as an app would run one: cases
+ * of different backends interleaved in one process were measured to slow Larder's network
+ * reads by a third.
  */
 async function measureWorkloads(
   backend: BenchBackend,

@@ -188,9 +188,14 @@ export class CaseRun {
     return this.#sides.larder.rounds.length;
   }
 
-  /** Rounds per side timed while the machine ran at full speed (all of them without a gauge). */
+  /**
+   * Rounds per side timed while the machine ran at full speed (all of them without a gauge),
+   * whether or not the fallback of `#countedVisits` makes every round count.
+   */
   get fullSpeedRounds(): number {
-    return this.#countedVisits().filter(Boolean).length;
+    const gauge = this.#gauge;
+    if (gauge === undefined) return this.rounds;
+    return this.#visitSpeeds.filter((speed) => gauge.isFull(speed)).length;
   }
 
   /**
@@ -245,9 +250,10 @@ export class CaseRun {
    */
   #countedVisits(): boolean[] {
     const gauge = this.#gauge;
-    if (gauge === undefined) return this.#visitSpeeds.map(() => true);
-    const full = this.#visitSpeeds.map((speed) => gauge.isFull(speed));
-    return full.filter(Boolean).length >= MIN_COUNTED_ROUNDS ? full : full.map(() => true);
+    if (gauge === undefined || this.fullSpeedRounds < MIN_COUNTED_ROUNDS) {
+      return this.#visitSpeeds.map(() => true);
+    }
+    return this.#visitSpeeds.map((speed) => gauge.isFull(speed));
   }
 
   #countedRounds(side: Side): RoundResult[] {

@@ -138,7 +138,8 @@ describe('runCase on the memory backend', () => {
     const run = new CaseRun(backend, WORKLOADS['get-hit'], 1, data, gauge);
     for (let round = 1; round <= 3; round++)
       await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase);
-    expect(run.fullSpeedRounds).toBe(3);
+    // Only one visit ran at full speed: every round counts, but the case still owes rounds.
+    expect(run.fullSpeedRounds).toBe(1);
     const result = run.result();
     expect(result.larder.slowRounds).toBe(0);
     expect(result.larder.rounds.map((r) => r.counted)).toEqual([true, true, true]);

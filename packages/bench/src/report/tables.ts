@@ -60,6 +60,7 @@ function caseNotes(c: CaseResult, baseRounds: number): string {
   if (c.busy) notes.push(`busy machine (${c.otherCpuCores.toFixed(2)} cores of other load)`);
   const rounds = c.larder.rounds.length;
   const error = Math.max(c.larder.medianError, c.raw.medianError);
+  // Results written before the speed gauge have no slowRounds.
   const slow = Math.max(c.larder.slowRounds ?? 0, c.raw.slowRounds ?? 0);
   if (rounds > baseRounds || slow > 0) {
     const left = slow > 0 ? `, ${slow} on a slowed machine left out` : '';
