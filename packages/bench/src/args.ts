@@ -32,8 +32,8 @@ export const USAGE = `Usage: pnpm bench [options]
   --max-rounds <n>         rounds a case may get in all (default 10, quick as --rounds): past
                            --rounds, a case whose median is uncertain by more than 4 % gets more
   --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
-                           gauge below 80 % of its best) before timing a case (default 20,
-                           quick 0); rounds timed while it was slowed are left out of medians
+                           gauge of a CPU below 80 % of its best) before timing a case (default
+                           20, quick 0); rounds timed while it was slowed are left out of medians
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
   --in-flight <n>          operations issued at once in the stability burst (default 5000)

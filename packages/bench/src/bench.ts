@@ -259,14 +259,16 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
   const unregister = onInterrupt(removeTemp);
   const notes: string[] = [];
+  // The gauge matters only where a slowed round can be waited out or replaced (not in --quick).
+  let gauge: SpeedGauge | undefined;
   try {
     const data = createDataset(options.keys, options.valueSize, options.seed);
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
-    // The gauge matters only where a slowed round can be waited out or replaced (not in --quick).
-    const gauge =
-      options.speedWaitMs > 0 || options.maxRounds > options.rounds ? new SpeedGauge() : undefined;
-    await gauge?.calibrate();
+    if (options.speedWaitMs > 0 || options.maxRounds > options.rounds) {
+      gauge = await SpeedGauge.start();
+      await gauge.calibrate();
+    }
     const backends: BackendResult[] = [];
     // Each server goes once it is measured, so the next backend runs on a quieter machine;
     // on a failure, the ones not yet torn down go in the finally.
@@ -298,7 +300,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     );
     if (slowRounds > 0 && gauge !== undefined) {
       notes.push(
-        `${slowRounds} rounds ran while the speed gauge read below ${FULL_SPEED * 100} % of its best (the host slowed this VM) and were left out of the medians; the bench waited ${(gauge.waitedMs / 1000).toFixed(0)} s in all for full speed.`,
+        `${slowRounds} rounds ran while the speed gauge read below ${FULL_SPEED * 100} % of its best on some CPU (the host slowed this VM) and were left out of the medians; the bench waited ${(gauge.waitedMs / 1000).toFixed(0)} s in all for full speed.`,
       );
     }
     return {
@@ -310,10 +312,17 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       seconds: (performance.now() - started) / 1000,
       ...(gauge === undefined
         ? {}
-        : { speedGauge: { best: gauge.best, waitedSeconds: gauge.waitedMs / 1000 } }),
+        : {
+            speedGauge: {
+              cpus: gauge.cpus.map(String),
+              best: [...gauge.best],
+              waitedSeconds: gauge.waitedMs / 1000,
+            },
+          }),
       notes,
     };
   } finally {
+    gauge?.close();
     removeTemp();
     unregister();
   }

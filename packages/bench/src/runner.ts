@@ -5,7 +5,7 @@ import { BUSY_CORES, otherCpuCores, sampleCpu } from './cpu.js';
 import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
 import type { Op, Workload } from './scenarios/workload.js';
-import type { SpeedGauge } from './speed-gauge.js';
+import { type Reading, type SpeedGauge, slowest } from './speed-gauge.js';
 import { LatencyHistogram, median, medianError, ratio, spread } from './stats.js';
 import type { CaseResult, RoundResult, Side, SideResult } from './types.js';
 
@@ -161,8 +161,8 @@ export class CaseRun {
   readonly #gauge: SpeedGauge | undefined;
   /** Cores of other load seen during each recorded visit. */
   readonly #otherCores: number[] = [];
-  /** The lowest gauge reading (operations per ms) around each recorded visit. */
-  readonly #visitSpeeds: number[] = [];
+  /** The lowest gauge reading of each CPU (operations per ms) around each recorded visit. */
+  readonly #visitSpeeds: Reading[] = [];
 
   constructor(
     backend: BenchBackend,
@@ -214,14 +214,16 @@ export class CaseRun {
     const { backend } = this;
     const gauge = record ? this.#gauge : undefined;
     let waitedMs = 0;
-    let slowest = Number.POSITIVE_INFINITY;
+    let speed: Reading = [];
     if (gauge !== undefined) {
       if (speedWaitMs > 0) phase.update(`${this.#label()} speed gauge`);
       const reading = await gauge.waitForFullSpeed(speedWaitMs);
       waitedMs = reading.waitedMs;
-      slowest = reading.speed;
+      speed = reading.speed;
     }
-    const cpuBefore = record ? sampleCpu(backend.serverPids()) : undefined;
+    // The gauge's probes run on every CPU after each round: their time is ours, not a tenant's.
+    const ours = () => [...backend.serverPids(), ...(gauge?.pids ?? [])];
+    const cpuBefore = record ? sampleCpu(ours()) : undefined;
     if (timing.warmupMs > 0) {
       for (const side of order) {
         phase.update(`${this.#label()} warm-up ${side}`);
@@ -237,10 +239,10 @@ export class CaseRun {
       // The cache swallows store errors (ignoreErrors); its own counter says how many there were.
       if (side === 'larder') result.errors += backend.larder.stats().errors - storeErrorsBefore;
       s.rounds.push(result);
-      if (gauge !== undefined) slowest = Math.min(slowest, gauge.read());
+      if (gauge !== undefined) speed = slowest(speed, await gauge.read());
     }
-    this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(backend.serverPids())));
-    this.#visitSpeeds.push(slowest);
+    this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(ours())));
+    this.#visitSpeeds.push(speed);
     return waitedMs;
   }
 

@@ -1,51 +1,140 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { trackChild } from './lifecycle.js';
 
 /**
- * A round counts toward a median only if the gauge read at least this fraction of its best
- * around it. On the 2-vCPU VMs this bench was built on, the gauge read either 90–100 % or
- * about 55–60 % of its best, in spells of one to tens of seconds, while a register-only loop
- * stayed at 95 %: the host, not this process, slows cache-heavy code by almost half.
+ * A round counts toward a median only if every CPU's gauge read at least this fraction of
+ * its best around it. On the 2-vCPU VMs this bench was built on, a gauge read either
+ * 85–100 % or about 53–62 % of its best, in spells of one to tens of seconds, each vCPU on
+ * its own, while a register-only loop stayed at 95 %: the host, not this process, slows
+ * cache-heavy code by almost half.
  */
 export const FULL_SPEED = 0.8;
 
-const PROBE_MS = 15;
-const KEYS = 1000;
+/** Above this many CPUs the gauge runs one unpinned probe instead of one per CPU. */
+const MAX_PINNED_CPUS = 8;
 const POLL_MS = 200;
+const START_TIMEOUT_MS = 10_000;
+
+/**
+ * The probe each gauge process runs on request (one line on stdin): lookups of 1,000 string
+ * keys in a `Map` for 15 ms, printed as operations per ms. `length` is always positive;
+ * using it keeps the loop from being optimized away.
+ */
+const PROBE_SOURCE = `
+const keys = [];
+const map = new Map();
+for (let i = 0; i < 1000; i++) { keys.push('gauge:' + i); map.set('gauge:' + i, 'value ' + i); }
+function probe() {
+  let operations = 0;
+  let length = 0;
+  const started = performance.now();
+  let now = started;
+  while (now - started < 15) {
+    for (let i = 0; i < 1000; i++) length += map.get(keys[i]).length;
+    operations += 1000;
+    now = performance.now();
+  }
+  return length > 0 ? operations / (now - started) : 0;
+}
+let pending = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  pending += chunk;
+  let end;
+  while ((end = pending.indexOf('\\n')) >= 0) {
+    pending = pending.slice(end + 1);
+    process.stdout.write(probe() + '\\n');
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`;
+
+/** A gauge reading: operations per ms, one per CPU watched. */
+export type Reading = readonly number[];
 
 /** What `waitForFullSpeed` found. */
 export interface SpeedReading {
-  /** The gauge's speed, operations per ms. */
-  speed: number;
+  /** The last reading. */
+  speed: Reading;
   /** How long it waited for the machine to come back to full speed, ms. */
   waitedMs: number;
 }
 
+/** Reads every CPU's probe once, in parallel: operations per ms, in the order of `cpus`. */
+export type Probe = () => Reading | Promise<Reading>;
+
+/** What a gauge watches besides its probe; all optional (one unpinned CPU, nothing to stop). */
+export interface GaugeParts {
+  cpus?: readonly (number | 'any')[];
+  pids?: readonly number[];
+  close?: () => void;
+}
+
 /**
- * A fixed piece of work that tells how fast this machine runs code like the bench's right
- * now: lookups of 1,000 string keys in a `Map` for 15 ms. It is read before and after each
- * visit of a case; rounds timed while it read below `FULL_SPEED` of its best are kept in
- * the results but left out of the medians, and the bench waits (within a budget) for the
- * machine to come back before timing the next visit.
+ * A fixed piece of work that tells how fast each CPU of this machine runs code like the
+ * bench's right now. It is read before and after each visit of a case; rounds timed while
+ * any CPU read below `FULL_SPEED` of its best are kept in the results but left out of the
+ * medians, and the bench waits (within a budget) for the machine to come back before timing
+ * the next visit. Every CPU is watched because the bench's client and the server it talks to
+ * run on different CPUs, and the host slows each vCPU on its own.
  */
 export class SpeedGauge {
-  readonly #map = new Map<string, string>();
-  readonly #keys: string[] = [];
-  readonly #probe: () => number;
-  #best = 0;
+  /** The CPUs watched, by number ('any' for one unpinned probe). */
+  readonly cpus: readonly (number | 'any')[];
+  /** The probe processes, whose CPU time is the gauge's and not another tenant's. */
+  readonly pids: readonly number[];
+  readonly #probe: Probe;
+  readonly #close: () => void;
+  #best: number[];
   #waitedMs = 0;
 
-  /** `probe` replaces the Map lookups (tests script a machine with it): one reading, operations per ms. */
-  constructor(probe?: () => number) {
-    this.#probe = probe ?? (() => this.#lookups());
-    for (let i = 0; i < KEYS; i++) {
-      const key = `gauge:${i}`;
-      this.#keys.push(key);
-      this.#map.set(key, `value ${i}`);
-    }
+  /**
+   * `probe` reads the machine (tests script one with it); `close` stops what it runs.
+   * Use `SpeedGauge.start()` for the real gauge.
+   */
+  constructor(probe: Probe, { cpus = ['any'], pids = [], close = () => {} }: GaugeParts = {}) {
+    this.#probe = probe;
+    this.cpus = cpus;
+    this.pids = pids;
+    this.#close = close;
+    this.#best = cpus.map(() => 0);
   }
 
-  /** The fastest reading so far, operations per ms (0 before the first). */
-  get best(): number {
+  /**
+   * Starts one probe process per CPU this process may run on, each pinned to its CPU with
+   * `taskset`; with no `taskset`, no CPU list or more than `MAX_PINNED_CPUS` CPUs, one
+   * unpinned probe process.
+   */
+  static async start(): Promise<SpeedGauge> {
+    const cpus = allowedCpus();
+    if (cpus !== undefined && cpus.length <= MAX_PINNED_CPUS) {
+      const pinned = cpus.map((cpu) => new ProbeProcess(cpu));
+      try {
+        await Promise.all(pinned.map((p) => p.read()));
+        return SpeedGauge.#over(pinned, cpus);
+      } catch {
+        for (const p of pinned) p.stop();
+      }
+    }
+    const unpinned = new ProbeProcess('any');
+    await unpinned.read();
+    return SpeedGauge.#over([unpinned], ['any']);
+  }
+
+  static #over(probes: ProbeProcess[], cpus: readonly (number | 'any')[]): SpeedGauge {
+    return new SpeedGauge(() => Promise.all(probes.map((p) => p.read())), {
+      cpus,
+      pids: probes.flatMap((p) => p.pid ?? []),
+      close: () => {
+        for (const p of probes) p.stop();
+      },
+    });
+  }
+
+  /** The fastest reading so far of each CPU, operations per ms (0 before the first). */
+  get best(): readonly number[] {
     return this.#best;
   }
 
@@ -54,44 +143,30 @@ export class SpeedGauge {
     return this.#waitedMs;
   }
 
-  /** One reading, operations per ms; the best so far follows it. */
-  read(): number {
-    const speed = this.#probe();
-    if (speed > this.#best) this.#best = speed;
+  /** One reading of every CPU; the bests follow it. */
+  async read(): Promise<Reading> {
+    const speed = await this.#probe();
+    if (speed.length !== this.#best.length) {
+      throw new Error(`speed gauge: ${speed.length} readings for ${this.#best.length} CPUs`);
+    }
+    this.#best = this.#best.map((best, i) => Math.max(best, speed[i]!));
     return speed;
   }
 
-  /** Operations per ms of `Map` lookups over `PROBE_MS`. */
-  #lookups(): number {
-    const keys = this.#keys;
-    const map = this.#map;
-    let operations = 0;
-    let length = 0;
-    const started = performance.now();
-    let now = started;
-    while (now - started < PROBE_MS) {
-      for (let i = 0; i < KEYS; i++) length += map.get(keys[i]!)!.length;
-      operations += KEYS;
-      now = performance.now();
-    }
-    // `length` is always positive; using it keeps the loop from being optimized away.
-    return length > 0 ? operations / (now - started) : 0;
+  /** A reading relative to the bests so far: that of the slowest CPU (1 = as fast as ever seen). */
+  relative(speed: Reading): number {
+    return Math.min(...speed.map((s, i) => (this.#best[i]! > 0 ? s / this.#best[i]! : 1)));
   }
 
-  /** Whether a reading is at full speed against the best so far. */
-  isFull(speed: number): boolean {
-    return speed >= FULL_SPEED * this.#best;
+  /** Whether every CPU of a reading is at full speed against its best so far. */
+  isFull(speed: Reading): boolean {
+    return this.relative(speed) >= FULL_SPEED;
   }
 
-  /** A reading relative to the best so far (1 = as fast as ever seen). */
-  relative(speed: number): number {
-    return this.#best > 0 ? speed / this.#best : 1;
-  }
-
-  /** Reads the gauge a few times, apart, so that the best reflects a machine at full speed. */
+  /** Reads the gauge a few times, apart, so that the bests reflect a machine at full speed. */
   async calibrate(readings = 8): Promise<void> {
     for (let i = 0; i < readings; i++) {
-      this.read();
+      await this.read();
       await sleep(POLL_MS / 4);
     }
   }
@@ -101,15 +176,119 @@ export class SpeedGauge {
    * reading and how long it waited. A budget of 0 reads once and never waits.
    */
   async waitForFullSpeed(budgetMs: number): Promise<SpeedReading> {
-    let speed = this.read();
+    let speed = await this.read();
     if (this.isFull(speed) || budgetMs <= 0) return { speed, waitedMs: 0 };
     const started = performance.now();
     while (!this.isFull(speed) && performance.now() - started + POLL_MS <= budgetMs) {
       await sleep(POLL_MS);
-      speed = this.read();
+      speed = await this.read();
     }
     const waitedMs = performance.now() - started;
     this.#waitedMs += waitedMs;
     return { speed, waitedMs };
+  }
+
+  /** Stops the probe processes. */
+  close(): void {
+    this.#close();
+  }
+}
+
+/** The slower of two readings, CPU by CPU. */
+export function slowest(a: Reading, b: Reading): Reading {
+  return a.map((speed, i) => Math.min(speed, b[i]!));
+}
+
+/** The CPUs this process may run on (Linux), or undefined where that cannot be read. */
+export function allowedCpus(status = readStatus()): number[] | undefined {
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(status ?? '')?.[1];
+  if (list === undefined) return undefined;
+  const cpus: number[] = [];
+  for (const part of list.split(',')) {
+    const [from, to = from] = part.split('-').map(Number);
+    if (!Number.isInteger(from) || !Number.isInteger(to)) return undefined;
+    for (let cpu = from!; cpu <= to!; cpu++) cpus.push(cpu);
+  }
+  return cpus.length > 0 ? cpus : undefined;
+}
+
+function readStatus(): string | undefined {
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** One probe process, pinned to a CPU with `taskset` or unpinned; answers one reading per request. */
+class ProbeProcess {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #waiting: { resolve: (speed: number) => void; reject: (error: Error) => void }[] = [];
+  #failure: Error | undefined;
+  #stopped = false;
+
+  constructor(cpu: number | 'any') {
+    const node = [process.execPath, '-e', PROBE_SOURCE];
+    this.#child =
+      cpu === 'any' ? spawn(node[0]!, node.slice(1)) : spawn('taskset', ['--cpu-list', String(cpu), ...node]);
+    trackChild(this.#child);
+    let pending = '';
+    this.#child.stdout.setEncoding('utf8');
+    this.#child.stdout.on('data', (chunk: string) => {
+      pending += chunk;
+      let end = pending.indexOf('\n');
+      while (end >= 0) {
+        const speed = Number(pending.slice(0, end));
+        pending = pending.slice(end + 1);
+        this.#waiting.shift()?.resolve(speed);
+        end = pending.indexOf('\n');
+      }
+    });
+    let stderr = '';
+    this.#child.stderr.setEncoding('utf8');
+    this.#child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const fail = (error: Error) => {
+      this.#failure ??= error;
+      for (const w of this.#waiting.splice(0)) w.reject(this.#failure);
+    };
+    this.#child.on('error', fail);
+    this.#child.stdin.on('error', fail);
+    this.#child.on('exit', (code, signal) => {
+      const why = stderr.trim().slice(0, 300);
+      fail(new Error(`speed gauge probe on CPU ${cpu} exited (${signal ?? code})${why ? `: ${why}` : ''}`));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  read(): Promise<number> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`speed gauge probe gave no reading in ${START_TIMEOUT_MS / 1000} s`));
+      }, START_TIMEOUT_MS);
+      this.#waiting.push({
+        resolve: (speed) => {
+          clearTimeout(timer);
+          resolve(speed);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.#child.stdin.write('\n');
+    });
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#child.stdin.end();
+    this.#child.kill();
   }
 }

@@ -77,8 +77,9 @@ export interface RoundResult {
   /** Operations that did not do what the workload expects (not counted in ops/s). */
   failed: number;
   /**
-   * The lowest speed-gauge reading around the visit, relative to the best of the run (1 =
-   * full speed). Below `FULL_SPEED` the round is kept here but left out of the medians.
+   * The lowest speed-gauge reading around the visit, relative to the best of the run, on the
+   * slowest CPU (1 = full speed). Below `FULL_SPEED` the round is kept here but left out of
+   * the medians.
    */
   machineSpeed: number;
   /** Whether the round counts toward the medians. */
@@ -252,7 +253,10 @@ export interface BenchResults {
   skipped: SkippedBackend[];
   /** Wall time of the run, s. */
   seconds: number;
-  /** The speed gauge: its best reading (operations per ms) and the time spent waiting for it, s. */
-  speedGauge?: { best: number; waitedSeconds: number };
+  /**
+   * The speed gauge: the CPUs it watched ('any' for one unpinned probe), the best reading of
+   * each (operations per ms) and the time spent waiting for full speed, s.
+   */
+  speedGauge?: { cpus: string[]; best: number[]; waitedSeconds: number };
   notes: string[];
 }

@@ -61,14 +61,14 @@ describe('terminal and markdown', () => {
     const c = results.backends[0]!.cases[1]!;
     c.larder.slowRounds = 2;
     c.larder.medianError = 0.031;
-    results.speedGauge = { best: 95_000, waitedSeconds: 12.4 };
+    results.speedGauge = { cpus: ['0', '1'], best: [95_000, 97_500], waitedSeconds: 12.4 };
     results.options.speedWaitMs = 20_000;
     const md = renderMarkdown(results);
     expect(md).toMatch(
       /\| get \(hit\) \| 64 \|.*\| 3 rounds, 2 on a slowed machine left out \(median ±3\.1 %\) \|/,
     );
     expect(md).toContain(
-      '- Speed gauge: best 95,000 lookups/ms; rounds timed below 80 % of it are left out of medians; waited 12 s for full speed (up to 20 s per pass)',
+      '- Speed gauge: best 95,000 / 97,500 lookups/ms on CPUs 0, 1; rounds timed while a CPU read below 80 % of its best are left out of medians; waited 12 s for full speed (up to 20 s per pass)',
     );
   });
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchBackend } from '../src/backends/backend.js';
 import { larderDriver } from '../src/backends/backend.js';
@@ -8,7 +10,7 @@ import type { PhaseHandle } from '../src/progress.js';
 import { CaseRun, runCase, runRound, sideOrder } from '../src/runner.js';
 import { WORKLOADS } from '../src/scenarios/index.js';
 import { burst } from '../src/scenarios/stability.js';
-import { SpeedGauge } from '../src/speed-gauge.js';
+import { allowedCpus, SpeedGauge, slowest } from '../src/speed-gauge.js';
 
 const phase: PhaseHandle = { update: () => {}, done: () => {} };
 
@@ -114,7 +116,7 @@ describe('runCase on the memory backend', () => {
   it('leaves rounds timed on a slowed machine out of the medians, and keeps them in the results', async () => {
     // The gauge reads once before each visit and once after each side's round: visit 2 read 50.
     const readings = [100, 100, 100, 100, 50, 100, 100, 100, 100, 100, 100, 100];
-    const gauge = new SpeedGauge(() => readings.shift() ?? 100);
+    const gauge = new SpeedGauge(() => [readings.shift() ?? 100]);
     const run = new CaseRun(backend, WORKLOADS['get-hit'], 2, data, gauge);
     for (let round = 1; round <= 4; round++) {
       expect(await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase)).toBe(0);
@@ -132,9 +134,21 @@ describe('runCase on the memory backend', () => {
     }
   });
 
+  it('leaves out a visit during which only the server CPU slowed', async () => {
+    // Two CPUs; visit 3's second reading finds CPU 1 at 60 % while CPU 0 stays at full speed.
+    const readings = [...Array(8).fill([100, 200]), [100, 120], ...Array(3).fill([100, 200])];
+    const gauge = new SpeedGauge(() => readings.shift() ?? [100, 200], { cpus: [0, 1] });
+    const run = new CaseRun(backend, WORKLOADS['get-hit'], 1, data, gauge);
+    for (let round = 1; round <= 4; round++)
+      await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase);
+    const result = run.result();
+    expect(result.raw.rounds.map((r) => r.counted)).toEqual([true, true, false, true]);
+    expect(result.raw.rounds.map((r) => r.machineSpeed)).toEqual([1, 1, 0.6, 1]);
+  });
+
   it('counts every round when fewer than 3 ran at full speed', async () => {
     const readings = [100, 100, 100, 40, 100, 100, 40, 100, 100];
-    const gauge = new SpeedGauge(() => readings.shift() ?? 100);
+    const gauge = new SpeedGauge(() => [readings.shift() ?? 100]);
     const run = new CaseRun(backend, WORKLOADS['get-hit'], 1, data, gauge);
     for (let round = 1; round <= 3; round++)
       await run.visit({ durationMs: 10, warmupMs: 0 }, sideOrder(round), phase);
@@ -165,39 +179,77 @@ describe('runCase on the memory backend', () => {
 });
 
 describe('SpeedGauge', () => {
-  it('reads a positive speed from its own Map lookups and keeps the best', () => {
-    const gauge = new SpeedGauge();
-    const first = gauge.read();
-    expect(first).toBeGreaterThan(0);
-    expect(gauge.best).toBeGreaterThanOrEqual(first);
-    expect(gauge.relative(gauge.best)).toBe(1);
+  it('reads every CPU this process may run on from a probe process pinned to it, and stops them', async () => {
+    const gauge = await SpeedGauge.start();
+    try {
+      const cpus = allowedCpus();
+      expect(gauge.cpus).toEqual(cpus ?? ['any']);
+      expect(gauge.pids).toHaveLength(gauge.cpus.length);
+      const reading = await gauge.read();
+      expect(reading).toHaveLength(gauge.cpus.length);
+      for (const speed of reading) expect(speed).toBeGreaterThan(0);
+      expect(gauge.best).toEqual(reading);
+      expect(gauge.relative(gauge.best)).toBe(1);
+      // Each probe runs where it was pinned: its CPU affinity is that one CPU.
+      for (const [i, pid] of gauge.pids.entries()) {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        expect(allowedCpus(status)).toEqual([gauge.cpus[i]]);
+      }
+    } finally {
+      gauge.close();
+    }
+    await sleep(300);
+    for (const pid of gauge.pids) expect(() => process.kill(pid, 0)).toThrow();
   });
 
-  it('calls a reading below 80 % of the best slowed', () => {
-    const gauge = new SpeedGauge(() => 100);
-    gauge.read();
-    expect(gauge.isFull(80)).toBe(true);
-    expect(gauge.isFull(79)).toBe(false);
+  it('parses the CPUs a process may run on', () => {
+    expect(allowedCpus('Name:\tnode\nCpus_allowed_list:\t0-1\n')).toEqual([0, 1]);
+    expect(allowedCpus('Cpus_allowed_list:\t0,2-4,7\n')).toEqual([0, 2, 3, 4, 7]);
+    expect(allowedCpus('Name:\tnode\n')).toBeUndefined();
+    expect(allowedCpus('Cpus_allowed_list:\tx-y\n')).toBeUndefined();
+  });
+
+  it('calls a reading slowed when any CPU is below 80 % of its own best', async () => {
+    const readings = [
+      [100, 200],
+      [80, 160],
+      [100, 150],
+      [79, 200],
+    ];
+    const gauge = new SpeedGauge(() => readings.shift() ?? [100, 200], { cpus: [0, 1] });
+    await gauge.read();
+    expect(gauge.best).toEqual([100, 200]);
+    expect(gauge.isFull(await gauge.read())).toBe(true);
+    const slowSecond = await gauge.read();
+    expect(gauge.relative(slowSecond)).toBe(0.75);
+    expect(gauge.isFull(slowSecond)).toBe(false);
+    expect(gauge.isFull(await gauge.read())).toBe(false);
+    expect(slowest([100, 150], [79, 200])).toEqual([79, 150]);
+  });
+
+  it('rejects a probe that answers for the wrong number of CPUs', async () => {
+    const gauge = new SpeedGauge(() => [100], { cpus: [0, 1] });
+    await expect(gauge.read()).rejects.toThrow(/1 readings for 2 CPUs/);
   });
 
   it('waits for full speed within its budget, and not at all with a budget of 0', async () => {
     const readings = [100, 50, 50, 50, 95];
-    const gauge = new SpeedGauge(() => readings.shift() ?? 95);
-    gauge.read();
-    expect(await gauge.waitForFullSpeed(0)).toEqual({ speed: 50, waitedMs: 0 });
+    const gauge = new SpeedGauge(() => [readings.shift() ?? 95]);
+    await gauge.read();
+    expect(await gauge.waitForFullSpeed(0)).toEqual({ speed: [50], waitedMs: 0 });
     const waited = await gauge.waitForFullSpeed(5_000);
-    expect(waited.speed).toBe(95);
+    expect(waited.speed).toEqual([95]);
     expect(waited.waitedMs).toBeGreaterThanOrEqual(2 * 190);
     expect(gauge.waitedMs).toBe(waited.waitedMs);
   });
 
   it('gives up when the machine stays slow past the budget', async () => {
     const readings = [100, 40];
-    const gauge = new SpeedGauge(() => readings.shift() ?? 40);
-    gauge.read();
+    const gauge = new SpeedGauge(() => [readings.shift() ?? 40]);
+    await gauge.read();
     const started = performance.now();
     const reading = await gauge.waitForFullSpeed(500);
-    expect(reading.speed).toBe(40);
+    expect(reading.speed).toEqual([40]);
     expect(reading.waitedMs).toBeGreaterThanOrEqual(300);
     expect(reading.waitedMs).toBeLessThanOrEqual(600);
     expect(performance.now() - started).toBeGreaterThanOrEqual(reading.waitedMs);

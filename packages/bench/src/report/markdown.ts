@@ -61,10 +61,16 @@ export function renderMarkdown(results: BenchResults): string {
     ...(results.speedGauge === undefined
       ? []
       : [
-          `- Speed gauge: best ${Math.round(results.speedGauge.best).toLocaleString('en-US')} lookups/ms; rounds timed below ${FULL_SPEED * 100} % of it are left out of medians; waited ${results.speedGauge.waitedSeconds.toFixed(0)} s for full speed (up to ${(o.speedWaitMs ?? 0) / 1000} s per pass)`,
+          `- Speed gauge: best ${results.speedGauge.best.map((b) => Math.round(b).toLocaleString('en-US')).join(' / ')} lookups/ms ${gaugeCpus(results.speedGauge.cpus)}; rounds timed while a CPU read below ${FULL_SPEED * 100} % of its best are left out of medians; waited ${results.speedGauge.waitedSeconds.toFixed(0)} s for full speed (up to ${(o.speedWaitMs ?? 0) / 1000} s per pass)`,
         ]),
     `- Wall time: ${results.seconds.toFixed(0)} s`,
     '',
   );
   return lines.join('\n');
+}
+
+/** Where the gauge's probes ran: 'on CPUs 0, 1', or 'in one unpinned process'. */
+function gaugeCpus(cpus: readonly string[]): string {
+  if (cpus.length === 1 && cpus[0] === 'any') return 'in one unpinned process';
+  return `on CPU${cpus.length === 1 ? '' : 's'} ${cpus.join(', ')}`;
 }
