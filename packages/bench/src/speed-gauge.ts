@@ -25,7 +25,11 @@ const START_TIMEOUT_MS = 10_000;
 const PROBE_SOURCE = `
 const keys = [];
 const map = new Map();
-for (let i = 0; i < 1000; i++) { keys.push('gauge:' + i); map.set('gauge:' + i, 'value ' + i); }
+for (let i = 0; i < 1000; i++) {
+  const key = 'gauge:' + i;
+  keys.push(key);
+  map.set(key, 'value ' + i);
+}
 function probe() {
   let operations = 0;
   let length = 0;
