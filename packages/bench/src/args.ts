@@ -31,6 +31,9 @@ export const USAGE = `Usage: pnpm bench [options]
                            a backend's cases per round, so a case's rounds are spread in time
   --max-rounds <n>         rounds a case may get in all (default 10, quick as --rounds): past
                            --rounds, a case whose median is uncertain by more than 4 % gets more
+  --processes <n>          fresh processes each backend's cases are measured in, minutes
+                           apart, each with --rounds / n of the rounds (rounded up); the
+                           medians pool them (default 2, quick 1)
   --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
                            gauge of a CPU below 80 % of its best) before timing a case (default
                            20, quick 0); rounds timed while it was slowed are left out of medians
@@ -108,6 +111,12 @@ export function parseCommand(argv: readonly string[]): Command {
       `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
     );
   }
+  const processes = intOption('--processes', values.processes, quick ? 1 : 2, 1, 10);
+  if (processes > rounds) {
+    throw new UsageError(
+      `--processes ${processes} is more than --rounds ${rounds}; every process needs at least one round`,
+    );
+  }
   const speedWaitMs = intOption('--speed-wait', values['speed-wait'], quick ? 0 : 20, 0, 3600) * 1000;
   const keysWanted = intOption('--keys', values.keys, quick ? 10_000 : 100_000, 100, 10_000_000);
   const memoryWanted = intOption(
@@ -144,6 +153,7 @@ export function parseCommand(argv: readonly string[]): Command {
       warmupMs,
       rounds,
       maxRounds,
+      processes,
       speedWaitMs,
       keys,
       memoryKeys,
@@ -172,6 +182,7 @@ function parse(argv: readonly string[]) {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       'max-rounds': { type: 'string' },
+      processes: { type: 'string' },
       'speed-wait': { type: 'string' },
       keys: { type: 'string' },
       'memory-keys': { type: 'string' },

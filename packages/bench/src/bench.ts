@@ -9,13 +9,23 @@ import { describeEnvironment } from './env.js';
 import { formatOps, formatRatio } from './format.js';
 import { onInterrupt } from './lifecycle.js';
 import type { Progress } from './progress.js';
-import { CaseRun, sideOrder } from './runner.js';
+import { type CaseRecord, CaseRun, sideOrder, summarizeCase } from './runner.js';
 import { WORKLOADS } from './scenarios/index.js';
 import { measureMemory } from './scenarios/memory.js';
 import { measureStability } from './scenarios/stability.js';
-import { FULL_SPEED, SpeedGauge } from './speed-gauge.js';
+import { FULL_SPEED, type Gauge, SpeedGauge } from './speed-gauge.js';
 import { MEDIAN_ERROR_TARGET } from './stats.js';
-import type { BackendName, BackendResult, BenchOptions, BenchResults, SkippedBackend } from './types.js';
+import {
+  type BackendName,
+  type BackendResult,
+  type BenchOptions,
+  type BenchResults,
+  type CaseFailure,
+  processShare,
+  type SkippedBackend,
+  type WorkloadId,
+} from './types.js';
+import { measureInProcess } from './workload-process.js';
 
 /** Thrown before any long phase when a server the user asked for cannot be used. */
 export class FatalSetupError extends Error {
@@ -75,7 +85,7 @@ async function startBackends(
 }
 
 /** Loads the working set through both sides (not timed) and checks it reads back. */
-async function seed(backend: BenchBackend, data: Dataset, progress: Progress): Promise<void> {
+export async function seed(backend: BenchBackend, data: Dataset, progress: Progress): Promise<void> {
   const phase = progress.phase(
     `${backend.name}: loading`,
     `${data.keys.length.toLocaleString('en-US')} keys per side`,
@@ -128,44 +138,48 @@ export function casesForPass<T extends { medianError(): number; readonly fullSpe
   );
 }
 
+/** What one process measured of a backend's cases. */
+export interface WorkloadRecords {
+  records: CaseRecord[];
+  failures: CaseFailure[];
+}
+
 /**
- * Every workload case of one backend, measured in passes: a warm-up pass that visits each
- * case once without timing it (so the JIT has seen every workload before any round counts),
- * then one pass per round, each visiting every case for one round per side. A case's rounds
- * are thus many seconds apart, and a drift of the machine (another tenant, CPU frequency)
- * lands on all cases alike instead of on one case's rounds together. After `rounds` passes,
- * extra passes (up to `maxRounds` in all) visit only the cases whose median is still
- * uncertain by more than `MEDIAN_ERROR_TARGET`: on a quiet machine none, on a noisy one the
- * cases that need it. Each pass may wait up to `speedWaitMs` in all for the speed gauge to
- * read full speed before timing a case (`CaseRun.visit`); rounds timed on a slowed machine
- * do not count, so their cases get extra rounds. The server is settled before every pass.
- * Backends run one after another, each alone in the process, as an app would run one: cases
- * of different backends interleaved in one process were measured to slow Larder's network
- * reads by a third.
+ * A backend's workload cases in one process, measured in passes: a warm-up pass that visits
+ * each case once without timing it (so the JIT has seen every workload before any round
+ * counts), then one pass per round, each visiting every case for one round per side. A
+ * case's rounds are thus many seconds apart, and a drift of the machine (another tenant, CPU
+ * frequency) lands on all cases alike instead of on one case's rounds together. After
+ * `rounds` passes, extra passes (up to `maxRounds` in all) visit only the cases whose median
+ * is still uncertain by more than `MEDIAN_ERROR_TARGET` or that have fewer than `rounds`
+ * rounds timed at full speed. Each pass may wait up to `speedWaitMs` in all for the speed
+ * gauge to read full speed before timing a case (`CaseRun.visit`). The server is settled
+ * before every pass. `rounds` and `maxRounds` are this process's share (`processShare`);
+ * `where` names the process in progress lines.
  */
-async function measureWorkloads(
+export async function measureWorkloads(
   backend: BenchBackend,
-  result: BackendResult,
   data: Dataset,
   options: BenchOptions,
-  gauge: SpeedGauge | undefined,
+  gauge: Gauge | undefined,
   progress: Progress,
-): Promise<void> {
+  where = '',
+): Promise<WorkloadRecords> {
   let runs: CaseRun[] = [];
   for (const id of options.workloads) {
     for (const concurrency of options.concurrency) {
       runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data, gauge));
     }
   }
-  // Round 0 is the warm-up pass; without a warm-up the first pass already counts. Past the
-  // fixed rounds, extra passes visit only the cases whose median is not yet known well enough.
+  const failures: CaseFailure[] = [];
+  // Round 0 is the warm-up pass; without a warm-up the first pass already counts.
   for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.maxRounds; round++) {
     const warmUpOnly = round === 0;
     const extra = round > options.rounds;
     const visiting = casesForPass(runs, round, options);
     if (visiting.length === 0) break;
     const phase = progress.phase(
-      `${backend.name}: ${warmUpOnly ? 'warm-up pass' : extra ? `extra round ${round}` : `round ${round} of ${options.rounds}`}`,
+      `${backend.name}${where}: ${warmUpOnly ? 'warm-up pass' : extra ? `extra round ${round}` : `round ${round} of ${options.rounds}`}`,
       `${visiting.length} cases`,
     );
     if (backend.settle !== undefined) {
@@ -179,7 +193,7 @@ async function measureWorkloads(
         waitLeftMs -= await run.visit(options, sideOrder(round), phase, !warmUpOnly, Math.max(0, waitLeftMs));
       } catch (error) {
         const { workload, concurrency } = run;
-        result.failures.push({ workload: workload.id, concurrency, error: message(error) });
+        failures.push({ workload: workload.id, concurrency, error: message(error) });
         progress.note(`${backend.name} ${workload.id} c=${concurrency} failed: ${message(error)}`);
         failedNow.push(run);
       }
@@ -187,35 +201,48 @@ async function measureWorkloads(
     runs = runs.filter((run) => !failedNow.includes(run));
     phase.done(`${visiting.length - failedNow.length} cases`);
   }
-  for (const run of runs) {
-    const c = run.result();
-    result.cases.push(c);
-    if (progress.mode === 'quiet') continue;
-    progress.note(
-      `${backend.name} ${c.workload} c=${c.concurrency}: Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
-    );
+  return { records: runs.map((run) => run.record()), failures };
+}
+
+/**
+ * Pools what every process measured of a backend's cases into its results: a case that
+ * failed in any process is reported as failed, not from the rounds of the others.
+ */
+function poolCases(
+  result: BackendResult,
+  measured: readonly WorkloadRecords[],
+  options: BenchOptions,
+  gauge: Gauge | undefined,
+  progress: Progress,
+): void {
+  const failures = measured.flatMap((m) => m.failures);
+  result.failures.push(...failures);
+  const failed = (id: WorkloadId, c: number) =>
+    failures.some((f) => f.workload === id && f.concurrency === c);
+  const records = measured.flatMap((m) => m.records);
+  for (const id of options.workloads) {
+    for (const concurrency of options.concurrency) {
+      if (failed(id, concurrency)) continue;
+      const mine = records.filter((r) => r.workload === id && r.concurrency === concurrency);
+      if (mine.length === 0) continue;
+      const c = summarizeCase(mine, WORKLOADS[id], gauge);
+      result.cases.push(c);
+      if (progress.mode === 'quiet') continue;
+      progress.note(
+        `${result.name} ${c.workload} c=${c.concurrency}: Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
+      );
+    }
   }
 }
 
-/** One backend: load the working set, the workloads, memory, stability. */
-async function runBackend(
+/** One backend's memory and stability phases, after its workloads. */
+async function measureServer(
   backend: BenchBackend,
+  result: BackendResult,
   data: Dataset,
   options: BenchOptions,
-  gauge: SpeedGauge | undefined,
   progress: Progress,
-): Promise<BackendResult> {
-  const started = performance.now();
-  const result = emptyResult(backend);
-  try {
-    await seed(backend, data, progress);
-  } catch (error) {
-    result.error = `loading the working set failed: ${message(error)}`;
-    result.seconds = (performance.now() - started) / 1000;
-    return result;
-  }
-  if (!options.skip.includes('workloads'))
-    await measureWorkloads(backend, result, data, options, gauge, progress);
+): Promise<void> {
   if (!options.skip.includes('memory')) {
     try {
       result.memory = await measureMemory(
@@ -241,8 +268,55 @@ async function runBackend(
       result.stabilityError = message(error);
     }
   }
-  result.seconds = (performance.now() - started) / 1000;
-  return result;
+}
+
+/** A backend being measured, with what has been measured of it so far. */
+interface BackendRun {
+  backend: BenchBackend;
+  result: BackendResult;
+  measured: WorkloadRecords[];
+}
+
+/** Runs `step` and adds the time it took to the backend's seconds. */
+async function timed(run: BackendRun, step: () => Promise<void>): Promise<void> {
+  const started = performance.now();
+  try {
+    await step();
+  } finally {
+    run.result.seconds += (performance.now() - started) / 1000;
+  }
+}
+
+/**
+ * The workloads of every backend: each backend's cases in `options.processes` fresh processes
+ * (`measureInProcess`), the processes of one backend a whole pass over the backends apart, so
+ * that a backend's rounds come from processes started minutes apart. A backend runs alone
+ * (its server idle otherwise), as an app would run one: cases of different backends
+ * interleaved in one process were measured to slow Larder's network reads by a third.
+ */
+async function measureAllWorkloads(
+  runs: readonly BackendRun[],
+  options: BenchOptions,
+  tempDir: string,
+  gauge: SpeedGauge | undefined,
+  progress: Progress,
+): Promise<void> {
+  const share = { ...options, ...processShare(options, options.processes) };
+  for (let p = 1; p <= options.processes; p++) {
+    const where = options.processes > 1 ? ` (process ${p} of ${options.processes})` : '';
+    for (const run of runs) {
+      if (run.result.error !== undefined) continue;
+      await timed(run, async () => {
+        try {
+          const start = { options: share, tempDir, where, progress: progress.mode };
+          run.measured.push(await measureInProcess(run.backend, start, gauge));
+        } catch (error) {
+          run.result.error = `measuring the workloads failed: ${message(error)}`;
+        }
+      });
+    }
+  }
+  for (const run of runs) poolCases(run.result, run.measured, options, gauge, progress);
 }
 
 async function tearDown(backend: BenchBackend, progress: Progress): Promise<void> {
@@ -262,28 +336,45 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   // The gauge matters only where a slowed round can be waited out or replaced (not in --quick).
   let gauge: SpeedGauge | undefined;
   try {
-    const data = createDataset(options.keys, options.valueSize, options.seed);
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
     if (options.speedWaitMs > 0 || options.maxRounds > options.rounds) {
       gauge = await SpeedGauge.start();
       await gauge.calibrate();
     }
-    const backends: BackendResult[] = [];
-    // Each server goes once it is measured, so the next backend runs on a quieter machine;
-    // on a failure, the ones not yet torn down go in the finally.
+    const data = createDataset(options.keys, options.valueSize, options.seed);
+    const runs: BackendRun[] = ready.map((backend) => ({
+      backend,
+      result: emptyResult(backend),
+      measured: [],
+    }));
+    // Each server goes once its memory and stability are measured, so the next backend runs on
+    // a quieter machine; on a failure, the ones not yet torn down go in the finally.
     let measured = 0;
     try {
-      for (const backend of ready) {
-        const result = await runBackend(backend, data, options, gauge, progress);
-        if (result.error !== undefined) progress.note(`${backend.name}: ${result.error}`);
-        backends.push(result);
-        await tearDown(backend, progress);
+      for (const run of runs) {
+        await timed(run, async () => {
+          try {
+            await seed(run.backend, data, progress);
+          } catch (error) {
+            run.result.error = `loading the working set failed: ${message(error)}`;
+          }
+        });
+      }
+      if (!options.skip.includes('workloads')) {
+        await measureAllWorkloads(runs, options, tempDir, gauge, progress);
+      }
+      for (const run of runs) {
+        if (run.result.error === undefined) {
+          await timed(run, () => measureServer(run.backend, run.result, data, options, progress));
+        } else progress.note(`${run.backend.name}: ${run.result.error}`);
+        await tearDown(run.backend, progress);
         measured++;
       }
     } finally {
-      for (const backend of ready.slice(measured)) await tearDown(backend, progress);
+      for (const run of runs.slice(measured)) await tearDown(run.backend, progress);
     }
+    const backends = runs.map((run) => run.result);
     if (options.memoryKeys < 1_000_000 && !options.skip.includes('memory')) {
       notes.push(
         `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and extrapolated to 1M.`,

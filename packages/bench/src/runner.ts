@@ -5,9 +5,9 @@ import { BUSY_CORES, otherCpuCores, sampleCpu } from './cpu.js';
 import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
 import type { Op, Workload } from './scenarios/workload.js';
-import { type Reading, type SpeedGauge, slowest } from './speed-gauge.js';
+import { type Gauge, type Reading, slowest } from './speed-gauge.js';
 import { LatencyHistogram, median, medianError, ratio, spread } from './stats.js';
-import type { CaseResult, RoundResult, Side, SideResult } from './types.js';
+import type { CaseResult, RoundResult, Side, SideResult, WorkloadId } from './types.js';
 
 /** Timing of one case. */
 export interface CaseTiming {
@@ -144,6 +144,92 @@ interface SideState {
 const MIN_COUNTED_ROUNDS = 3;
 
 /**
+ * What one process measured of one case, as plain data: the bench measures a backend's cases
+ * in several processes and pools their records (`summarizeCase`).
+ */
+export interface CaseRecord {
+  workload: WorkloadId;
+  concurrency: number;
+  /** Each side's rounds, one per recorded visit, in order. */
+  larder: RoundResult[];
+  raw: RoundResult[];
+  /** The lowest gauge reading of each CPU around each recorded visit (empty readings without a gauge). */
+  speeds: Reading[];
+  /** Cores of other load seen during each recorded visit. */
+  otherCores: number[];
+}
+
+/**
+ * Which recorded visits count toward the medians: those timed at full speed by the gauge's
+ * bests, or every one when fewer than `MIN_COUNTED_ROUNDS` were (or without a gauge).
+ */
+function countedVisits(speeds: readonly Reading[], gauge: Gauge | undefined): boolean[] {
+  const full = speeds.map((speed) => gauge === undefined || gauge.isFull(speed));
+  const fullCount = full.filter(Boolean).length;
+  return fullCount < MIN_COUNTED_ROUNDS ? speeds.map(() => true) : full;
+}
+
+/** Rounds per side timed at full speed (all of them without a gauge). */
+function fullSpeedCount(speeds: readonly Reading[], gauge: Gauge | undefined): number {
+  return gauge === undefined ? speeds.length : speeds.filter((speed) => gauge.isFull(speed)).length;
+}
+
+/**
+ * The case's figures over the rounds that count, pooled from every record of it (one per
+ * process that measured it): medians with min–max, every round listed. `gauge` judges which
+ * visits ran at full speed, against its bests now.
+ */
+export function summarizeCase(records: readonly CaseRecord[], workload: Workload, gauge?: Gauge): CaseResult {
+  const first = records[0];
+  const visits = records.reduce((n, r) => n + r.larder.length, 0);
+  if (first === undefined || visits === 0) {
+    throw new Error(`${workload.id}: no round was recorded`);
+  }
+  const speeds = records.flatMap((r) => r.speeds);
+  if (speeds.length !== visits) {
+    throw new Error(`${workload.id}: ${speeds.length} gauge readings for ${visits} visits`);
+  }
+  const counted = countedVisits(speeds, gauge);
+  const summarize = (side: Side): SideResult => {
+    const rounds = records
+      .flatMap((r) => r[side])
+      .map((r, i) => ({
+        ...r,
+        counted: counted[i]!,
+        machineSpeed: gauge === undefined ? 1 : gauge.relative(speeds[i]!),
+      }));
+    const kept = rounds.filter((r) => r.counted);
+    const perRound = kept.map((r) => r.opsPerSec);
+    const opsPerSec = spread(perRound);
+    return {
+      opsPerSec,
+      medianError: medianError(perRound),
+      slowRounds: rounds.length - kept.length,
+      keysPerSec: opsPerSec.median * workload.keysPerOp,
+      p50Ms: median(kept.map((r) => r.p50Ms)),
+      p99Ms: median(kept.map((r) => r.p99Ms)),
+      errors: rounds.reduce((n, r) => n + r.errors, 0),
+      failed: rounds.reduce((n, r) => n + r.failed, 0),
+      rounds,
+    };
+  };
+  const larder = summarize('larder');
+  const raw = summarize('raw');
+  const otherCoresSeen = records.flatMap((r) => r.otherCores);
+  const otherCores = otherCoresSeen.reduce((a, b) => a + b, 0) / otherCoresSeen.length;
+  return {
+    workload: workload.id,
+    concurrency: first.concurrency,
+    keysPerOp: workload.keysPerOp,
+    larder,
+    raw,
+    ratio: ratio(larder.opsPerSec.median, raw.opsPerSec.median),
+    otherCpuCores: otherCores,
+    busy: otherCores > BUSY_CORES,
+  };
+}
+
+/**
  * One workload at one concurrency on one backend, measured over several visits. Each visit
  * warms both sides up, then times one round of each, Larder and raw back to back; the bench
  * spreads a case's visits over passes through all of a backend's cases (`measureWorkloads`
@@ -158,19 +244,13 @@ export class CaseRun {
   readonly workload: Workload;
   readonly concurrency: number;
   readonly #sides: Record<Side, SideState>;
-  readonly #gauge: SpeedGauge | undefined;
+  readonly #gauge: Gauge | undefined;
   /** Cores of other load seen during each recorded visit. */
   readonly #otherCores: number[] = [];
   /** The lowest gauge reading of each CPU (operations per ms) around each recorded visit. */
   readonly #visitSpeeds: Reading[] = [];
 
-  constructor(
-    backend: BenchBackend,
-    workload: Workload,
-    concurrency: number,
-    data: Dataset,
-    gauge?: SpeedGauge,
-  ) {
+  constructor(backend: BenchBackend, workload: Workload, concurrency: number, data: Dataset, gauge?: Gauge) {
     this.backend = backend;
     this.workload = workload;
     this.concurrency = concurrency;
@@ -190,12 +270,10 @@ export class CaseRun {
 
   /**
    * Rounds per side timed while the machine ran at full speed (all of them without a gauge),
-   * whether or not the fallback of `#countedVisits` makes every round count.
+   * whether or not the fallback of `countedVisits` makes every round count.
    */
   get fullSpeedRounds(): number {
-    const gauge = this.#gauge;
-    if (gauge === undefined) return this.rounds;
-    return this.#visitSpeeds.filter((speed) => gauge.isFull(speed)).length;
+    return fullSpeedCount(this.#visitSpeeds, this.#gauge);
   }
 
   /**
@@ -246,20 +324,8 @@ export class CaseRun {
     return waitedMs;
   }
 
-  /**
-   * Which recorded visits count toward the medians: those timed at full speed by the gauge's
-   * best so far, or every one when fewer than `MIN_COUNTED_ROUNDS` were (or without a gauge).
-   */
-  #countedVisits(): boolean[] {
-    const gauge = this.#gauge;
-    if (gauge === undefined || this.fullSpeedRounds < MIN_COUNTED_ROUNDS) {
-      return this.#visitSpeeds.map(() => true);
-    }
-    return this.#visitSpeeds.map((speed) => gauge.isFull(speed));
-  }
-
   #countedRounds(side: Side): RoundResult[] {
-    const counted = this.#countedVisits();
+    const counted = countedVisits(this.#visitSpeeds, this.#gauge);
     return this.#sides[side].rounds.filter((_, i) => counted[i]);
   }
 
@@ -274,45 +340,22 @@ export class CaseRun {
     );
   }
 
-  /** The case's figures over the rounds that count: medians with min–max; every round is listed. */
-  result(): CaseResult {
-    if (this.rounds === 0) throw new Error(`${this.#label()}: no round was recorded`);
-    const counted = this.#countedVisits();
-    const gauge = this.#gauge;
-    const summarize = (side: Side): SideResult => {
-      const s = this.#sides[side];
-      s.rounds.forEach((r, i) => {
-        r.counted = counted[i]!;
-        r.machineSpeed = gauge === undefined ? 1 : gauge.relative(this.#visitSpeeds[i]!);
-      });
-      const kept = s.rounds.filter((r) => r.counted);
-      const perRound = kept.map((r) => r.opsPerSec);
-      const opsPerSec = spread(perRound);
-      return {
-        opsPerSec,
-        medianError: medianError(perRound),
-        slowRounds: s.rounds.length - kept.length,
-        keysPerSec: opsPerSec.median * this.workload.keysPerOp,
-        p50Ms: median(kept.map((r) => r.p50Ms)),
-        p99Ms: median(kept.map((r) => r.p99Ms)),
-        errors: s.rounds.reduce((n, r) => n + r.errors, 0),
-        failed: s.rounds.reduce((n, r) => n + r.failed, 0),
-        rounds: s.rounds,
-      };
-    };
-    const larder = summarize('larder');
-    const raw = summarize('raw');
-    const otherCores = this.#otherCores.reduce((a, b) => a + b, 0) / this.#otherCores.length;
+  /** What this process measured of the case, as plain data to pool with other processes' records. */
+  record(): CaseRecord {
     return {
       workload: this.workload.id,
       concurrency: this.concurrency,
-      keysPerOp: this.workload.keysPerOp,
-      larder,
-      raw,
-      ratio: ratio(larder.opsPerSec.median, raw.opsPerSec.median),
-      otherCpuCores: otherCores,
-      busy: otherCores > BUSY_CORES,
+      larder: this.#sides.larder.rounds.map((r) => ({ ...r })),
+      raw: this.#sides.raw.rounds.map((r) => ({ ...r })),
+      speeds: [...this.#visitSpeeds],
+      otherCores: [...this.#otherCores],
     };
+  }
+
+  /** The case's figures over the rounds that count (`summarizeCase` of this process's record alone). */
+  result(): CaseResult {
+    if (this.rounds === 0) throw new Error(`${this.#label()}: no round was recorded`);
+    return summarizeCase([this.record()], this.workload, this.#gauge);
   }
 
   #label(): string {

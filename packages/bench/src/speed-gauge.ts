@@ -66,6 +66,25 @@ export interface SpeedReading {
   waitedMs: number;
 }
 
+/** What the cases need of a gauge: `SpeedGauge` in the process that owns the probes, `GaugeClient` elsewhere. */
+export interface Gauge {
+  /** Processes whose CPU time is the gauge's and not another tenant's. */
+  readonly pids: readonly number[];
+  /** One reading of every CPU. */
+  read(): Promise<Reading>;
+  /** Reads until every CPU is at full speed or `budgetMs` has passed (0: reads once). */
+  waitForFullSpeed(budgetMs: number): Promise<SpeedReading>;
+  /** A reading relative to the bests so far: that of the slowest CPU (1 = as fast as ever seen). */
+  relative(speed: Reading): number;
+  /** Whether every CPU of a reading is at full speed against its best so far. */
+  isFull(speed: Reading): boolean;
+}
+
+/** A reading relative to `best`, CPU by CPU: that of the slowest CPU (a CPU with no best yet reads 1). */
+export function relativeSpeed(speed: Reading, best: readonly number[]): number {
+  return Math.min(...speed.map((s, i) => (best[i]! > 0 ? s / best[i]! : 1)));
+}
+
 /** Reads every CPU's probe once, in parallel: operations per ms, in the order of `cpus`. */
 export type Probe = () => Reading | Promise<Reading>;
 
@@ -84,7 +103,7 @@ export interface GaugeParts {
  * the next visit. Every CPU is watched because the bench's client and the server it talks to
  * run on different CPUs, and the host slows each vCPU on its own.
  */
-export class SpeedGauge {
+export class SpeedGauge implements Gauge {
   /** The CPUs watched, by number ('any' for one unpinned probe). */
   readonly cpus: readonly (number | 'any')[];
   /** The probe processes, whose CPU time is the gauge's and not another tenant's. */
@@ -159,7 +178,7 @@ export class SpeedGauge {
 
   /** A reading relative to the bests so far: that of the slowest CPU (1 = as fast as ever seen). */
   relative(speed: Reading): number {
-    return Math.min(...speed.map((s, i) => (this.#best[i]! > 0 ? s / this.#best[i]! : 1)));
+    return relativeSpeed(speed, this.#best);
   }
 
   /** Whether every CPU of a reading is at full speed against its best so far. */
@@ -195,6 +214,45 @@ export class SpeedGauge {
   /** Stops the probe processes. */
   close(): void {
     this.#close();
+  }
+}
+
+/** What the owner of a `SpeedGauge` answers a `GaugeClient`: a reading, the wait for it, and the bests by then. */
+export interface GaugeAnswer extends SpeedReading {
+  best: number[];
+}
+
+/**
+ * A gauge read through the process that owns the probes (the bench measures each backend's
+ * workloads in a child process; one set of probes and one set of bests serve them all).
+ * `ask(budgetMs)` must answer with the owner's `waitForFullSpeed(budgetMs)` and its bests.
+ */
+export class GaugeClient implements Gauge {
+  readonly pids: readonly number[];
+  readonly #ask: (budgetMs: number) => Promise<GaugeAnswer>;
+  #best: readonly number[] = [];
+
+  constructor(pids: readonly number[], ask: (budgetMs: number) => Promise<GaugeAnswer>) {
+    this.pids = pids;
+    this.#ask = ask;
+  }
+
+  async read(): Promise<Reading> {
+    return (await this.waitForFullSpeed(0)).speed;
+  }
+
+  async waitForFullSpeed(budgetMs: number): Promise<SpeedReading> {
+    const { speed, waitedMs, best } = await this.#ask(budgetMs);
+    this.#best = best;
+    return { speed, waitedMs };
+  }
+
+  relative(speed: Reading): number {
+    return relativeSpeed(speed, this.#best);
+  }
+
+  isFull(speed: Reading): boolean {
+    return this.relative(speed) >= FULL_SPEED;
   }
 }
 

@@ -43,6 +43,12 @@ export interface BenchOptions {
    * (speed-gauge.ts) to read full speed again, ms; 0 never waits.
    */
   speedWaitMs: number;
+  /**
+   * Fresh processes each backend's workload cases are measured in, one after another across
+   * the backends; every process gets `rounds` ÷ this (rounded up) of each case's rounds, and
+   * the medians pool them all.
+   */
+  processes: number;
   /** Keys loaded before the workloads (the set get-hit reads from). */
   keys: number;
   /** Keys loaded for the memory figure. */
@@ -55,6 +61,21 @@ export interface BenchOptions {
   check: boolean;
   /** Seed of the data generator. */
   seed: number;
+}
+
+/**
+ * The rounds and the most rounds each of `processes` workload processes gives a case: the
+ * run's `rounds` and `maxRounds` shared out, each rounded up so that every process gets the
+ * same share (a pooled median then weighs every process alike).
+ */
+export function processShare(
+  options: Pick<BenchOptions, 'rounds' | 'maxRounds'>,
+  processes: number,
+): Pick<BenchOptions, 'rounds' | 'maxRounds'> {
+  return {
+    rounds: Math.ceil(options.rounds / processes),
+    maxRounds: Math.ceil(options.maxRounds / processes),
+  };
 }
 
 /** A median over rounds, with the spread it came from. */

@@ -45,6 +45,12 @@ describe('parseCommand', () => {
     expect(run(['--speed-wait', '5'])).toMatchObject({ speedWaitMs: 5_000 });
   });
 
+  it('measures in 2 fresh processes by default, 1 in --quick, as many as --processes says', () => {
+    expect(run([])).toMatchObject({ processes: 2 });
+    expect(run(['--quick'])).toMatchObject({ processes: 1 });
+    expect(run(['--processes', '5'])).toMatchObject({ processes: 5, rounds: 5 });
+  });
+
   it('lets --max-rounds bound the extra rounds, never below --rounds', () => {
     expect(run(['--rounds', '20']).maxRounds).toBe(20);
     expect(run(['--rounds', '4', '--max-rounds', '9'])).toMatchObject({ rounds: 4, maxRounds: 9 });
@@ -69,6 +75,8 @@ describe('parseCommand', () => {
     [['--rounds', '6', '--max-rounds', '5'], /--max-rounds 5 is fewer than --rounds 6; give at least 6/],
     [['--duration=-5'], /--duration -5 is out of range/],
     [['--speed-wait=-1'], /--speed-wait -1 is out of range/],
+    [['--processes', '6'], /--processes 6 is more than --rounds 5; every process needs at least one round/],
+    [['--processes', '0'], /--processes 0 is out of range/],
     [['--duration'], /argument missing/],
     [['--value-size', '2MiB'], /outside 100 bytes to 512 KiB/],
     [['--value-size', '10'], /outside 100 bytes/],

@@ -95,6 +95,7 @@ export function sampleResults(): BenchResults {
       warmupMs: 30,
       rounds: 3,
       maxRounds: 3,
+      processes: 1,
       speedWaitMs: 0,
       keys: 10_000,
       memoryKeys: 100_000,

@@ -7,7 +7,7 @@ import { createMemoryBackend } from '../src/backends/memory.js';
 import { casesForPass } from '../src/bench.js';
 import { createDataset } from '../src/data.js';
 import type { PhaseHandle } from '../src/progress.js';
-import { CaseRun, runCase, runRound, sideOrder } from '../src/runner.js';
+import { type CaseRecord, CaseRun, runCase, runRound, sideOrder, summarizeCase } from '../src/runner.js';
 import { WORKLOADS } from '../src/scenarios/index.js';
 import { burst } from '../src/scenarios/stability.js';
 import { allowedCpus, SpeedGauge, slowest } from '../src/speed-gauge.js';
@@ -253,6 +253,59 @@ describe('SpeedGauge', () => {
     expect(reading.waitedMs).toBeGreaterThanOrEqual(300);
     expect(reading.waitedMs).toBeLessThanOrEqual(600);
     expect(performance.now() - started).toBeGreaterThanOrEqual(reading.waitedMs);
+  });
+});
+
+describe('summarizeCase', () => {
+  const round = (opsPerSec: number) => ({
+    ops: opsPerSec,
+    elapsedMs: 1000,
+    opsPerSec,
+    p50Ms: 1,
+    p99Ms: 2,
+    errors: 0,
+    failed: 0,
+    machineSpeed: 1,
+    counted: true,
+  });
+  const record = (larder: number[], speeds: number[]): CaseRecord => ({
+    workload: 'get-hit',
+    concurrency: 64,
+    larder: larder.map(round),
+    raw: larder.map((ops) => round(ops * 2)),
+    // One reading per visit; empty without a gauge.
+    speeds: larder.map((_, i) => (speeds[i] === undefined ? [] : [speeds[i]!])),
+    otherCores: larder.map(() => 0.1),
+  });
+
+  it("pools the rounds of several processes into one median and keeps every process's rounds", () => {
+    const result = summarizeCase([record([10, 11, 12], []), record([20, 21, 22], [])], WORKLOADS['get-hit']);
+    expect(result.larder.rounds.map((r) => r.opsPerSec)).toEqual([10, 11, 12, 20, 21, 22]);
+    // Six rounds: the median lies between the two processes, not at either one's level.
+    expect(result.larder.opsPerSec).toEqual({ median: 16, min: 10, max: 22 });
+    expect(result.raw.opsPerSec.median).toBe(32);
+    expect(result.ratio).toBe(0.5);
+    expect(result).toMatchObject({ concurrency: 64, otherCpuCores: expect.closeTo(0.1, 9), busy: false });
+  });
+
+  it('judges full speed over the pooled visits, against the gauge bests now', () => {
+    const gauge = new SpeedGauge(() => [100]);
+    // Alone, each record has fewer than 3 visits at full speed, so each would count them all;
+    // pooled, there are 3, and the two slowed visits are left out.
+    const pooled = [record([10, 50, 11], [100, 40, 95]), record([12, 60], [90, 30])];
+    return gauge.read().then(() => {
+      const result = summarizeCase(pooled, WORKLOADS['get-hit'], gauge);
+      expect(result.larder.rounds.map((r) => r.counted)).toEqual([true, false, true, true, false]);
+      expect(result.larder.slowRounds).toBe(2);
+      expect(result.larder.opsPerSec).toEqual({ median: 11, min: 10, max: 12 });
+      expect(result.larder.rounds.map((r) => r.machineSpeed)).toEqual([1, 0.4, 0.95, 0.9, 0.3]);
+      expect(summarizeCase([pooled[1]!], WORKLOADS['get-hit'], gauge).larder.slowRounds).toBe(0);
+    });
+  });
+
+  it('refuses to summarize a case with no rounds', () => {
+    expect(() => summarizeCase([], WORKLOADS['get-hit'])).toThrow(/get-hit: no round was recorded/);
+    expect(() => summarizeCase([record([], [])], WORKLOADS['get-hit'])).toThrow(/no round was recorded/);
   });
 });
 

@@ -61,6 +61,12 @@ export interface BenchBackend {
   readonly faults: FaultTarget | undefined;
   /** Why faults cannot be injected, when `faults` is undefined. */
   readonly faultsUnavailable: string | undefined;
+  /**
+   * How another process reaches the same data: the server's URL, handed to that process in the
+   * environment variable the testkit reads. Undefined for embedded backends: such a process
+   * opens the same files (SQLite, in the run's temp dir) or loads its own heap (memory).
+   */
+  readonly connection: { variable: string; url: string } | undefined;
   /** Process ids of the servers the bench started (their CPU is not "other" load). */
   serverPids(): number[];
   /**
@@ -72,6 +78,8 @@ export interface BenchBackend {
   settle?(): Promise<void>;
   /** Loads entries through one side and reports the bytes the server (or heap) needed for them. */
   measureMemory(side: Side, load: MemoryLoad): Promise<MemoryReading>;
+  /** Closes this process's clients, leaving the server and the data as they are. Idempotent. */
+  disconnect(): Promise<void>;
   /** Deletes what the bench wrote, closes clients and stops servers it started. Idempotent. */
   teardown(): Promise<void>;
 }

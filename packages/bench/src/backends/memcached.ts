@@ -18,7 +18,7 @@ import {
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
 
 /** The part of `@larder/backend-memcached` the bench uses. */
 interface MemcachedModule {
@@ -94,6 +94,13 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
     await rawClient.set('bench:probe', '1', { expires: 60 });
     const { faults, why } = faultsFor(server);
     let closed = false;
+    let disconnected = false;
+    const disconnect = async () => {
+      if (disconnected) return;
+      disconnected = true;
+      await closeQuietly(larder);
+      rawClient.close();
+    };
 
     const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -134,8 +141,10 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
       timeoutMs: 1000,
       faults,
       faultsUnavailable: why,
+      connection: connectionOf('memcached', server),
       serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       measureMemory,
+      disconnect,
       teardown: async () => {
         if (closed) return;
         closed = true;
@@ -152,8 +161,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
             );
           }
         }
-        await closeQuietly(larder);
-        rawClient.close();
+        await disconnect();
         await server.stop();
       },
     };

@@ -40,6 +40,12 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     },
   };
   let closed = false;
+  const teardown = async () => {
+    if (closed) return;
+    closed = true;
+    map.clear();
+    await larder.close();
+  };
   // Both children start on the first call: each measures its own fresh heap, so they may run side by side.
   let readings: Record<Side, Promise<MemoryReading>> | undefined;
   const measureMemory = (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
@@ -62,14 +68,11 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     timeoutMs: 1000,
     faults: undefined,
     faultsUnavailable: 'embedded in the process: nothing to kill',
+    connection: undefined,
     serverPids: () => [],
     measureMemory,
-    teardown: async () => {
-      if (closed) return;
-      closed = true;
-      map.clear();
-      await larder.close();
-    },
+    disconnect: teardown,
+    teardown,
   };
 }
 

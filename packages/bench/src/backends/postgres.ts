@@ -16,7 +16,7 @@ import {
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
 
 /** The part of `@larder/backend-db/postgres` the bench uses. */
 interface PostgresModule {
@@ -136,6 +136,13 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
     const raw = rawDriver(rawPool);
     const { faults, why } = faultsFor(server);
     let closed = false;
+    let disconnected = false;
+    const disconnect = async () => {
+      if (disconnected) return;
+      disconnected = true;
+      await closeQuietly(larder);
+      await rawPool.end().catch(() => {});
+    };
 
     const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -186,6 +193,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
       timeoutMs: 1000,
       faults,
       faultsUnavailable: why,
+      connection: connectionOf('postgres', server),
       serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       settle: async () => {
         // Vacuum here, between passes, and never in the background during a timed round: the
@@ -200,6 +208,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
         await rawPool.query('CHECKPOINT').catch(() => {});
       },
       measureMemory,
+      disconnect,
       teardown: async () => {
         if (closed) return;
         closed = true;
@@ -207,7 +216,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
         await rawPool
           .query(`DROP TABLE IF EXISTS ${LARDER_TABLE}, ${RAW_TABLE}, ${RAW_COUNTER_TABLE}`)
           .catch(() => {});
-        await rawPool.end().catch(() => {});
+        await disconnect();
         await server.stop();
       },
     };

@@ -18,7 +18,7 @@ import {
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
 
 /** The part of `@larder/backend-redis` the bench uses. */
 interface RedisModule {
@@ -83,6 +83,13 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
     const rawClient = client;
     const { faults, why } = faultsFor(server);
     let closed = false;
+    let disconnected = false;
+    const disconnect = async () => {
+      if (disconnected) return;
+      disconnected = true;
+      await closeQuietly(larder);
+      rawClient.disconnect();
+    };
 
     const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -133,8 +140,10 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       timeoutMs: 1000,
       faults,
       faultsUnavailable: why,
+      connection: connectionOf('redis', server),
       serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       measureMemory,
+      disconnect,
       teardown: async () => {
         if (closed) return;
         closed = true;
@@ -146,8 +155,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
             await rawClient.unlink(...written.slice(i, i + 1000)).catch(() => 0);
           }
         }
-        await closeQuietly(larder);
-        rawClient.disconnect();
+        await disconnect();
         await server.stop();
       },
     };

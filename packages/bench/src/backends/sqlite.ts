@@ -100,6 +100,12 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
   let closed = false;
+  const disconnect = async () => {
+    if (closed) return;
+    closed = true;
+    await closeQuietly(larder);
+    rawDb.close();
+  };
 
   const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
     const path = join(tempDir, `memory-${side}.db`);
@@ -148,13 +154,11 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     timeoutMs: 1000,
     faults: undefined,
     faultsUnavailable: 'embedded in the process: nothing to kill',
+    connection: undefined,
     serverPids: () => [],
     measureMemory,
-    teardown: async () => {
-      if (closed) return;
-      closed = true;
-      await closeQuietly(larder);
-      rawDb.close();
-    },
+    // The files go with the run's temp dir.
+    disconnect,
+    teardown: disconnect,
   };
 }

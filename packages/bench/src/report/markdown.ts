@@ -1,7 +1,7 @@
 import { formatBytes } from '../format.js';
 import { FULL_SPEED } from '../speed-gauge.js';
 import { MEDIAN_ERROR_TARGET } from '../stats.js';
-import type { BenchOptions, BenchResults } from '../types.js';
+import { type BenchOptions, type BenchResults, processShare } from '../types.js';
 import { allTables, type Table } from './tables.js';
 
 /** Escapes text for a Markdown table cell. */
@@ -17,13 +17,20 @@ function markdownTable(table: Table, level: string): string {
   return `${level} ${table.title}\n\n${[head, rule, ...rows].join('\n')}\n${notes}`;
 }
 
-/** "5 rounds", or "5 rounds (up to 10 where a median was uncertain by more than 4 %)". */
-function roundsText(o: BenchOptions): string {
-  // Results written before maxRounds existed have none.
-  const max = o.maxRounds ?? o.rounds;
-  return max > o.rounds
-    ? `${o.rounds} rounds (up to ${max} where a median was uncertain by more than ${MEDIAN_ERROR_TARGET * 100} %)`
-    : `${o.rounds} rounds`;
+/**
+ * "5 rounds", "5 rounds (up to 10 where a median was uncertain by more than 4 %)", or with
+ * several workload processes "6 rounds, 3 in each of 2 fresh processes (up to 10 …)".
+ */
+export function roundsText(o: BenchOptions): string {
+  // Results written before maxRounds or processes existed have none.
+  const processes = o.processes ?? 1;
+  const share = processShare({ rounds: o.rounds, maxRounds: o.maxRounds ?? o.rounds }, processes);
+  const rounds = share.rounds * processes;
+  const max = share.maxRounds * processes;
+  const where = processes > 1 ? `, ${share.rounds} in each of ${processes} fresh processes` : '';
+  return max > rounds
+    ? `${rounds} rounds${where} (up to ${max} where a median was uncertain by more than ${MEDIAN_ERROR_TARGET * 100} %)`
+    : `${rounds} rounds${where}`;
 }
 
 /** The whole run as Markdown: summary, one table per backend, skipped servers, environment. */
@@ -53,7 +60,7 @@ export function renderMarkdown(results: BenchResults): string {
         `- ${b.name}: ${b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version} at ${b.server.address}`}; raw = ${b.rawClient}`,
     ),
     `- Options: ${o.quick ? 'quick, ' : ''}values ${o.valueSize} B, concurrency ${o.concurrency.join(', ')}, ` +
-      `${roundsText(o)} of ${o.durationMs} ms (one pass over the backend's cases per round, after an untimed warm-up pass; ${o.warmupMs} ms warm-up per side before each round), ${o.keys} keys loaded, ` +
+      `${roundsText(o)} of ${o.durationMs} ms (one pass over the backend's cases per round, after an untimed warm-up pass in each process; ${o.warmupMs} ms warm-up per side before each round), ${o.keys} keys loaded, ` +
       `${o.memoryKeys} keys for memory, ${o.inFlight} in flight, faults of ${o.faultMs} ms, seed ${o.seed}`,
     `- Packages: ${Object.entries(env.packages)
       .map(([n, v]) => `${n} ${v}`)

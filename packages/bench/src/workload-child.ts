@@ -1,0 +1,73 @@
+/**
+ * A workload process (`measureInProcess`): it gets one `StartMessage`, connects to the
+ * backend, loads the working set where this process does not see it yet (the memory backend
+ * lives in each process's own heap), measures its share of the passes and reports the
+ * records. The servers and their data belong to the bench; this process only disconnects.
+ */
+import type { BenchBackend } from './backends/backend.js';
+import { BACKEND_LOADERS } from './backends/index.js';
+import { measureWorkloads, seed } from './bench.js';
+import { createDataset } from './data.js';
+import { Progress } from './progress.js';
+import { type GaugeAnswer, GaugeClient } from './speed-gauge.js';
+import type { GaugeReply, GaugeRequest, ResultMessage, StartMessage } from './workload-process.js';
+
+function send(message: ResultMessage | GaugeRequest): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.send!(message, undefined, {}, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** A gauge read through the bench process, over IPC. */
+function remoteGauge(pids: number[]): GaugeClient {
+  let nextId = 0;
+  const waiting = new Map<number, { resolve: (a: GaugeAnswer) => void; reject: (e: Error) => void }>();
+  process.on('message', (message: GaugeReply | StartMessage) => {
+    if (message.type !== 'gauge') return;
+    const pending = waiting.get(message.id);
+    waiting.delete(message.id);
+    if (message.answer !== undefined) pending?.resolve(message.answer);
+    else pending?.reject(new Error(`speed gauge: ${message.error}`));
+  });
+  return new GaugeClient(pids, (budgetMs) => {
+    const id = nextId++;
+    return new Promise<GaugeAnswer>((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      send({ type: 'gauge', id, budgetMs }).catch(reject);
+    });
+  });
+}
+
+async function main(start: StartMessage): Promise<void> {
+  const { options } = start;
+  const progress = new Progress(start.progress);
+  let backend: BenchBackend | undefined;
+  try {
+    const loaded = await BACKEND_LOADERS[start.backend]({
+      options: { ...options, backendsExplicit: true },
+      tempDir: start.tempDir,
+    });
+    // The servers are the bench's: their CPU, and the bench's own, is not another tenant's.
+    backend = { ...loaded, serverPids: () => start.ownPids };
+    const data = createDataset(options.keys, options.valueSize, options.seed);
+    const probe = data.keys[data.keys.length - 1]!;
+    if ((await backend.larder.get(probe)) === undefined || (await backend.raw.get(probe)) === undefined) {
+      await seed(backend, data, progress);
+    }
+    const gauge = start.gaugePids === null ? undefined : remoteGauge(start.gaugePids);
+    const measured = await measureWorkloads(backend, data, options, gauge, progress, start.where);
+    await send({ type: 'done', ...measured });
+  } catch (error) {
+    await send({ type: 'error', error: error instanceof Error ? error.message : String(error) });
+  } finally {
+    progress.close();
+    await backend?.disconnect();
+  }
+}
+
+process.once('message', (message: StartMessage) => {
+  main(message).finally(() => {
+    process.disconnect();
+    process.exit(0);
+  });
+});
