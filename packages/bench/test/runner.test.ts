@@ -212,7 +212,7 @@ describe('SpeedGauge', () => {
   it('calls a reading slowed when any CPU is below 80 % of its own best', async () => {
     const readings = [
       [100, 200],
-      [80, 160],
+      [86, 172],
       [100, 150],
       [79, 200],
     ];
@@ -225,6 +225,21 @@ describe('SpeedGauge', () => {
     expect(gauge.isFull(slowSecond)).toBe(false);
     expect(gauge.isFull(await gauge.read())).toBe(false);
     expect(slowest([100, 150], [79, 200])).toEqual([79, 150]);
+  });
+
+  it("takes a CPU's best as the 90th percentile of its readings once there are 10", async () => {
+    // One lucky reading of 300 among readings of 100..190: the highest until the tenth reading.
+    const readings = [300, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190];
+    const gauge = new SpeedGauge(() => [readings.shift() ?? 100]);
+    for (let i = 0; i < 9; i++) await gauge.read();
+    expect(gauge.best).toEqual([300]);
+    await gauge.read();
+    // Ten readings, ascending 100..180 and 300: the one at 90 % of the way up is 180.
+    expect(gauge.best).toEqual([180]);
+    await gauge.read();
+    expect(gauge.best).toEqual([190]);
+    expect(gauge.isFull([152])).toBe(true);
+    expect(gauge.isFull([151])).toBe(false);
   });
 
   it('rejects a probe that answers for the wrong number of CPUs', async () => {
