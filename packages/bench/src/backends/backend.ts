@@ -84,6 +84,16 @@ export interface BenchBackend {
   teardown(): Promise<void>;
 }
 
+/** Makes a teardown step idempotent: the first call runs it, later calls resolve at once. */
+export function once(step: () => Promise<void>): () => Promise<void> {
+  let done = false;
+  return async () => {
+    if (done) return;
+    done = true;
+    await step();
+  };
+}
+
 /** The Larder side as a driver. */
 export function larderDriver(cache: Cache): Driver {
   return {

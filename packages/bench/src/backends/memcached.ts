@@ -14,6 +14,7 @@ import {
   type MemoryLoad,
   type MemoryReading,
   memoryPlan,
+  once,
   RAW_TTL_SECONDS,
   type RawDriver,
 } from './backend.js';
@@ -93,14 +94,10 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
     const rawClient = client;
     await rawClient.set('bench:probe', '1', { expires: 60 });
     const { faults, why } = faultsFor(server);
-    let closed = false;
-    let disconnected = false;
-    const disconnect = async () => {
-      if (disconnected) return;
-      disconnected = true;
+    const disconnect = once(async () => {
       await closeQuietly(larder);
       rawClient.close();
-    };
+    });
 
     const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -145,9 +142,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
       serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       measureMemory,
       disconnect,
-      teardown: async () => {
-        if (closed) return;
-        closed = true;
+      teardown: once(async () => {
         if (server.source !== 'local') {
           // A shared server: bump Larder's generation and delete the raw keys we wrote.
           await larder.clear().catch(() => false);
@@ -163,7 +158,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
         }
         await disconnect();
         await server.stop();
-      },
+      }),
     };
   } catch (error) {
     await closeQuietly(store);

@@ -11,6 +11,7 @@ import {
   encodeRaw,
   type MemoryLoad,
   type MemoryReading,
+  once,
   type RawDriver,
 } from './backend.js';
 
@@ -39,13 +40,10 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
       for (const [key, value] of entries) map.set(key, encodeRaw(value));
     },
   };
-  let closed = false;
-  const teardown = async () => {
-    if (closed) return;
-    closed = true;
+  const teardown = once(async () => {
     map.clear();
     await larder.close();
-  };
+  });
   // Both children start on the first call: each measures its own fresh heap, so they may run side by side.
   let readings: Record<Side, Promise<MemoryReading>> | undefined;
   const measureMemory = (side: Side, load: MemoryLoad): Promise<MemoryReading> => {

@@ -13,6 +13,7 @@ import {
   type MemoryLoad,
   type MemoryReading,
   memoryPlan,
+  once,
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
@@ -135,14 +136,10 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
     await createRawTables(rawPool, RAW_TABLE);
     const raw = rawDriver(rawPool);
     const { faults, why } = faultsFor(server);
-    let closed = false;
-    let disconnected = false;
-    const disconnect = async () => {
-      if (disconnected) return;
-      disconnected = true;
+    const disconnect = once(async () => {
       await closeQuietly(larder);
       await rawPool.end().catch(() => {});
-    };
+    });
 
     const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -209,16 +206,14 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
       },
       measureMemory,
       disconnect,
-      teardown: async () => {
-        if (closed) return;
-        closed = true;
+      teardown: once(async () => {
         await closeQuietly(larder);
         await rawPool
           .query(`DROP TABLE IF EXISTS ${LARDER_TABLE}, ${RAW_TABLE}, ${RAW_COUNTER_TABLE}`)
           .catch(() => {});
         await disconnect();
         await server.stop();
-      },
+      }),
     };
   } catch (error) {
     await closeQuietly(store);

@@ -14,6 +14,7 @@ import {
   type MemoryLoad,
   type MemoryReading,
   memoryPlan,
+  once,
   RAW_TTL_SECONDS,
   type RawDriver,
 } from './backend.js';
@@ -82,14 +83,10 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
     const raw = rawDriver(client);
     const rawClient = client;
     const { faults, why } = faultsFor(server);
-    let closed = false;
-    let disconnected = false;
-    const disconnect = async () => {
-      if (disconnected) return;
-      disconnected = true;
+    const disconnect = once(async () => {
       await closeQuietly(larder);
       rawClient.disconnect();
-    };
+    });
 
     const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -144,9 +141,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       measureMemory,
       disconnect,
-      teardown: async () => {
-        if (closed) return;
-        closed = true;
+      teardown: once(async () => {
         if (server.source !== 'local') {
           // A shared server: remove only what the bench wrote.
           await larder.clear().catch(() => {});
@@ -157,7 +152,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
         }
         await disconnect();
         await server.stop();
-      },
+      }),
     };
   } catch (error) {
     await closeQuietly(store);

@@ -15,6 +15,7 @@ import {
   type MemoryLoad,
   type MemoryReading,
   memoryPlan,
+  once,
   type RawDriver,
 } from './backend.js';
 import { closeQuietly, importPackage } from './load.js';
@@ -99,13 +100,10 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
-  let closed = false;
-  const disconnect = async () => {
-    if (closed) return;
-    closed = true;
+  const disconnect = once(async () => {
     await closeQuietly(larder);
     rawDb.close();
-  };
+  });
 
   const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
     const path = join(tempDir, `memory-${side}.db`);
