@@ -21,19 +21,33 @@ export interface ComparedFigure {
   /** second ÷ first − 1. */
   change: number;
   agrees: boolean;
-  /** Throughput only: each run's rounds and the standard error of its median (relative). */
-  samples?: { rounds: [number, number]; medianErrors: [number, number] };
+  /** Throughput and ratio figures: the case's concurrency. */
+  concurrency?: number;
+  /**
+   * Throughput only: each run's rounds and the standard error of its median (relative), and
+   * the change in units of the two errors combined (√(e₁² + e₂²)).
+   */
+  samples?: { rounds: [number, number]; medianErrors: [number, number]; sigmas: number };
 }
 
 /**
  * Rounds and median error of one side in both runs, over the rounds that count (computed
  * from the rounds, so older files, whose rounds all count, have it too).
  */
-function samples(a: SideResult, b: SideResult): ComparedFigure['samples'] {
+function samples(a: SideResult, b: SideResult, change: number): ComparedFigure['samples'] {
   const counted = (s: SideResult) => s.rounds.filter((r) => r.counted !== false);
   const error = (s: SideResult) => medianError(counted(s).map((r) => r.opsPerSec));
-  return { rounds: [counted(a).length, counted(b).length], medianErrors: [error(a), error(b)] };
+  const errors: [number, number] = [error(a), error(b)];
+  const combined = Math.hypot(...errors);
+  const sigmas = combined > 0 ? Math.abs(change) / combined : change === 0 ? 0 : Number.POSITIVE_INFINITY;
+  return { rounds: [counted(a).length, counted(b).length], medianErrors: errors, sigmas };
 }
+
+/**
+ * How many combined median errors a change may span and still be put down to the runs' own
+ * noise: two medians of the same speed differ by more than 2 in about 1 case in 20.
+ */
+export const NOISE_SIGMAS = 2;
 
 /** Agreement of one kind of figure between two runs. */
 export interface Agreement {
@@ -49,6 +63,11 @@ export interface Comparison {
   tolerances: Tolerances;
   figures: ComparedFigure[];
   throughput: Agreement;
+  /**
+   * The throughput medians by concurrency, lowest first: at 1 a round is bound by the
+   * latency of one operation (on a VM, largely vCPU wake-ups), above it by throughput.
+   */
+  throughputByConcurrency: { concurrency: number; agreement: Agreement }[];
   ratio: Agreement;
   memory: Agreement;
   /** Figures present in one run only (a backend or case that was skipped or failed). */
@@ -102,18 +121,23 @@ export function compareRuns(
         continue;
       }
       for (const side of ['larder', 'raw'] as const) {
+        const compared = figure(
+          `${at} · ${side}`,
+          'throughput',
+          ca[side].opsPerSec.median,
+          cb[side].opsPerSec.median,
+          tolerances.throughput,
+        );
         figures.push({
-          ...figure(
-            `${at} · ${side}`,
-            'throughput',
-            ca[side].opsPerSec.median,
-            cb[side].opsPerSec.median,
-            tolerances.throughput,
-          ),
-          samples: samples(ca[side], cb[side]),
+          ...compared,
+          concurrency: ca.concurrency,
+          samples: samples(ca[side], cb[side], compared.change),
         });
       }
-      figures.push(figure(`${at} · Larder÷raw`, 'ratio', ca.ratio, cb.ratio, tolerances.throughput));
+      figures.push({
+        ...figure(`${at} · Larder÷raw`, 'ratio', ca.ratio, cb.ratio, tolerances.throughput),
+        concurrency: ca.concurrency,
+      });
     }
     for (const cb of b.cases) {
       if (!a.cases.some((x) => x.workload === cb.workload && x.concurrency === cb.concurrency)) {
@@ -142,10 +166,17 @@ export function compareRuns(
   const of = (kind: ComparedFigure['kind']) => agreement(figures.filter((f) => f.kind === kind));
   const throughput = of('throughput');
   const memory = of('memory');
+  const levels = [...new Set(figures.flatMap((f) => (f.kind === 'throughput' ? [f.concurrency!] : [])))];
   return {
     tolerances,
     figures,
     throughput,
+    throughputByConcurrency: levels
+      .sort((x, y) => x - y)
+      .map((concurrency) => ({
+        concurrency,
+        agreement: agreement(figures.filter((f) => f.kind === 'throughput' && f.concurrency === concurrency)),
+      })),
     ratio: of('ratio'),
     memory,
     unmatched,
@@ -166,8 +197,21 @@ export function renderComparison(comparison: Comparison): string {
   const { tolerances } = comparison;
   const line = (name: string, a: Agreement, tolerance: number) =>
     `${name}: ${a.within} of ${a.total} within ±${tolerance * 100} % (median change ${percent(a.medianChange)})`;
+  const moved = comparison.throughput.worst;
+  const noise = moved.filter((f) => f.samples !== undefined && f.samples.sigmas < NOISE_SIGMAS).length;
   const lines = [
     line('Throughput medians', comparison.throughput, tolerances.throughput),
+    ...(comparison.throughputByConcurrency.length > 1
+      ? comparison.throughputByConcurrency.map(({ concurrency, agreement }) =>
+          line(`  at c=${concurrency}`, agreement, tolerances.throughput),
+        )
+      : []),
+    ...(moved.length > 0
+      ? [
+          `  of the ${moved.length} outside, ${noise} moved by less than ${NOISE_SIGMAS}σ (σ: both medians' ` +
+            'uncertainty combined), within the noise each run measured of itself',
+        ]
+      : []),
     line('Larder ÷ raw ratios', comparison.ratio, tolerances.throughput),
     line('Memory per 1M keys', comparison.memory, tolerances.memory),
   ];
@@ -180,7 +224,7 @@ export function renderComparison(comparison: Comparison): string {
       'Outside the tolerance:',
       textTable(
         [
-          ['figure', 'first', 'second', 'change', 'rounds', 'median ±'],
+          ['figure', 'first', 'second', 'change', 'rounds', 'median ±', 'σ'],
           ...outside.map((f) => [
             f.label,
             show(f, f.first),
@@ -188,9 +232,14 @@ export function renderComparison(comparison: Comparison): string {
             signedPercent(f.change),
             f.samples === undefined ? '' : f.samples.rounds.join(' / '),
             f.samples === undefined ? '' : f.samples.medianErrors.map(percent).join(' / '),
+            f.samples === undefined
+              ? ''
+              : Number.isFinite(f.samples.sigmas)
+                ? `${f.samples.sigmas.toFixed(1)}σ`
+                : '∞σ',
           ]),
         ],
-        [false, true, true, true, true, true],
+        [false, true, true, true, true, true, true],
       ),
     );
   }

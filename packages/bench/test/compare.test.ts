@@ -39,6 +39,8 @@ describe('compareRuns', () => {
     expect(comparison.ratio.within).toBe(4);
     const text = renderComparison(comparison);
     expect(text).toContain('Throughput medians: 4 of 8 within ±15 %');
+    expect(text).toContain('  at c=1: 2 of 4 within ±15 %');
+    expect(text).toContain('  at c=64: 2 of 4 within ±15 %');
     expect(text).toContain('+20.0 %');
     expect(text).toContain('The runs do not agree within the tolerances.');
   });
@@ -60,6 +62,28 @@ describe('compareRuns', () => {
     );
   });
 
+  it("tells a move within both runs' own noise from one beyond it", () => {
+    const first = sampleResults();
+    const second = scaled(first, 'sqlite', 1.2);
+    // Rounds at 70–130 % of each median: s ≈ 0.237, so the median is uncertain by
+    // √(π/2) · 0.237 / √5 ≈ 13.3 % in each run, and 20 % is about 1.1σ of the two combined.
+    for (const run of [first, second]) {
+      const side = run.backends[1]!.cases[0]!.larder;
+      const round = side.rounds[0]!;
+      const m = side.opsPerSec.median;
+      side.rounds = [0.7, 0.85, 1, 1.15, 1.3].map((f) => ({ ...round, opsPerSec: m * f }));
+    }
+    const comparison = compareRuns(first, second);
+    const noisy = comparison.throughput.worst.find((f) => f.label === 'sqlite · get-hit · c=1 · larder')!;
+    expect(noisy.samples!.medianErrors[0]).toBeCloseTo(0.1329, 3);
+    expect(noisy.samples!.sigmas).toBeCloseTo(0.2 / Math.hypot(0.1329, 0.1329), 2);
+    const text = renderComparison(comparison);
+    expect(text).toMatch(/sqlite · get-hit · c=1 · larder .* 1\.1σ/);
+    // The other three moved 20 % with rounds that never varied: a real change, ∞σ.
+    expect(text).toContain('of the 4 outside, 1 moved by less than 2σ');
+    expect(text).toContain('∞σ');
+  });
+
   it('counts only the rounds that went into each median', () => {
     const first = sampleResults();
     const second = scaled(first, 'sqlite', 1.2);
@@ -71,6 +95,19 @@ describe('compareRuns', () => {
     );
     expect(moved?.samples?.rounds).toEqual([3, 3]);
     expect(moved?.samples?.medianErrors[1]).toBe(0);
+  });
+
+  it('counts the throughput medians of each concurrency apart', () => {
+    const first = sampleResults();
+    const second = structuredClone(first);
+    second.backends[0]!.cases.find((c) => c.concurrency === 64)!.raw.opsPerSec.median *= 0.8;
+    const { throughputByConcurrency, agrees } = compareRuns(first, second);
+    expect(throughputByConcurrency.map((level) => [level.concurrency, level.agreement.within])).toEqual([
+      [1, 4],
+      [64, 3],
+    ]);
+    expect(throughputByConcurrency[1]!.agreement.worst[0]!.label).toBe('memory · get-hit · c=64 · raw');
+    expect(agrees).toBe(false);
   });
 
   it('holds memory to ±5 %', () => {
