@@ -35,8 +35,9 @@ export const USAGE = `Usage: pnpm bench [options]
                            apart, each with --rounds / n of the rounds (rounded up); the
                            medians pool them (default 2, quick 1)
   --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
-                           gauge of a CPU below 80 % of its best) before timing a case (default
-                           20, quick 0); rounds timed while it was slowed are left out of medians
+                           gauge of a CPU below 80 % of its best) before timing a case; rounds
+                           timed while it was slowed are left out of medians (default 0: no
+                           gauge, every round counts)
   --keys <n>               keys loaded for the workloads (default 100000, quick 10000)
   --memory-keys <n>        keys loaded for the memory figure (default 1000000, quick 100000)
   --in-flight <n>          operations issued at once in the stability burst (default 5000)
@@ -117,7 +118,7 @@ export function parseCommand(argv: readonly string[]): Command {
       `--processes ${processes} is more than --rounds ${rounds}; every process needs at least one round`,
     );
   }
-  const speedWaitMs = intOption('--speed-wait', values['speed-wait'], quick ? 0 : 20, 0, 3600) * 1000;
+  const speedWaitMs = intOption('--speed-wait', values['speed-wait'], 0, 0, 3600) * 1000;
   const keysWanted = intOption('--keys', values.keys, quick ? 10_000 : 100_000, 100, 10_000_000);
   const memoryWanted = intOption(
     '--memory-keys',

@@ -333,12 +333,14 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
   const unregister = onInterrupt(removeTemp);
   const notes: string[] = [];
-  // The gauge matters only where a slowed round can be waited out or replaced (not in --quick).
+  // The gauge runs only when asked for (--speed-wait): on the VMs measured, leaving out the
+  // rounds it saw as slowed made two runs agree less, not more, and its waits cost 9–12 minutes
+  // of a 30-minute run (docs/benchmarks.md, Run-to-run agreement).
   let gauge: SpeedGauge | undefined;
   try {
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
-    if (options.speedWaitMs > 0 || options.maxRounds > options.rounds) {
+    if (options.speedWaitMs > 0) {
       gauge = await SpeedGauge.start();
       await gauge.calibrate();
     }
