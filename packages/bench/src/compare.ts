@@ -21,7 +21,7 @@ export interface ComparedFigure {
   /** second ÷ first − 1. */
   change: number;
   agrees: boolean;
-  /** Throughput and ratio figures: the case's concurrency. */
+  /** Throughput only: the case's concurrency. */
   concurrency?: number;
   /**
    * Throughput only: each run's rounds and the standard error of its median (relative), and
@@ -45,7 +45,7 @@ function samples(a: SideResult, b: SideResult, change: number): ComparedFigure['
 
 /**
  * How many combined median errors a change may span and still be put down to the runs' own
- * noise: two medians of the same speed differ by more than 2 in about 1 case in 20.
+ * noise: two medians of the same speed differ by more than 2σ in about 1 case in 20.
  */
 export const NOISE_SIGMAS = 2;
 
@@ -134,10 +134,7 @@ export function compareRuns(
           samples: samples(ca[side], cb[side], compared.change),
         });
       }
-      figures.push({
-        ...figure(`${at} · Larder÷raw`, 'ratio', ca.ratio, cb.ratio, tolerances.throughput),
-        concurrency: ca.concurrency,
-      });
+      figures.push(figure(`${at} · Larder÷raw`, 'ratio', ca.ratio, cb.ratio, tolerances.throughput));
     }
     for (const cb of b.cases) {
       if (!a.cases.some((x) => x.workload === cb.workload && x.concurrency === cb.concurrency)) {
@@ -166,17 +163,16 @@ export function compareRuns(
   const of = (kind: ComparedFigure['kind']) => agreement(figures.filter((f) => f.kind === kind));
   const throughput = of('throughput');
   const memory = of('memory');
-  const levels = [...new Set(figures.flatMap((f) => (f.kind === 'throughput' ? [f.concurrency!] : [])))];
+  const medians = figures.filter((f) => f.kind === 'throughput');
+  const levels = [...new Set(medians.map((f) => f.concurrency))].sort((x, y) => x! - y!);
   return {
     tolerances,
     figures,
     throughput,
-    throughputByConcurrency: levels
-      .sort((x, y) => x - y)
-      .map((concurrency) => ({
-        concurrency,
-        agreement: agreement(figures.filter((f) => f.kind === 'throughput' && f.concurrency === concurrency)),
-      })),
+    throughputByConcurrency: levels.map((concurrency) => ({
+      concurrency: concurrency!,
+      agreement: agreement(medians.filter((f) => f.concurrency === concurrency)),
+    })),
     ratio: of('ratio'),
     memory,
     unmatched,
