@@ -25,7 +25,7 @@ import {
   type SkippedBackend,
   type WorkloadId,
 } from './types.js';
-import { measureInProcess } from './workload-process.js';
+import { WorkloadProcess } from './workload-process.js';
 
 /** Thrown before any long phase when a server the user asked for cannot be used. */
 export class FatalSetupError extends Error {
@@ -155,36 +155,60 @@ export interface WorkloadRecords {
  * rounds timed at full speed. Each pass may wait up to `speedWaitMs` in all for the speed
  * gauge to read full speed before timing a case (`CaseRun.visit`). The server is settled
  * before every pass. `rounds` and `maxRounds` are this process's share (`processShare`);
- * `where` names the process in progress lines.
+ * `where` names the process in progress lines. The bench runs one pass at a time
+ * (`next`), so that the passes of several backends can take turns.
  */
-export async function measureWorkloads(
-  backend: BenchBackend,
-  data: Dataset,
-  options: BenchOptions,
-  gauge: Gauge | undefined,
-  progress: Progress,
-  where = '',
-): Promise<WorkloadRecords> {
-  let runs: CaseRun[] = [];
-  for (const id of options.workloads) {
-    for (const concurrency of options.concurrency) {
-      runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data, gauge));
+export class WorkloadPasses {
+  #runs: CaseRun[] = [];
+  readonly #failures: CaseFailure[] = [];
+  /** The next pass; 0 is the warm-up pass, which runs only with a warm-up. */
+  #round: number;
+  readonly #backend: BenchBackend;
+  readonly #options: BenchOptions;
+  readonly #progress: Progress;
+  readonly #where: string;
+
+  constructor(
+    backend: BenchBackend,
+    data: Dataset,
+    options: BenchOptions,
+    gauge: Gauge | undefined,
+    progress: Progress,
+    where = '',
+  ) {
+    this.#backend = backend;
+    this.#options = options;
+    this.#progress = progress;
+    this.#where = where;
+    this.#round = options.warmupMs > 0 ? 0 : 1;
+    for (const id of options.workloads) {
+      for (const concurrency of options.concurrency) {
+        this.#runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data, gauge));
+      }
     }
   }
-  const failures: CaseFailure[] = [];
-  // Round 0 is the warm-up pass; without a warm-up the first pass already counts.
-  for (let round = options.warmupMs > 0 ? 0 : 1; round <= options.maxRounds; round++) {
+
+  /** Whether the next pass is the untimed warm-up pass. */
+  get warmUpNext(): boolean {
+    return this.#round === 0;
+  }
+
+  /** Runs the next pass; resolves false, running nothing, when no pass is left. */
+  async next(): Promise<boolean> {
+    const round = this.#round;
+    const options = this.#options;
+    const visiting = casesForPass(this.#runs, round, options);
+    if (visiting.length === 0) return false;
+    this.#round++;
     const warmUpOnly = round === 0;
     const extra = round > options.rounds;
-    const visiting = casesForPass(runs, round, options);
-    if (visiting.length === 0) break;
-    const phase = progress.phase(
-      `${backend.name}${where}: ${warmUpOnly ? 'warm-up pass' : extra ? `extra round ${round}` : `round ${round} of ${options.rounds}`}`,
+    const phase = this.#progress.phase(
+      `${this.#backend.name}${this.#where}: ${warmUpOnly ? 'warm-up pass' : extra ? `extra round ${round}` : `round ${round} of ${options.rounds}`}`,
       `${visiting.length} cases`,
     );
-    if (backend.settle !== undefined) {
+    if (this.#backend.settle !== undefined) {
       phase.update('settling the server');
-      await backend.settle();
+      await this.#backend.settle();
     }
     const failedNow: CaseRun[] = [];
     let waitLeftMs = options.speedWaitMs;
@@ -193,15 +217,37 @@ export async function measureWorkloads(
         waitLeftMs -= await run.visit(options, sideOrder(round), phase, !warmUpOnly, Math.max(0, waitLeftMs));
       } catch (error) {
         const { workload, concurrency } = run;
-        failures.push({ workload: workload.id, concurrency, error: message(error) });
-        progress.note(`${backend.name} ${workload.id} c=${concurrency} failed: ${message(error)}`);
+        this.#failures.push({ workload: workload.id, concurrency, error: message(error) });
+        this.#progress.note(
+          `${this.#backend.name} ${workload.id} c=${concurrency} failed: ${message(error)}`,
+        );
         failedNow.push(run);
       }
     }
-    runs = runs.filter((run) => !failedNow.includes(run));
+    this.#runs = this.#runs.filter((run) => !failedNow.includes(run));
     phase.done(`${visiting.length - failedNow.length} cases`);
+    return true;
   }
-  return { records: runs.map((run) => run.record()), failures };
+
+  /** What the passes so far measured. */
+  records(): WorkloadRecords {
+    return { records: this.#runs.map((run) => run.record()), failures: [...this.#failures] };
+  }
+}
+
+/** All of a backend's passes in this process, one after another (`WorkloadPasses`). */
+export async function measureWorkloads(
+  backend: BenchBackend,
+  data: Dataset,
+  options: BenchOptions,
+  gauge: Gauge | undefined,
+  progress: Progress,
+  where = '',
+): Promise<WorkloadRecords> {
+  const passes = new WorkloadPasses(backend, data, options, gauge, progress, where);
+  let more = true;
+  while (more) more = await passes.next();
+  return passes.records();
 }
 
 /**
@@ -287,12 +333,26 @@ async function timed(run: BackendRun, step: () => Promise<void>): Promise<void> 
   }
 }
 
+/** A backend's turn in the workload rotation: the process measuring it now, and how many it has had. */
+interface WorkloadTurn {
+  run: BackendRun;
+  /** Processes started for this backend so far. */
+  started: number;
+  current: WorkloadProcess | undefined;
+  finished: boolean;
+}
+
 /**
- * The workloads of every backend: each backend's cases in `options.processes` fresh processes
- * (`measureInProcess`), the processes of one backend a whole pass over the backends apart, so
- * that a backend's rounds come from processes started minutes apart. A backend runs alone
- * (its server idle otherwise), as an app would run one: cases of different backends
- * interleaved in one process were measured to slow Larder's network reads by a third.
+ * The workloads of every backend, measured in turns: each turn runs one pass over one
+ * backend's cases (one round per case and side), and the backends take turns until each has
+ * its rounds. A backend's rounds are thus spread over the whole workload phase, a turn of every
+ * other backend apart, instead of gathered in a minute or two: the host's speed on the VMs
+ * measured moves by 20–40 % over seconds to minutes, and a median drawn from one stretch of it
+ * moved with it from run to run. Each backend's share of the rounds is measured in
+ * `options.processes` fresh processes one after another (`WorkloadProcess`), which wait idle,
+ * connected, between their turns. A backend runs alone (the other backends' processes and
+ * servers idle), as an app would run one: cases of different backends interleaved in one
+ * process were measured to slow Larder's network reads by a third.
  */
 async function measureAllWorkloads(
   runs: readonly BackendRun[],
@@ -302,19 +362,46 @@ async function measureAllWorkloads(
   progress: Progress,
 ): Promise<void> {
   const share = { ...options, ...processShare(options, options.processes) };
-  for (let p = 1; p <= options.processes; p++) {
-    const where = options.processes > 1 ? ` (process ${p} of ${options.processes})` : '';
-    for (const run of runs) {
-      if (run.result.error !== undefined) continue;
-      await timed(run, async () => {
-        try {
-          const start = { options: share, tempDir, where, progress: progress.mode };
-          run.measured.push(await measureInProcess(run.backend, start, gauge));
-        } catch (error) {
-          run.result.error = `measuring the workloads failed: ${message(error)}`;
+  const turns: WorkloadTurn[] = runs.map((run) => ({
+    run,
+    started: 0,
+    current: undefined,
+    finished: run.result.error !== undefined,
+  }));
+  const takeTurn = async (turn: WorkloadTurn): Promise<void> => {
+    for (;;) {
+      if (turn.current === undefined) {
+        if (turn.started === options.processes) {
+          turn.finished = true;
+          return;
         }
-      });
+        turn.started++;
+        const where = options.processes > 1 ? ` (process ${turn.started} of ${options.processes})` : '';
+        const start = { options: share, tempDir, where, progress: progress.mode };
+        turn.current = await WorkloadProcess.start(turn.run.backend, start, gauge);
+      }
+      if (await turn.current.pass()) return;
+      turn.run.measured.push(turn.current.records);
+      turn.current = undefined;
     }
+  };
+  try {
+    while (turns.some((turn) => !turn.finished)) {
+      for (const turn of turns) {
+        if (turn.finished) continue;
+        await timed(turn.run, async () => {
+          try {
+            await takeTurn(turn);
+          } catch (error) {
+            turn.run.result.error = `measuring the workloads failed: ${message(error)}`;
+            turn.current?.kill();
+            turn.finished = true;
+          }
+        });
+      }
+    }
+  } finally {
+    for (const turn of turns) turn.current?.kill();
   }
   for (const run of runs) poolCases(run.result, run.measured, options, gauge, progress);
 }

@@ -45,6 +45,7 @@ async function latencyRound(op: Op, durationMs: number, outcomes: Outcomes): Pro
   let calls = 0;
   let succeeded = 0;
   let ended = 0;
+  const startedAt = Date.now();
   const started = performance.now();
   const deadline = started + durationMs;
   const bench = new Bench({ time: 1e9, iterations: 1, warmup: false, throws: true, signal: abort.signal });
@@ -71,6 +72,7 @@ async function latencyRound(op: Op, durationMs: number, outcomes: Outcomes): Pro
   }
   const elapsedMs = (ended || performance.now()) - started;
   return {
+    startedAt,
     ops: succeeded,
     elapsedMs,
     opsPerSec: (succeeded / elapsedMs) * 1000,
@@ -90,6 +92,7 @@ async function latencyRound(op: Op, durationMs: number, outcomes: Outcomes): Pro
 async function throughputRound(ops: Op[], durationMs: number, outcomes: Outcomes): Promise<RoundResult> {
   const histogram = new LatencyHistogram();
   let completed = 0;
+  const startedAt = Date.now();
   const started = performance.now();
   const deadline = started + durationMs;
   const worker = async (op: Op) => {
@@ -106,6 +109,7 @@ async function throughputRound(ops: Op[], durationMs: number, outcomes: Outcomes
   await Promise.all(ops.map(worker));
   const elapsedMs = performance.now() - started;
   return {
+    startedAt,
     ops: completed,
     elapsedMs,
     opsPerSec: (completed / elapsedMs) * 1000,

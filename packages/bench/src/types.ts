@@ -87,6 +87,11 @@ export interface Spread {
 
 /** One timed round of one side. */
 export interface RoundResult {
+  /**
+   * When the round started, ms since the Unix epoch (absent from results written by earlier
+   * versions of the bench): shows how a case's rounds are spread over the run.
+   */
+  startedAt?: number;
   /** Successful operations. */
   ops: number;
   elapsedMs: number;

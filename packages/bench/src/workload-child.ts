@@ -1,16 +1,24 @@
 /**
- * A workload process (`measureInProcess`): it gets one `StartMessage`, connects to the
+ * A workload process (`WorkloadProcess`): it gets one `StartMessage`, connects to the
  * backend, loads the working set where this process does not see it yet (the memory backend
- * lives in each process's own heap), measures its share of the passes and reports the
- * records. The servers and their data belong to the bench; this process only disconnects.
+ * lives in each process's own heap), runs the warm-up pass and says it is ready. Then it runs
+ * one pass of its share of the rounds per `PassRequest`, and when none is left reports the
+ * records and exits. The servers and their data belong to the bench; this process only
+ * disconnects.
  */
 import type { BenchBackend } from './backends/backend.js';
 import { BACKEND_LOADERS } from './backends/index.js';
-import { measureWorkloads, seed } from './bench.js';
+import { seed, WorkloadPasses } from './bench.js';
 import { createDataset } from './data.js';
 import { Progress } from './progress.js';
 import { type GaugeAnswer, GaugeClient } from './speed-gauge.js';
-import type { GaugeReply, GaugeRequest, ResultMessage, StartMessage } from './workload-process.js';
+import type {
+  GaugeReply,
+  GaugeRequest,
+  PassRequest,
+  ResultMessage,
+  StartMessage,
+} from './workload-process.js';
 
 function send(message: ResultMessage | GaugeRequest): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -22,7 +30,7 @@ function send(message: ResultMessage | GaugeRequest): Promise<void> {
 function remoteGauge(pids: number[]): GaugeClient {
   let nextId = 0;
   const waiting = new Map<number, { resolve: (a: GaugeAnswer) => void; reject: (e: Error) => void }>();
-  process.on('message', (message: GaugeReply | StartMessage) => {
+  process.on('message', (message: GaugeReply | StartMessage | PassRequest) => {
     if (message.type !== 'gauge') return;
     const pending = waiting.get(message.id);
     waiting.delete(message.id);
@@ -35,6 +43,29 @@ function remoteGauge(pids: number[]): GaugeClient {
       waiting.set(id, { resolve, reject });
       send({ type: 'gauge', id, budgetMs }).catch(reject);
     });
+  });
+}
+
+/** Pass requests from the bench not yet served, and the pass loop waiting for one. */
+let requested = 0;
+let wake: (() => void) | undefined;
+process.on('message', (message: GaugeReply | StartMessage | PassRequest) => {
+  if (message.type !== 'pass') return;
+  requested++;
+  wake?.();
+});
+
+function passRequested(): Promise<void> {
+  if (requested > 0) {
+    requested--;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    wake = () => {
+      wake = undefined;
+      requested--;
+      resolve();
+    };
   });
 }
 
@@ -55,8 +86,15 @@ async function main(start: StartMessage): Promise<void> {
       await seed(backend, data, progress);
     }
     const gauge = start.gaugePids === null ? undefined : remoteGauge(start.gaugePids);
-    const measured = await measureWorkloads(backend, data, options, gauge, progress, start.where);
-    await send({ type: 'done', ...measured });
+    const passes = new WorkloadPasses(backend, data, options, gauge, progress, start.where);
+    if (passes.warmUpNext) await passes.next();
+    await send({ type: 'ready' });
+    for (;;) {
+      await passRequested();
+      if (!(await passes.next())) break;
+      await send({ type: 'passed' });
+    }
+    await send({ type: 'done', ...passes.records() });
   } catch (error) {
     await send({ type: 'error', error: error instanceof Error ? error.message : String(error) });
   } finally {
@@ -64,6 +102,9 @@ async function main(start: StartMessage): Promise<void> {
     await backend?.disconnect();
   }
 }
+
+// A bench that went away (killed, or it crashed) leaves nothing to measure for.
+process.on('disconnect', () => process.exit(0));
 
 process.once('message', (message: StartMessage) => {
   main(message).finally(() => {

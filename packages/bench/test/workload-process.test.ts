@@ -5,8 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BenchBackend } from '../src/backends/backend.js';
 import { createMemoryBackend } from '../src/backends/memory.js';
+import type * as Bench from '../src/bench.js';
 import { createDataset } from '../src/data.js';
+import type { Progress as ProgressClass } from '../src/progress.js';
 import { SpeedGauge } from '../src/speed-gauge.js';
+import type { BackendResult } from '../src/types.js';
 import { processShare } from '../src/types.js';
 import type * as WorkloadProcess from '../src/workload-process.js';
 import { sampleResults } from './fixtures.js';
@@ -92,5 +95,49 @@ describe.skipIf(!built)('measureInProcess (built package)', () => {
     await expect(
       measureInProcess(unreachable, { options, tempDir: tmpdir(), where: '', progress: 'quiet' }, undefined),
     ).rejects.toThrow(/127\.0\.0\.1:1/);
+  });
+});
+
+const distBench = fileURLToPath(new URL('../dist/bench.js', import.meta.url));
+const distProgress = fileURLToPath(new URL('../dist/progress.js', import.meta.url));
+
+describe.skipIf(!built)('the workload rotation (built package)', () => {
+  it("spreads each backend's rounds over the workload phase, the backends taking turns pass by pass", async () => {
+    const { runBench } = (await import(distBench)) as typeof Bench;
+    const { Progress } = (await import(distProgress)) as { Progress: typeof ProgressClass };
+    const options = {
+      ...sampleResults().options,
+      backends: ['memory' as const, 'sqlite' as const],
+      backendsExplicit: true,
+      workloads: ['get-hit' as const],
+      concurrency: [1],
+      keys: 1000,
+      durationMs: 20,
+      warmupMs: 5,
+      rounds: 4,
+      maxRounds: 4,
+      processes: 2,
+      speedWaitMs: 0,
+      skip: ['memory' as const, 'stability' as const],
+    };
+    const results = await runBench(options, new Progress('quiet'));
+    const times = (b: BackendResult) => {
+      expect(b.error).toBeUndefined();
+      expect(b.cases).toHaveLength(1);
+      const larder = b.cases[0]!.larder.rounds;
+      expect(larder).toHaveLength(4);
+      return larder.map((round) => round.startedAt!);
+    };
+    const [memory, sqlite] = results.backends.map(times) as [number[], number[]];
+    // Each pass of one backend lies between two passes of the other: taken in time order,
+    // the rounds alternate memory, sqlite, memory, sqlite… A run that measured memory's
+    // rounds and then sqlite's would put all four of memory's first.
+    const order = [
+      ...memory.map((t) => ({ t, name: 'memory' })),
+      ...sqlite.map((t) => ({ t, name: 'sqlite' })),
+    ]
+      .sort((a, b) => a.t - b.t)
+      .map((r) => r.name);
+    expect(order).toEqual(['memory', 'sqlite', 'memory', 'sqlite', 'memory', 'sqlite', 'memory', 'sqlite']);
   });
 });
