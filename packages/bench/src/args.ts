@@ -28,11 +28,12 @@ export const USAGE = `Usage: pnpm bench [options]
   --warmup <ms>            warm-up per side before each round, and an untimed warm-up pass
                            over a backend's cases first; 0 for none (default 200, quick 20)
   --rounds <n>             rounds per case and side, >= 3 (default 5, quick 3): one pass over
-                           a backend's cases per round, so a case's rounds are spread in time
+                           a backend's cases per round, the backends taking turns pass by
+                           pass, so a case's rounds are spread over the whole run
   --max-rounds <n>         rounds a case may get in all (default 10, quick as --rounds): past
                            --rounds, a case whose median is uncertain by more than 4 % gets more
-  --processes <n>          fresh processes each backend's cases are measured in, minutes
-                           apart, each with --rounds / n of the rounds (rounded up); the
+  --processes <n>          fresh processes each backend's cases are measured in, one after
+                           another, each with --rounds / n of the rounds (rounded up); the
                            medians pool them (default 2, quick 1)
   --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
                            gauge of a CPU below 80 % of its best) before timing a case; rounds

@@ -7,6 +7,7 @@ import { BackendUnavailableError } from './backends/load.js';
 import { batchSize, createDataset, type Dataset } from './data.js';
 import { describeEnvironment } from './env.js';
 import { formatOps, formatRatio } from './format.js';
+import { hostSpeedByMinute, hostSpeedNote } from './host-speed.js';
 import { onInterrupt } from './lifecycle.js';
 import type { Progress } from './progress.js';
 import { type CaseRecord, CaseRun, sideOrder, summarizeCase } from './runner.js';
@@ -469,6 +470,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
         `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and extrapolated to 1M.`,
       );
     }
+    const hostNote = hostSpeedNote({ backends });
+    if (hostNote !== undefined) notes.push(hostNote);
     if (backends.some((b) => b.cases.some((c) => c.busy))) {
       notes.push(
         'Cases marked "busy machine" ran while other processes used CPU; rerun them on a quiet machine.',
@@ -490,6 +493,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       backends,
       skipped,
       seconds: (performance.now() - started) / 1000,
+      hostSpeed: hostSpeedByMinute(backends),
       ...(gauge === undefined
         ? {}
         : {

@@ -1,4 +1,5 @@
 import { formatRatio, textTable } from './format.js';
+import { hostSpeedByMinute, hostSpeedRange } from './host-speed.js';
 import { median, medianError } from './stats.js';
 import type { BenchResults, SideResult } from './types.js';
 
@@ -58,6 +59,8 @@ export interface Agreement {
   worst: ComparedFigure[];
 }
 
+type HostRange = { min: number; max: number };
+
 /** What `compareRuns` found. */
 export interface Comparison {
   tolerances: Tolerances;
@@ -68,6 +71,19 @@ export interface Comparison {
    * latency of one operation (on a VM, largely vCPU wake-ups), above it by throughput.
    */
   throughputByConcurrency: { concurrency: number; agreement: Agreement }[];
+  /**
+   * How much faster (positive) or slower the second run was across the board: the median over
+   * the throughput figures of second ÷ first, less 1. A machine that runs faster or slower
+   * throughout one run moves every figure by about this much.
+   */
+  machineShift: number;
+  /** The throughput medians with `machineShift` divided out of each (changes relative to it). */
+  throughputLessShift: Agreement;
+  /**
+   * Each run's slowest and fastest minute relative to its typical speed, read from its rounds
+   * (`hostSpeedRange`); undefined for a run whose rounds carry no start times.
+   */
+  hostSpeed: [HostRange | undefined, HostRange | undefined];
   ratio: Agreement;
   memory: Agreement;
   /** Figures present in one run only (a backend or case that was skipped or failed). */
@@ -165,6 +181,11 @@ export function compareRuns(
   const memory = of('memory');
   const medians = figures.filter((f) => f.kind === 'throughput');
   const levels = [...new Set(medians.map((f) => f.concurrency))].sort((x, y) => x! - y!);
+  const factors = medians.map((f) => 1 + f.change).filter(Number.isFinite);
+  const machineShift = factors.length === 0 ? 0 : median(factors) - 1;
+  const lessShift = medians.map((f) =>
+    figure(f.label, 'throughput', f.first * (1 + machineShift), f.second, tolerances.throughput),
+  );
   return {
     tolerances,
     figures,
@@ -173,6 +194,12 @@ export function compareRuns(
       concurrency: concurrency!,
       agreement: agreement(medians.filter((f) => f.concurrency === concurrency)),
     })),
+    machineShift,
+    throughputLessShift: agreement(lessShift),
+    hostSpeed: [
+      hostSpeedRange(hostSpeedByMinute(first.backends)),
+      hostSpeedRange(hostSpeedByMinute(second.backends)),
+    ],
     ratio: of('ratio'),
     memory,
     unmatched,
@@ -186,6 +213,32 @@ function percent(fraction: number): string {
 
 function signedPercent(change: number): string {
   return Number.isFinite(change) ? `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %` : 'new';
+}
+
+/**
+ * The machine's part in the change: the shift every figure shares, the agreement with it taken
+ * out, and each run's speed by minute.
+ */
+function machineLines(comparison: Comparison): string[] {
+  const { machineShift, throughputLessShift: less, hostSpeed } = comparison;
+  if (comparison.throughput.total === 0) return [];
+  const pace = machineShift >= 0 ? 'faster' : 'slower';
+  const lines = [
+    `The machine: the second run was ${percent(Math.abs(machineShift))} ${pace} across the board ` +
+      `(the median of second ÷ first over the ${comparison.throughput.total} throughput medians); ` +
+      `with that taken out of every figure, ${less.within} of ${less.total} within ` +
+      `±${comparison.tolerances.throughput * 100} % (median change ${percent(less.medianChange)})`,
+  ];
+  const [a, b] = hostSpeed;
+  if (a !== undefined || b !== undefined) {
+    const range = (r: HostRange | undefined) =>
+      r === undefined ? 'not recorded' : `${r.min.toFixed(2)}–${r.max.toFixed(2)}`;
+    lines.push(
+      `  its speed by minute, read from the rounds (each over its case's median): first run ${range(a)}, ` +
+        `second ${range(b)} of typical`,
+    );
+  }
+  return lines;
 }
 
 /** The comparison as text: one line per kind of figure, then every figure outside its tolerance. */
@@ -208,6 +261,7 @@ export function renderComparison(comparison: Comparison): string {
             'uncertainty combined), within the noise each run measured of itself',
         ]
       : []),
+    ...machineLines(comparison),
     line('Larder ÷ raw ratios', comparison.ratio, tolerances.throughput),
     line('Memory per 1M keys', comparison.memory, tolerances.memory),
   ];
@@ -220,12 +274,13 @@ export function renderComparison(comparison: Comparison): string {
       'Outside the tolerance:',
       textTable(
         [
-          ['figure', 'first', 'second', 'change', 'rounds', 'median ±', 'σ'],
+          ['figure', 'first', 'second', 'change', 'less shift', 'rounds', 'median ±', 'σ'],
           ...outside.map((f) => [
             f.label,
             show(f, f.first),
             show(f, f.second),
             signedPercent(f.change),
+            f.kind === 'throughput' ? signedPercent((1 + f.change) / (1 + comparison.machineShift) - 1) : '',
             f.samples === undefined ? '' : f.samples.rounds.join(' / '),
             f.samples === undefined ? '' : f.samples.medianErrors.map(percent).join(' / '),
             f.samples === undefined
@@ -235,7 +290,7 @@ export function renderComparison(comparison: Comparison): string {
                 : '∞σ',
           ]),
         ],
-        [false, true, true, true, true, true, true],
+        [false, true, true, true, true, true, true, true],
       ),
     );
   }

@@ -85,6 +85,15 @@ export interface Spread {
   max: number;
 }
 
+/** The machine's speed in one minute of a run, read from the rounds timed in it. */
+export interface MinuteSpeed {
+  /** Minutes since the run's first timed round. */
+  minute: number;
+  /** The median, over the rounds that started in this minute, of each round's ops/s over its side's median. */
+  speed: number;
+  rounds: number;
+}
+
 /** One timed round of one side. */
 export interface RoundResult {
   /**
@@ -284,5 +293,10 @@ export interface BenchResults {
    * each (operations per ms) and the time spent waiting for full speed, s.
    */
   speedGauge?: { cpus: string[]; best: number[]; waitedSeconds: number };
+  /**
+   * The machine's speed minute by minute, read from the rounds (`hostSpeedByMinute`); absent
+   * from results written by earlier versions of the bench.
+   */
+  hostSpeed?: MinuteSpeed[];
   notes: string[];
 }

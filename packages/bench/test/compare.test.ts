@@ -110,6 +110,26 @@ describe('compareRuns', () => {
     expect(agrees).toBe(false);
   });
 
+  it('tells a machine that was faster throughout from a figure that moved on its own', () => {
+    const first = sampleResults();
+    const second = scaled(scaled(first, 'memory', 1.25), 'sqlite', 1.25);
+    // One figure moved 30 % beyond the machine's 25 %.
+    second.backends[1]!.cases[0]!.larder.opsPerSec.median *= 1.3;
+    const comparison = compareRuns(first, second);
+    expect(comparison.machineShift).toBeCloseTo(0.25);
+    expect(comparison.throughput.within).toBe(0);
+    expect(comparison.throughputLessShift.within).toBe(7);
+    expect(comparison.throughputLessShift.worst[0]!.label).toBe('sqlite · get-hit · c=1 · larder');
+    expect(comparison.throughputLessShift.worst[0]!.change).toBeCloseTo(0.3);
+    // The bar stays on the figures as measured.
+    expect(comparison.agrees).toBe(false);
+    const text = renderComparison(comparison);
+    expect(text).toContain('the second run was 25.0 % faster across the board');
+    expect(text).toContain('with that taken out of every figure, 7 of 8 within ±15 %');
+    expect(text).toMatch(/sqlite · get-hit · c=1 · larder .*\+62\.5 % +\+30\.0 %/);
+    expect(text).not.toContain('its speed by minute');
+  });
+
   it('holds memory to ±5 %', () => {
     const first = sampleResults();
     const second = structuredClone(first);

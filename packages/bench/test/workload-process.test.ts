@@ -139,5 +139,8 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
       .sort((a, b) => a.t - b.t)
       .map((r) => r.name);
     expect(order).toEqual(['memory', 'sqlite', 'memory', 'sqlite', 'memory', 'sqlite', 'memory', 'sqlite']);
+    // The machine's speed by minute is read from every round, both sides of both backends.
+    expect(results.hostSpeed!.reduce((n, m) => n + m.rounds, 0)).toBe(16);
+    for (const minute of results.hostSpeed!) expect(minute.speed).toBeGreaterThan(0);
   });
 });

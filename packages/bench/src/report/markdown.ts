@@ -60,7 +60,7 @@ export function renderMarkdown(results: BenchResults): string {
         `- ${b.name}: ${b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version} at ${b.server.address}`}; raw = ${b.rawClient}`,
     ),
     `- Options: ${o.quick ? 'quick, ' : ''}values ${o.valueSize} B, concurrency ${o.concurrency.join(', ')}, ` +
-      `${roundsText(o)} of ${o.durationMs} ms (one pass over the backend's cases per round, after an untimed warm-up pass in each process; ${o.warmupMs} ms warm-up per side before each round), ${o.keys} keys loaded, ` +
+      `${roundsText(o)} of ${o.durationMs} ms (one pass over the backend's cases per round, the backends taking turns pass by pass, after an untimed warm-up pass in each process; ${o.warmupMs} ms warm-up per side before each round), ${o.keys} keys loaded, ` +
       `${o.memoryKeys} keys for memory, ${o.inFlight} in flight, faults of ${o.faultMs} ms, seed ${o.seed}`,
     `- Packages: ${Object.entries(env.packages)
       .map(([n, v]) => `${n} ${v}`)
