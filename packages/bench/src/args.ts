@@ -10,6 +10,8 @@ export class UsageError extends Error {
 export const MIN_VALUE_SIZE = 100;
 export const MAX_VALUE_SIZE = 512 * 1024;
 const MAX_CONCURRENCY = 10_000;
+/** Workload processes per backend in a full run. */
+const DEFAULT_PROCESSES = 5;
 /** Data kept loaded for the workloads is capped to this many value bytes per side. */
 const WORKING_SET_BYTES = 64 * 1024 * 1024;
 /** The memory load is capped to this many value bytes per side; above it the figure is extrapolated. */
@@ -27,14 +29,16 @@ export const USAGE = `Usage: pnpm bench [options]
   --duration <ms>          length of one timed round (default 600, quick 100)
   --warmup <ms>            warm-up per side before each round, and an untimed warm-up pass
                            over a backend's cases first; 0 for none (default 200, quick 20)
-  --rounds <n>             rounds per case and side, >= 3 (default 5, quick 3): one pass over
+  --rounds <n>             rounds per case and side, >= 3 (default 10, quick 3): one pass over
                            a backend's cases per round, the backends taking turns pass by
                            pass, so a case's rounds are spread over the whole run
-  --max-rounds <n>         rounds a case may get in all (default 10, quick as --rounds): past
-                           --rounds, a case whose median is uncertain by more than 4 % gets more
+  --max-rounds <n>         rounds a case may get in all (default 10 or --rounds, quick as
+                           --rounds): past --rounds, a process gives a case whose median over
+                           its own rounds is uncertain by more than 4 % more of them
   --processes <n>          fresh processes each backend's cases are measured in, one after
                            another, each with --rounds / n of the rounds (rounded up); the
-                           medians pool them (default 2, quick 1)
+                           medians pool them (default 5, or --rounds / 2 when that is fewer;
+                           quick 1)
   --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
                            gauge of a CPU below 80 % of its best) before timing a case; rounds
                            timed while it was slowed are left out of medians (default 0: no
@@ -100,7 +104,7 @@ export function parseCommand(argv: readonly string[]): Command {
 
   const durationMs = intOption('--duration', values.duration, quick ? 100 : 600, 10, 600_000);
   const warmupMs = intOption('--warmup', values.warmup, quick ? 20 : 200, 0, 600_000);
-  const rounds = intOption('--rounds', values.rounds, quick ? 3 : 5, 3, 1000);
+  const rounds = intOption('--rounds', values.rounds, quick ? 3 : 10, 3, 1000);
   const maxRounds = intOption(
     '--max-rounds',
     values['max-rounds'],
@@ -113,7 +117,15 @@ export function parseCommand(argv: readonly string[]): Command {
       `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
     );
   }
-  const processes = intOption('--processes', values.processes, quick ? 1 : 2, 1, 10);
+  // Five processes of two rounds each by default: on the VMs measured, one process's luck set
+  // all its rounds of a Redis case 20–30 % apart from the other's (docs/benchmarks.md).
+  const processes = intOption(
+    '--processes',
+    values.processes,
+    quick ? 1 : Math.max(1, Math.min(DEFAULT_PROCESSES, Math.floor(rounds / 2))),
+    1,
+    10,
+  );
   if (processes > rounds) {
     throw new UsageError(
       `--processes ${processes} is more than --rounds ${rounds}; every process needs at least one round`,

@@ -23,6 +23,7 @@ import {
   type BenchResults,
   type CaseFailure,
   processShare,
+  type RoundResult,
   type SkippedBackend,
   type WorkloadId,
 } from './types.js';
@@ -334,6 +335,15 @@ async function timed(run: BackendRun, step: () => Promise<void>): Promise<void> 
   }
 }
 
+/** The records of a backend's `process`-th workload process, each round marked with it. */
+function fromProcess(measured: WorkloadRecords, process: number): WorkloadRecords {
+  const mark = (rounds: RoundResult[]) => rounds.map((round) => ({ ...round, process }));
+  return {
+    records: measured.records.map((r) => ({ ...r, larder: mark(r.larder), raw: mark(r.raw) })),
+    failures: measured.failures,
+  };
+}
+
 /** A backend's turn in the workload rotation: the process measuring it now, and how many it has had. */
 interface WorkloadTurn {
   run: BackendRun;
@@ -382,7 +392,7 @@ async function measureAllWorkloads(
         turn.current = await WorkloadProcess.start(turn.run.backend, start, gauge);
       }
       if (await turn.current.pass()) return;
-      turn.run.measured.push(turn.current.records);
+      turn.run.measured.push(fromProcess(turn.current.records, turn.started));
       turn.current = undefined;
     }
   };

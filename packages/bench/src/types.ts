@@ -101,6 +101,11 @@ export interface RoundResult {
    * versions of the bench): shows how a case's rounds are spread over the run.
    */
   startedAt?: number;
+  /**
+   * Which of the backend's workload processes timed it, from 1 (absent from results written by
+   * earlier versions of the bench).
+   */
+  process?: number;
   /** Successful operations. */
   ops: number;
   elapsedMs: number;

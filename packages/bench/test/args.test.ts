@@ -19,7 +19,7 @@ describe('parseCommand', () => {
       valueSize: 100,
       durationMs: 600,
       warmupMs: 200,
-      rounds: 5,
+      rounds: 10,
       maxRounds: 10,
       keys: 100_000,
       memoryKeys: 1_000_000,
@@ -45,10 +45,13 @@ describe('parseCommand', () => {
     expect(run(['--speed-wait', '5'])).toMatchObject({ speedWaitMs: 5_000 });
   });
 
-  it('measures in 2 fresh processes by default, 1 in --quick, as many as --processes says', () => {
-    expect(run([])).toMatchObject({ processes: 2 });
+  it('measures in 5 fresh processes of 2 rounds by default, 1 in --quick, as many as --processes says', () => {
+    expect(run([])).toMatchObject({ processes: 5, rounds: 10, maxRounds: 10 });
     expect(run(['--quick'])).toMatchObject({ processes: 1 });
-    expect(run(['--processes', '5'])).toMatchObject({ processes: 5, rounds: 5 });
+    expect(run(['--processes', '3'])).toMatchObject({ processes: 3, rounds: 10 });
+    // Fewer rounds, fewer processes by default: each keeps two rounds.
+    expect(run(['--rounds', '6'])).toMatchObject({ processes: 3 });
+    expect(run(['--rounds', '3'])).toMatchObject({ processes: 1 });
   });
 
   it('lets --max-rounds bound the extra rounds, never below --rounds', () => {
@@ -75,7 +78,10 @@ describe('parseCommand', () => {
     [['--rounds', '6', '--max-rounds', '5'], /--max-rounds 5 is fewer than --rounds 6; give at least 6/],
     [['--duration=-5'], /--duration -5 is out of range/],
     [['--speed-wait=-1'], /--speed-wait -1 is out of range/],
-    [['--processes', '6'], /--processes 6 is more than --rounds 5; every process needs at least one round/],
+    [
+      ['--processes', '6', '--rounds', '5'],
+      /--processes 6 is more than --rounds 5; every process needs at least one round/,
+    ],
     [['--processes', '0'], /--processes 0 is out of range/],
     [['--duration'], /argument missing/],
     [['--value-size', '2MiB'], /outside 100 bytes to 512 KiB/],

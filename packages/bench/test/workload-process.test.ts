@@ -126,6 +126,8 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
       expect(b.cases).toHaveLength(1);
       const larder = b.cases[0]!.larder.rounds;
       expect(larder).toHaveLength(4);
+      // Two rounds from each of the two processes, each marked with the process that timed it.
+      expect(larder.map((round) => round.process)).toEqual([1, 1, 2, 2]);
       return larder.map((round) => round.startedAt!);
     };
     const [memory, sqlite] = results.backends.map(times) as [number[], number[]];
