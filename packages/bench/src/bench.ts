@@ -237,21 +237,6 @@ export class WorkloadPasses {
   }
 }
 
-/** All of a backend's passes in this process, one after another (`WorkloadPasses`). */
-export async function measureWorkloads(
-  backend: BenchBackend,
-  data: Dataset,
-  options: BenchOptions,
-  gauge: Gauge | undefined,
-  progress: Progress,
-  where = '',
-): Promise<WorkloadRecords> {
-  const passes = new WorkloadPasses(backend, data, options, gauge, progress, where);
-  let more = true;
-  while (more) more = await passes.next();
-  return passes.records();
-}
-
 /**
  * Pools what every process measured of a backend's cases into its results: a case that
  * failed in any process is reported as failed, not from the rounds of the others.
@@ -480,7 +465,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
         `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and extrapolated to 1M.`,
       );
     }
-    const hostNote = hostSpeedNote({ backends });
+    const hostSpeed = hostSpeedByMinute(backends);
+    const hostNote = hostSpeedNote(hostSpeed);
     if (hostNote !== undefined) notes.push(hostNote);
     if (backends.some((b) => b.cases.some((c) => c.busy))) {
       notes.push(
@@ -503,7 +489,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       backends,
       skipped,
       seconds: (performance.now() - started) / 1000,
-      hostSpeed: hostSpeedByMinute(backends),
+      hostSpeed,
       ...(gauge === undefined
         ? {}
         : {

@@ -1,5 +1,5 @@
 import { median } from './stats.js';
-import type { BackendResult, BenchResults, MinuteSpeed } from './types.js';
+import type { BackendResult, MinuteSpeed } from './types.js';
 
 /** A minute with fewer rounds than this says too little to be read as the machine's speed. */
 export const MIN_ROUNDS_PER_MINUTE = 8;
@@ -32,7 +32,9 @@ export function hostSpeedByMinute(backends: readonly BackendResult[]): MinuteSpe
   const byMinute = new Map<number, number[]>();
   for (const p of points) {
     const minute = Math.floor((p.at - start) / 60_000);
-    byMinute.set(minute, [...(byMinute.get(minute) ?? []), p.speed]);
+    const speeds = byMinute.get(minute);
+    if (speeds === undefined) byMinute.set(minute, [p.speed]);
+    else speeds.push(p.speed);
   }
   return [...byMinute]
     .sort(([a], [b]) => a - b)
@@ -51,9 +53,12 @@ export function hostSpeedRange(minutes: readonly MinuteSpeed[]): { min: number; 
 /** A run whose minutes moved further than this from its typical speed is flagged. */
 export const STEADY_HOST = 0.1;
 
-/** The note a run gets when the machine's speed moved by more than `STEADY_HOST` over it. */
-export function hostSpeedNote(results: Pick<BenchResults, 'backends'>): string | undefined {
-  const range = hostSpeedRange(hostSpeedByMinute(results.backends));
+/**
+ * The note a run gets when the machine's speed (`hostSpeedByMinute`) moved by more than
+ * `STEADY_HOST` over it.
+ */
+export function hostSpeedNote(minutes: readonly MinuteSpeed[]): string | undefined {
+  const range = hostSpeedRange(minutes);
   if (range === undefined) return undefined;
   if (range.min >= 1 - STEADY_HOST && range.max <= 1 + STEADY_HOST) return undefined;
   return (

@@ -236,7 +236,7 @@ export function summarizeCase(records: readonly CaseRecord[], workload: Workload
 /**
  * One workload at one concurrency on one backend, measured over several visits. Each visit
  * warms both sides up, then times one round of each, Larder and raw back to back; the bench
- * spreads a case's visits over passes through all of a backend's cases (`measureWorkloads`
+ * spreads a case's visits over passes through all of a backend's cases (`WorkloadPasses`
  * in bench.ts), so that a slow drift of the machine touches every case alike instead of
  * shifting one case's rounds all together. With a speed gauge, each visit first waits
  * (within the budget it is given) for the machine to run at full speed, and the gauge is read
