@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BACKEND_NAMES, type BenchOptions, PHASES, type Phase, WORKLOAD_IDS } from './types.js';
+import { BACKEND_NAMES, type BenchOptions, PHASES, type Phase, processShare, WORKLOAD_IDS } from './types.js';
 
 /** Bad command-line input: printed with the usage line, exit code 2. */
 export class UsageError extends Error {
@@ -12,6 +12,8 @@ export const MAX_VALUE_SIZE = 512 * 1024;
 const MAX_CONCURRENCY = 10_000;
 /** Workload processes per backend in a full run. */
 const DEFAULT_PROCESSES = 5;
+/** Top-up processes a case may get by default (`--max-rounds`). */
+const DEFAULT_TOP_UPS = 3;
 /** Data kept loaded for the workloads is capped to this many value bytes per side. */
 const WORKING_SET_BYTES = 64 * 1024 * 1024;
 /** The memory load is capped to this many value bytes per side; above it the figure is extrapolated. */
@@ -32,9 +34,10 @@ export const USAGE = `Usage: pnpm bench [options]
   --rounds <n>             rounds per case and side, >= 3 (default 10, quick 3): one pass over
                            a backend's cases per round, the backends taking turns pass by
                            pass, so a case's rounds are spread over the whole run
-  --max-rounds <n>         rounds a case may get in all (default 10 or --rounds, quick as
-                           --rounds): past --rounds, a process gives a case whose median over
-                           its own rounds is uncertain by more than 4 % more of them
+  --max-rounds <n>         rounds a case may get in all (default --rounds plus three processes'
+                           shares: 16; quick as --rounds): past --rounds, the cases whose
+                           median is uncertain by more than 4 % get a fresh top-up process's
+                           share of rounds at a time
   --processes <n>          fresh processes each backend's cases are measured in, one after
                            another, each with --rounds / n of the rounds (rounded up); the
                            medians pool them (default 5, or --rounds / 2 when that is fewer;
@@ -105,18 +108,6 @@ export function parseCommand(argv: readonly string[]): Command {
   const durationMs = intOption('--duration', values.duration, quick ? 100 : 600, 10, 600_000);
   const warmupMs = intOption('--warmup', values.warmup, quick ? 20 : 200, 0, 600_000);
   const rounds = intOption('--rounds', values.rounds, quick ? 3 : 10, 3, 1000);
-  const maxRounds = intOption(
-    '--max-rounds',
-    values['max-rounds'],
-    quick ? rounds : Math.max(rounds, 10),
-    3,
-    1000,
-  );
-  if (maxRounds < rounds) {
-    throw new UsageError(
-      `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
-    );
-  }
   // Five processes of two rounds each by default: on the VMs measured, one process's luck set
   // all its rounds of a Redis case 20–30 % apart from the other's (docs/benchmarks.md).
   const processes = intOption(
@@ -129,6 +120,19 @@ export function parseCommand(argv: readonly string[]): Command {
   if (processes > rounds) {
     throw new UsageError(
       `--processes ${processes} is more than --rounds ${rounds}; every process needs at least one round`,
+    );
+  }
+  // Up to three top-up processes by default, for the cases whose median is still uncertain.
+  const maxRounds = intOption(
+    '--max-rounds',
+    values['max-rounds'],
+    quick ? rounds : rounds + DEFAULT_TOP_UPS * processShare(rounds, processes),
+    3,
+    1000,
+  );
+  if (maxRounds < rounds) {
+    throw new UsageError(
+      `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
     );
   }
   const speedWaitMs = intOption('--speed-wait', values['speed-wait'], 0, 0, 3600) * 1000;

@@ -22,8 +22,10 @@ import {
   type BenchOptions,
   type BenchResults,
   type CaseFailure,
+  type CaseResult,
   processShare,
   type RoundResult,
+  type SideResult,
   type SkippedBackend,
   type WorkloadId,
 } from './types.js';
@@ -123,21 +125,32 @@ function emptyResult(backend: BenchBackend): BackendResult {
   };
 }
 
+/** A workload at a concurrency: which case a top-up process measures. */
+export interface CaseKey {
+  workload: WorkloadId;
+  concurrency: number;
+}
+
 /**
- * The cases pass `round` visits: every one up to `rounds`, then, up to `maxRounds`, those
- * with fewer than `rounds` rounds timed at full speed or whose median is still uncertain by
- * more than `MEDIAN_ERROR_TARGET`.
+ * The cases of a backend that get another process's share of rounds (`share`): those whose
+ * pooled median is still uncertain by more than `MEDIAN_ERROR_TARGET` on either side, or that
+ * have fewer than `rounds` rounds timed at full speed, as long as the extra share keeps them
+ * within `maxRounds`.
  */
-export function casesForPass<T extends { medianError(): number; readonly fullSpeedRounds: number }>(
-  runs: readonly T[],
-  round: number,
+export function casesToTopUp(
+  cases: readonly CaseResult[],
   options: Pick<BenchOptions, 'rounds' | 'maxRounds'>,
-): T[] {
-  if (round <= options.rounds) return [...runs];
-  if (round > options.maxRounds) return [];
-  return runs.filter(
-    (run) => run.fullSpeedRounds < options.rounds || run.medianError() > MEDIAN_ERROR_TARGET,
-  );
+  share: number,
+): CaseKey[] {
+  const fullSpeed = (side: SideResult) => side.rounds.filter((r) => r.machineSpeed >= FULL_SPEED).length;
+  return cases
+    .filter(
+      (c) =>
+        c.larder.rounds.length + share <= options.maxRounds &&
+        (Math.max(c.larder.medianError, c.raw.medianError) > MEDIAN_ERROR_TARGET ||
+          Math.min(fullSpeed(c.larder), fullSpeed(c.raw)) < options.rounds),
+    )
+    .map(({ workload, concurrency }) => ({ workload, concurrency }));
 }
 
 /** What one process measured of a backend's cases. */
@@ -149,15 +162,13 @@ export interface WorkloadRecords {
 /**
  * A backend's workload cases in one process, measured in passes: a warm-up pass that visits
  * each case once without timing it (so the JIT has seen every workload before any round
- * counts), then one pass per round, each visiting every case for one round per side. A
- * case's rounds are thus many seconds apart, and a drift of the machine (another tenant, CPU
- * frequency) lands on all cases alike instead of on one case's rounds together. After
- * `rounds` passes, extra passes (up to `maxRounds` in all) visit only the cases whose median
- * is still uncertain by more than `MEDIAN_ERROR_TARGET` or that have fewer than `rounds`
- * rounds timed at full speed. Each pass may wait up to `speedWaitMs` in all for the speed
- * gauge to read full speed before timing a case (`CaseRun.visit`). The server is settled
- * before every pass. `rounds` and `maxRounds` are this process's share (`processShare`);
- * `where` names the process in progress lines. The bench runs one pass at a time
+ * counts), then `rounds` passes (this process's share, `processShare`), each visiting every
+ * case for one round per side. A case's rounds are thus many seconds apart, and a drift of
+ * the machine (another tenant, CPU frequency) lands on all cases alike instead of on one
+ * case's rounds together. `only`, when given, limits the cases to those (a top-up process,
+ * `casesToTopUp`). Each pass may wait up to `speedWaitMs` in all for the speed gauge to read
+ * full speed before timing a case (`CaseRun.visit`). The server is settled before every
+ * pass. `where` names the process in progress lines. The bench runs one pass at a time
  * (`next`), so that the passes of several backends can take turns.
  */
 export class WorkloadPasses {
@@ -177,6 +188,7 @@ export class WorkloadPasses {
     gauge: Gauge | undefined,
     progress: Progress,
     where = '',
+    only?: readonly CaseKey[],
   ) {
     this.#backend = backend;
     this.#options = options;
@@ -185,6 +197,8 @@ export class WorkloadPasses {
     this.#round = options.warmupMs > 0 ? 0 : 1;
     for (const id of options.workloads) {
       for (const concurrency of options.concurrency) {
+        if (only !== undefined && !only.some((c) => c.workload === id && c.concurrency === concurrency))
+          continue;
         this.#runs.push(new CaseRun(backend, WORKLOADS[id], concurrency, data, gauge));
       }
     }
@@ -199,13 +213,12 @@ export class WorkloadPasses {
   async next(): Promise<boolean> {
     const round = this.#round;
     const options = this.#options;
-    const visiting = casesForPass(this.#runs, round, options);
-    if (visiting.length === 0) return false;
+    if (round > options.rounds || this.#runs.length === 0) return false;
+    const visiting = this.#runs;
     this.#round++;
     const warmUpOnly = round === 0;
-    const extra = round > options.rounds;
     const phase = this.#progress.phase(
-      `${this.#backend.name}${this.#where}: ${warmUpOnly ? 'warm-up pass' : extra ? `extra round ${round}` : `round ${round} of ${options.rounds}`}`,
+      `${this.#backend.name}${this.#where}: ${warmUpOnly ? 'warm-up pass' : `round ${round} of ${options.rounds}`}`,
       `${visiting.length} cases`,
     );
     if (this.#backend.settle !== undefined) {
@@ -238,9 +251,30 @@ export class WorkloadPasses {
 }
 
 /**
- * Pools what every process measured of a backend's cases into its results: a case that
- * failed in any process is reported as failed, not from the rounds of the others.
+ * What every process measured of a backend's cases, pooled case by case: a case that failed
+ * in any process is reported as failed, not from the rounds of the others.
  */
+function pooledCases(
+  measured: readonly WorkloadRecords[],
+  options: BenchOptions,
+  gauge: Gauge | undefined,
+): { cases: CaseResult[]; failures: CaseFailure[] } {
+  const failures = measured.flatMap((m) => m.failures);
+  const failed = (id: WorkloadId, c: number) =>
+    failures.some((f) => f.workload === id && f.concurrency === c);
+  const records = measured.flatMap((m) => m.records);
+  const cases: CaseResult[] = [];
+  for (const id of options.workloads) {
+    for (const concurrency of options.concurrency) {
+      if (failed(id, concurrency)) continue;
+      const mine = records.filter((r) => r.workload === id && r.concurrency === concurrency);
+      if (mine.length > 0) cases.push(summarizeCase(mine, WORKLOADS[id], gauge));
+    }
+  }
+  return { cases, failures };
+}
+
+/** Pools what every process measured of a backend's cases into its results. */
 function poolCases(
   result: BackendResult,
   measured: readonly WorkloadRecords[],
@@ -248,19 +282,11 @@ function poolCases(
   gauge: Gauge | undefined,
   progress: Progress,
 ): void {
-  const failures = measured.flatMap((m) => m.failures);
+  const { cases, failures } = pooledCases(measured, options, gauge);
   result.failures.push(...failures);
-  const failed = (id: WorkloadId, c: number) =>
-    failures.some((f) => f.workload === id && f.concurrency === c);
-  const records = measured.flatMap((m) => m.records);
-  for (const id of options.workloads) {
-    for (const concurrency of options.concurrency) {
-      if (failed(id, concurrency)) continue;
-      const mine = records.filter((r) => r.workload === id && r.concurrency === concurrency);
-      if (mine.length === 0) continue;
-      const c = summarizeCase(mine, WORKLOADS[id], gauge);
-      result.cases.push(c);
-      if (progress.mode === 'quiet') continue;
+  result.cases.push(...cases);
+  if (progress.mode !== 'quiet') {
+    for (const c of cases) {
       progress.note(
         `${result.name} ${c.workload} c=${c.concurrency}: Larder ${formatOps(c.larder.opsPerSec.median)} ops/s, raw ${formatOps(c.raw.opsPerSec.median)} (${formatRatio(c.ratio)})${c.busy ? ' [busy machine]' : ''}`,
       );
@@ -357,7 +383,8 @@ async function measureAllWorkloads(
   gauge: SpeedGauge | undefined,
   progress: Progress,
 ): Promise<void> {
-  const share = { ...options, ...processShare(options, options.processes) };
+  const shareRounds = processShare(options.rounds, options.processes);
+  const share = { ...options, rounds: shareRounds };
   const turns: WorkloadTurn[] = runs.map((run) => ({
     run,
     started: 0,
@@ -367,13 +394,19 @@ async function measureAllWorkloads(
   const takeTurn = async (turn: WorkloadTurn): Promise<void> => {
     for (;;) {
       if (turn.current === undefined) {
-        if (turn.started === options.processes) {
-          turn.finished = true;
-          return;
+        let only: CaseKey[] | undefined;
+        let where = options.processes > 1 ? ` (process ${turn.started + 1} of ${options.processes})` : '';
+        if (turn.started >= options.processes) {
+          const { cases } = pooledCases(turn.run.measured, options, gauge);
+          only = casesToTopUp(cases, options, shareRounds);
+          if (only.length === 0) {
+            turn.finished = true;
+            return;
+          }
+          where = ` (top-up process ${turn.started + 1 - options.processes}, ${only.length} uncertain ${only.length === 1 ? 'case' : 'cases'})`;
         }
         turn.started++;
-        const where = options.processes > 1 ? ` (process ${turn.started} of ${options.processes})` : '';
-        const start = { options: share, tempDir, where, progress: progress.mode };
+        const start = { options: share, tempDir, where, progress: progress.mode, only };
         turn.current = await WorkloadProcess.start(turn.run.backend, start, gauge);
       }
       if (await turn.current.pass()) return;

@@ -1,6 +1,6 @@
 import { formatRatio, textTable } from './format.js';
 import { hostSpeedByMinute, hostSpeedRange } from './host-speed.js';
-import { median, medianError } from './stats.js';
+import { median, pooledMedianError } from './stats.js';
 import type { BenchResults, SideResult } from './types.js';
 
 /** How far apart two runs may be and still agree, as fractions (0.15 = ±15 %). */
@@ -33,11 +33,12 @@ export interface ComparedFigure {
 
 /**
  * Rounds and median error of one side in both runs, over the rounds that count (computed
- * from the rounds, so older files, whose rounds all count, have it too).
+ * from the rounds, so older files, whose rounds all count, have it too; rounds that name
+ * their process are judged by `pooledMedianError`).
  */
 function samples(a: SideResult, b: SideResult, change: number): ComparedFigure['samples'] {
   const counted = (s: SideResult) => s.rounds.filter((r) => r.counted !== false);
-  const error = (s: SideResult) => medianError(counted(s).map((r) => r.opsPerSec));
+  const error = (s: SideResult) => pooledMedianError(counted(s));
   const errors: [number, number] = [error(a), error(b)];
   const combined = Math.hypot(...errors);
   const sigmas = combined > 0 ? Math.abs(change) / combined : change === 0 ? 0 : Number.POSITIVE_INFINITY;

@@ -6,7 +6,7 @@ import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
 import type { Op, Workload } from './scenarios/workload.js';
 import { type Gauge, type Reading, slowest } from './speed-gauge.js';
-import { LatencyHistogram, median, medianError, ratio, spread } from './stats.js';
+import { LatencyHistogram, median, pooledMedianError, ratio, spread } from './stats.js';
 import type { CaseResult, RoundResult, Side, SideResult, WorkloadId } from './types.js';
 
 /** Timing of one case. */
@@ -173,11 +173,6 @@ function countedVisits(speeds: readonly Reading[], gauge: Gauge | undefined): bo
   return fullCount < MIN_COUNTED_ROUNDS ? speeds.map(() => true) : full;
 }
 
-/** Rounds per side timed at full speed (all of them without a gauge). */
-function fullSpeedCount(speeds: readonly Reading[], gauge: Gauge | undefined): number {
-  return gauge === undefined ? speeds.length : speeds.filter((speed) => gauge.isFull(speed)).length;
-}
-
 /**
  * The case's figures over the rounds that count, pooled from every record of it (one per
  * process that measured it): medians with min–max, every round listed. `gauge` judges which
@@ -207,7 +202,7 @@ export function summarizeCase(records: readonly CaseRecord[], workload: Workload
     const opsPerSec = spread(perRound);
     return {
       opsPerSec,
-      medianError: medianError(perRound),
+      medianError: pooledMedianError(kept),
       slowRounds: rounds.length - kept.length,
       keysPerSec: opsPerSec.median * workload.keysPerOp,
       p50Ms: median(kept.map((r) => r.p50Ms)),
@@ -273,14 +268,6 @@ export class CaseRun {
   }
 
   /**
-   * Rounds per side timed while the machine ran at full speed (all of them without a gauge),
-   * whether or not the fallback of `countedVisits` makes every round count.
-   */
-  get fullSpeedRounds(): number {
-    return fullSpeedCount(this.#visitSpeeds, this.#gauge);
-  }
-
-  /**
    * Warms each side up for `warmupMs`, then (unless `record` is false) times one round of each
    * in `order`. A warm-up-only visit lets the JIT see every case before any round counts.
    * Before a recorded visit it waits up to `speedWaitMs` for the gauge to read full speed;
@@ -326,22 +313,6 @@ export class CaseRun {
     this.#otherCores.push(otherCpuCores(cpuBefore, sampleCpu(ours())));
     this.#visitSpeeds.push(speed);
     return waitedMs;
-  }
-
-  #countedRounds(side: Side): RoundResult[] {
-    const counted = countedVisits(this.#visitSpeeds, this.#gauge);
-    return this.#sides[side].rounds.filter((_, i) => counted[i]);
-  }
-
-  /**
-   * The larger of the two sides' relative standard errors of the ops/s median, over the
-   * rounds that count; 0 before any round.
-   */
-  medianError(): number {
-    return Math.max(
-      medianError(this.#countedRounds('larder').map((r) => r.opsPerSec)),
-      medianError(this.#countedRounds('raw').map((r) => r.opsPerSec)),
-    );
   }
 
   /** What this process measured of the case, as plain data to pool with other processes' records. */

@@ -38,6 +38,32 @@ export function medianError(values: readonly number[]): number {
 }
 
 /**
+ * How far the median of rounds timed in several processes may be from the true one, relative
+ * to it. Rounds of one process share its luck (heap and code layout, where the scheduler put
+ * it), so they are not independent draws, and `medianError` over all of them reads too sure
+ * when the processes differ: this is the larger of that and the standard error of the mean
+ * over the processes' mean rounds, s_p / √k over the median (s_p the standard deviation of
+ * the k processes' means). Rounds without a process count as one process.
+ */
+export function pooledMedianError(rounds: readonly { opsPerSec: number; process?: number }[]): number {
+  const values = rounds.map((r) => r.opsPerSec);
+  const iid = medianError(values);
+  const byProcess = new Map<number | undefined, number[]>();
+  for (const r of rounds) {
+    const mine = byProcess.get(r.process);
+    if (mine === undefined) byProcess.set(r.process, [r.opsPerSec]);
+    else mine.push(r.opsPerSec);
+  }
+  const k = byProcess.size;
+  const m = k < 2 ? 0 : median(values);
+  if (!(m > 0)) return iid;
+  const means = [...byProcess.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length);
+  const mean = means.reduce((a, b) => a + b, 0) / k;
+  const variance = means.reduce((a, v) => a + (v - mean) ** 2, 0) / (k - 1);
+  return Math.max(iid, Math.sqrt(variance / k) / m);
+}
+
+/**
  * The q-quantile (0..1) of a list by the nearest-rank method: the smallest value with at
  * least q of the list at or below it. 0 for an empty list.
  */

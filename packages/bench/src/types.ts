@@ -34,8 +34,9 @@ export interface BenchOptions {
   /** Rounds every case gets. */
   rounds: number;
   /**
-   * Rounds a case may get in all: past `rounds`, a case whose median is not yet known to
-   * within `MEDIAN_ERROR_TARGET` (stats.ts) gets another round per extra pass, up to this many.
+   * Rounds a case may get in all: past `rounds`, a case whose pooled median is not yet known
+   * to within `MEDIAN_ERROR_TARGET` (stats.ts) gets another process's share of rounds (a
+   * top-up process, `casesToTopUp` in bench.ts) while that keeps it within this many.
    */
   maxRounds: number;
   /**
@@ -46,7 +47,7 @@ export interface BenchOptions {
   /**
    * Fresh processes each backend's workload cases are measured in, one after another across
    * the backends; every process gets `rounds` ÷ this (rounded up) of each case's rounds, and
-   * the medians pool them all.
+   * the medians pool them all (with those of any top-up process).
    */
   processes: number;
   /** Keys loaded before the workloads (the set get-hit reads from). */
@@ -64,18 +65,12 @@ export interface BenchOptions {
 }
 
 /**
- * The rounds and the most rounds each of `processes` workload processes gives a case: the
- * run's `rounds` and `maxRounds` shared out, each rounded up so that every process gets the
- * same share (a pooled median then weighs every process alike).
+ * The rounds each of `processes` workload processes gives a case: the run's `rounds` shared
+ * out, rounded up so that every process gets the same share (a pooled median then weighs
+ * every process alike). A top-up process gets the same share.
  */
-export function processShare(
-  options: Pick<BenchOptions, 'rounds' | 'maxRounds'>,
-  processes: number,
-): Pick<BenchOptions, 'rounds' | 'maxRounds'> {
-  return {
-    rounds: Math.ceil(options.rounds / processes),
-    maxRounds: Math.ceil(options.maxRounds / processes),
-  };
+export function processShare(rounds: number, processes: number): number {
+  return Math.ceil(rounds / processes);
 }
 
 /** A median over rounds, with the spread it came from. */

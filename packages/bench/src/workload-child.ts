@@ -86,7 +86,7 @@ async function main(start: StartMessage): Promise<void> {
       await seed(backend, data, progress);
     }
     const gauge = start.gaugePids === null ? undefined : remoteGauge(start.gaugePids);
-    const passes = new WorkloadPasses(backend, data, options, gauge, progress, start.where);
+    const passes = new WorkloadPasses(backend, data, options, gauge, progress, start.where, start.only);
     if (passes.warmUpNext) await passes.next();
     await send({ type: 'ready' });
     for (;;) {

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BenchBackend } from './backends/backend.js';
-import type { WorkloadRecords } from './bench.js';
+import type { CaseKey, WorkloadRecords } from './bench.js';
 import { trackChild } from './lifecycle.js';
 import type { ProgressMode } from './progress.js';
 import type { GaugeAnswer, SpeedGauge } from './speed-gauge.js';
@@ -13,8 +13,10 @@ const CHILD = fileURLToPath(new URL('./workload-child.js', import.meta.url));
 export interface StartMessage {
   type: 'start';
   backend: BackendName;
-  /** The run's options, with `rounds` and `maxRounds` this process's share. */
+  /** The run's options, with `rounds` this process's share. */
   options: BenchOptions;
+  /** The cases this process measures, when not all of them (a top-up process). */
+  only?: CaseKey[];
   /** The run's temp dir, where an embedded backend's files are. */
   tempDir: string;
   /** This process's name in progress lines, e.g. " (process 2 of 2)". */

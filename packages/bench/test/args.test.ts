@@ -20,7 +20,7 @@ describe('parseCommand', () => {
       durationMs: 600,
       warmupMs: 200,
       rounds: 10,
-      maxRounds: 10,
+      maxRounds: 16,
       keys: 100_000,
       memoryKeys: 1_000_000,
     });
@@ -46,7 +46,7 @@ describe('parseCommand', () => {
   });
 
   it('measures in 5 fresh processes of 2 rounds by default, 1 in --quick, as many as --processes says', () => {
-    expect(run([])).toMatchObject({ processes: 5, rounds: 10, maxRounds: 10 });
+    expect(run([])).toMatchObject({ processes: 5, rounds: 10, maxRounds: 16 });
     expect(run(['--quick'])).toMatchObject({ processes: 1 });
     expect(run(['--processes', '3'])).toMatchObject({ processes: 3, rounds: 10 });
     // Fewer rounds, fewer processes by default: each keeps two rounds.
@@ -54,8 +54,11 @@ describe('parseCommand', () => {
     expect(run(['--rounds', '3'])).toMatchObject({ processes: 1 });
   });
 
-  it('lets --max-rounds bound the extra rounds, never below --rounds', () => {
-    expect(run(['--rounds', '20']).maxRounds).toBe(20);
+  it('allows three top-up processes by default; --max-rounds bounds them, never below --rounds', () => {
+    // 20 rounds in 5 processes of 4: three more processes' shares.
+    expect(run(['--rounds', '20']).maxRounds).toBe(32);
+    expect(run(['--rounds', '6']).maxRounds).toBe(12);
+    expect(run(['--max-rounds', '10'])).toMatchObject({ rounds: 10, maxRounds: 10 });
     expect(run(['--rounds', '4', '--max-rounds', '9'])).toMatchObject({ rounds: 4, maxRounds: 9 });
     expect(run(['--quick', '--max-rounds', '8'])).toMatchObject({ rounds: 3, maxRounds: 8 });
   });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram, median, medianError, quantile, ratio, spread } from '../src/stats.js';
+import {
+  LatencyHistogram,
+  median,
+  medianError,
+  pooledMedianError,
+  quantile,
+  ratio,
+  spread,
+} from '../src/stats.js';
 
 describe('median and spread', () => {
   it('takes the middle value of an odd list and the mean of the middle two of an even one', () => {
@@ -83,5 +91,36 @@ describe('medianError', () => {
     expect(medianError([5])).toBe(0);
     expect(medianError([7, 7, 7])).toBe(0);
     expect(medianError([0, 0, 3])).toBe(0);
+  });
+});
+
+describe('pooledMedianError', () => {
+  const rounds = (perProcess: number[][]) =>
+    perProcess.flatMap((values, p) => values.map((opsPerSec) => ({ opsPerSec, process: p + 1 })));
+
+  it('is medianError over the rounds when the processes agree', () => {
+    const values = [
+      [100, 90],
+      [95, 105],
+      [110, 92],
+    ];
+    expect(pooledMedianError(rounds(values))).toBe(medianError(values.flat()));
+  });
+
+  it('is the standard error over the processes when their luck sets them apart', () => {
+    // Means 100, 100, 114: s_p = 8.08, over √3 and the median 100.
+    const split = rounds([
+      [100, 100],
+      [100, 100],
+      [114, 114],
+    ]);
+    expect(medianError(split.map((r) => r.opsPerSec))).toBeCloseTo(0.037, 3);
+    expect(pooledMedianError(split)).toBeCloseTo(0.0467, 3);
+  });
+
+  it('treats rounds without a process as one process', () => {
+    const values = [100, 100, 100, 100, 114, 114];
+    expect(pooledMedianError(values.map((opsPerSec) => ({ opsPerSec })))).toBe(medianError(values));
+    expect(pooledMedianError([])).toBe(0);
   });
 });

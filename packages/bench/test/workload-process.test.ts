@@ -9,17 +9,18 @@ import type * as Bench from '../src/bench.js';
 import { createDataset } from '../src/data.js';
 import type { Progress as ProgressClass } from '../src/progress.js';
 import { SpeedGauge } from '../src/speed-gauge.js';
-import type { BackendResult } from '../src/types.js';
+import { MEDIAN_ERROR_TARGET, pooledMedianError } from '../src/stats.js';
+import type { BackendResult, RoundResult } from '../src/types.js';
 import { processShare } from '../src/types.js';
 import type * as WorkloadProcess from '../src/workload-process.js';
 import { sampleResults } from './fixtures.js';
 
 describe('processShare', () => {
   it('gives every process the same share of the rounds, rounded up', () => {
-    expect(processShare({ rounds: 5, maxRounds: 10 }, 1)).toEqual({ rounds: 5, maxRounds: 10 });
-    expect(processShare({ rounds: 5, maxRounds: 10 }, 2)).toEqual({ rounds: 3, maxRounds: 5 });
-    expect(processShare({ rounds: 3, maxRounds: 3 }, 3)).toEqual({ rounds: 1, maxRounds: 1 });
-    expect(processShare({ rounds: 4, maxRounds: 9 }, 2)).toEqual({ rounds: 2, maxRounds: 5 });
+    expect(processShare(5, 1)).toBe(5);
+    expect(processShare(5, 2)).toBe(3);
+    expect(processShare(3, 3)).toBe(1);
+    expect(processShare(10, 5)).toBe(2);
   });
 });
 
@@ -144,5 +145,50 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
     // The machine's speed by minute is read from every round, both sides of both backends.
     expect(results.hostSpeed!.reduce((n, m) => n + m.rounds, 0)).toBe(16);
     for (const minute of results.hostSpeed!) expect(minute.speed).toBeGreaterThan(0);
+  });
+
+  it('gives the cases still uncertain after the fixed processes top-up processes, and only those', async () => {
+    const { runBench } = (await import(distBench)) as typeof Bench;
+    const { Progress } = (await import(distProgress)) as { Progress: typeof ProgressClass };
+    // Rounds of 10 ms and one round per process: some medians are bound to be uncertain.
+    const options = {
+      ...sampleResults().options,
+      backends: ['memory' as const],
+      backendsExplicit: true,
+      workloads: ['get-hit' as const, 'set' as const, 'mixed' as const],
+      concurrency: [1, 8],
+      keys: 1000,
+      durationMs: 10,
+      warmupMs: 2,
+      rounds: 3,
+      maxRounds: 6,
+      processes: 3,
+      speedWaitMs: 0,
+      skip: ['memory' as const, 'stability' as const],
+    };
+    const results = await runBench(options, new Progress('quiet'));
+    const cases = results.backends[0]!.cases;
+    expect(cases).toHaveLength(6);
+    const before = (rounds: RoundResult[], process: number) => rounds.filter((r) => r.process! < process);
+    // Whether the bench, about to start its `process`-th process, saw the case as owing rounds.
+    const owes = (c: (typeof cases)[number], process: number) =>
+      before(c.larder.rounds, process).length + 1 <= options.maxRounds &&
+      Math.max(
+        pooledMedianError(before(c.larder.rounds, process)),
+        pooledMedianError(before(c.raw.rounds, process)),
+      ) > MEDIAN_ERROR_TARGET;
+    const started = Math.max(...cases.flatMap((c) => c.larder.rounds.map((r) => r.process!)));
+    for (const c of cases) {
+      const processes = c.larder.rounds.map((r) => r.process!);
+      expect(c.raw.rounds.map((r) => r.process!)).toEqual(processes);
+      // Processes 1–3 measured every case; each top-up process after them measured the cases
+      // that, with the rounds before it, were still uncertain, and only those.
+      expect(processes.slice(0, 3)).toEqual([1, 2, 3]);
+      for (let process = 4; process <= started; process++) {
+        expect(processes.includes(process)).toBe(owes(c, process));
+      }
+      // The bench stopped when no case owed rounds any more.
+      expect(owes(c, started + 1)).toBe(false);
+    }
   });
 });

@@ -18,17 +18,18 @@ function markdownTable(table: Table, level: string): string {
 }
 
 /**
- * "5 rounds", "5 rounds (up to 10 where a median was uncertain by more than 4 %)", or with
- * several workload processes "6 rounds, 3 in each of 2 fresh processes (up to 10 …)".
+ * "5 rounds", or with several workload processes "6 rounds, 3 in each of 2 fresh processes",
+ * then "(up to 10 where a median was uncertain by more than 4 %)" when top-ups were allowed.
  */
 export function roundsText(o: BenchOptions): string {
   // Results written before maxRounds or processes existed have none.
   const processes = o.processes ?? 1;
-  const share = processShare({ rounds: o.rounds, maxRounds: o.maxRounds ?? o.rounds }, processes);
-  const rounds = share.rounds * processes;
-  const max = share.maxRounds * processes;
-  const where = processes > 1 ? `, ${share.rounds} in each of ${processes} fresh processes` : '';
-  return max > rounds
+  const share = processShare(o.rounds, processes);
+  const rounds = share * processes;
+  const topUps = Math.max(0, Math.floor(((o.maxRounds ?? o.rounds) - rounds) / share));
+  const max = rounds + topUps * share;
+  const where = processes > 1 ? `, ${share} in each of ${processes} fresh processes` : '';
+  return topUps > 0
     ? `${rounds} rounds${where} (up to ${max} where a median was uncertain by more than ${MEDIAN_ERROR_TARGET * 100} %)`
     : `${rounds} rounds${where}`;
 }
