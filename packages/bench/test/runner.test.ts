@@ -12,7 +12,7 @@ import { WORKLOADS } from '../src/scenarios/index.js';
 import { burst } from '../src/scenarios/stability.js';
 import { allowedCpus, SpeedGauge, slowest } from '../src/speed-gauge.js';
 import { medianError } from '../src/stats.js';
-import type { CaseResult } from '../src/types.js';
+import type { CaseResult, RoundResult } from '../src/types.js';
 
 const phase: PhaseHandle = { update: () => {}, done: () => {} };
 
@@ -271,22 +271,25 @@ describe('SpeedGauge', () => {
   });
 });
 
+/** A timed round of `opsPerSec`, at full speed, optionally marked with the process that timed it. */
+const round = (opsPerSec: number, process?: number): RoundResult => ({
+  ops: opsPerSec,
+  elapsedMs: 1000,
+  opsPerSec,
+  p50Ms: 1,
+  p99Ms: 2,
+  errors: 0,
+  failed: 0,
+  machineSpeed: 1,
+  counted: true,
+  ...(process === undefined ? {} : { process }),
+});
+
 describe('summarizeCase', () => {
-  const round = (opsPerSec: number) => ({
-    ops: opsPerSec,
-    elapsedMs: 1000,
-    opsPerSec,
-    p50Ms: 1,
-    p99Ms: 2,
-    errors: 0,
-    failed: 0,
-    machineSpeed: 1,
-    counted: true,
-  });
   const record = (larder: number[], speeds: number[]): CaseRecord => ({
     workload: 'get-hit',
     concurrency: 64,
-    larder: larder.map(round),
+    larder: larder.map((ops) => round(ops)),
     raw: larder.map((ops) => round(ops * 2)),
     // One reading per visit; empty without a gauge.
     speeds: larder.map((_, i) => (speeds[i] === undefined ? [] : [speeds[i]!])),
@@ -325,18 +328,6 @@ describe('summarizeCase', () => {
 });
 
 describe('casesToTopUp', () => {
-  const round = (opsPerSec: number, process: number) => ({
-    ops: opsPerSec,
-    elapsedMs: 1000,
-    opsPerSec,
-    p50Ms: 1,
-    p99Ms: 2,
-    errors: 0,
-    failed: 0,
-    machineSpeed: 1,
-    counted: true,
-    process,
-  });
   /** A pooled case from each process's two rounds of the Larder side; raw is 2× and as steady. */
   const pooled = (concurrency: number, larder: number[]): CaseResult => {
     const records: CaseRecord[] = [0, 2, 4].map((from, p) => ({
