@@ -12,6 +12,8 @@ export const MAX_VALUE_SIZE = 512 * 1024;
 const MAX_CONCURRENCY = 10_000;
 /** Workload processes per backend in a full run. */
 const DEFAULT_PROCESSES = 5;
+/** Turns, processes and rounds the embedded backends get for each of a server's, by default. */
+const DEFAULT_EMBEDDED_WEIGHT = 2;
 /** Top-up processes a case may get by default (`--max-rounds`). */
 const DEFAULT_TOP_UPS = 3;
 /** Data kept loaded for the workloads is capped to this many value bytes per side. */
@@ -42,6 +44,10 @@ export const USAGE = `Usage: pnpm bench [options]
                            another, each with --rounds / n of the rounds (rounded up); the
                            medians pool them (default 5, or --rounds / 2 when that is fewer;
                            quick 1)
+  --embedded-weight <n>    memory and SQLite (no server) get n times the processes and rounds,
+                           and n turns for each of a server's, spread through the run
+                           (default 2, quick 1): their rounds are pure CPU and move with the
+                           host's speed more than a network round trip does
   --speed-wait <s>         seconds per pass the bench may wait for a slowed machine (the speed
                            gauge of a CPU below 80 % of its best) before timing a case; rounds
                            timed while it was slowed are left out of medians (default 0: no
@@ -135,6 +141,13 @@ export function parseCommand(argv: readonly string[]): Command {
       `--max-rounds ${maxRounds} is fewer than --rounds ${rounds}; give at least ${rounds}`,
     );
   }
+  const embeddedWeight = intOption(
+    '--embedded-weight',
+    values['embedded-weight'],
+    quick ? 1 : DEFAULT_EMBEDDED_WEIGHT,
+    1,
+    10,
+  );
   const speedWaitMs = intOption('--speed-wait', values['speed-wait'], 0, 0, 3600) * 1000;
   const keysWanted = intOption('--keys', values.keys, quick ? 10_000 : 100_000, 100, 10_000_000);
   const memoryWanted = intOption(
@@ -172,6 +185,7 @@ export function parseCommand(argv: readonly string[]): Command {
       rounds,
       maxRounds,
       processes,
+      embeddedWeight,
       speedWaitMs,
       keys,
       memoryKeys,
@@ -200,6 +214,7 @@ function parse(argv: readonly string[]) {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       'max-rounds': { type: 'string' },
+      'embedded-weight': { type: 'string' },
       processes: { type: 'string' },
       'speed-wait': { type: 'string' },
       keys: { type: 'string' },

@@ -21,12 +21,14 @@ import {
   type BackendResult,
   type BenchOptions,
   type BenchResults,
+  backendTiming,
   type CaseFailure,
   type CaseResult,
   processShare,
   type RoundResult,
   type SideResult,
   type SkippedBackend,
+  type Timing,
   type WorkloadId,
 } from './types.js';
 import { WorkloadProcess } from './workload-process.js';
@@ -139,7 +141,7 @@ export interface CaseKey {
  */
 export function casesToTopUp(
   cases: readonly CaseResult[],
-  options: Pick<BenchOptions, 'rounds' | 'maxRounds'>,
+  options: Pick<Timing, 'rounds' | 'maxRounds'>,
   share: number,
 ): CaseKey[] {
   const fullSpeed = (side: SideResult) => side.rounds.filter((r) => r.machineSpeed >= FULL_SPEED).length;
@@ -358,10 +360,34 @@ function fromProcess(measured: WorkloadRecords, process: number): WorkloadRecord
 /** A backend's turn in the workload rotation: the process measuring it now, and how many it has had. */
 interface WorkloadTurn {
   run: BackendRun;
+  /** Its rounds, processes and top-up room (`backendTiming`). */
+  timing: Timing;
+  /** Turns it gets for each turn of a server (`embeddedWeight` for an embedded backend, else 1). */
+  weight: number;
+  /** Turns taken so far. */
+  taken: number;
   /** Processes started for this backend so far. */
   started: number;
   current: WorkloadProcess | undefined;
   finished: boolean;
+}
+
+/**
+ * Which backend takes the next turn: of those not finished, the one with the fewest turns
+ * for its weight, the first in run order on a tie. With weights 2, 2, 1, 1, 1 the rotation
+ * runs A B C D E A B, A B C D E A B, …: the heavier backends' extra turns spread through the
+ * run instead of gathering at its end. Undefined once every backend is finished.
+ */
+export function nextTurn(
+  turns: readonly Pick<WorkloadTurn, 'taken' | 'weight' | 'finished'>[],
+): number | undefined {
+  let next: number | undefined;
+  turns.forEach((turn, index) => {
+    if (turn.finished) return;
+    const best = next === undefined ? undefined : turns[next];
+    if (best === undefined || turn.taken / turn.weight < best.taken / best.weight) next = index;
+  });
+  return next;
 }
 
 /**
@@ -370,9 +396,10 @@ interface WorkloadTurn {
  * its rounds. A backend's rounds are thus spread over the whole workload phase, a turn of every
  * other backend apart, instead of gathered in a minute or two: the host's speed on the VMs
  * measured moves by 20–40 % over seconds to minutes, and a median drawn from one stretch of it
- * moved with it from run to run. Each backend's share of the rounds is measured in
- * `options.processes` fresh processes one after another (`WorkloadProcess`), which wait idle,
- * connected, between their turns. A backend runs alone (the other backends' processes and
+ * moved with it from run to run. Each backend's share of the rounds is measured in fresh
+ * processes one after another (`WorkloadProcess`, `backendTiming`), which wait idle,
+ * connected, between their turns. The embedded backends get `embeddedWeight` turns for each
+ * turn of a server (`nextTurn`). A backend runs alone (the other backends' processes and
  * servers idle), as an app would run one: cases of different backends interleaved in one
  * process were measured to slow Larder's network reads by a third.
  */
@@ -383,29 +410,36 @@ async function measureAllWorkloads(
   gauge: SpeedGauge | undefined,
   progress: Progress,
 ): Promise<void> {
-  const shareRounds = processShare(options.rounds, options.processes);
-  const share = { ...options, rounds: shareRounds };
-  const turns: WorkloadTurn[] = runs.map((run) => ({
-    run,
-    started: 0,
-    current: undefined,
-    finished: run.result.error !== undefined,
-  }));
+  const turns: WorkloadTurn[] = runs.map((run) => {
+    const embedded = run.backend.server.source === 'embedded';
+    return {
+      run,
+      timing: backendTiming(options, embedded),
+      weight: embedded ? options.embeddedWeight : 1,
+      taken: 0,
+      started: 0,
+      current: undefined,
+      finished: run.result.error !== undefined,
+    };
+  });
   const takeTurn = async (turn: WorkloadTurn): Promise<void> => {
+    const { timing } = turn;
+    const shareRounds = processShare(timing.rounds, timing.processes);
     for (;;) {
       if (turn.current === undefined) {
         let only: CaseKey[] | undefined;
-        let where = options.processes > 1 ? ` (process ${turn.started + 1} of ${options.processes})` : '';
-        if (turn.started >= options.processes) {
+        let where = timing.processes > 1 ? ` (process ${turn.started + 1} of ${timing.processes})` : '';
+        if (turn.started >= timing.processes) {
           const { cases } = pooledCases(turn.run.measured, options, gauge);
-          only = casesToTopUp(cases, options, shareRounds);
+          only = casesToTopUp(cases, timing, shareRounds);
           if (only.length === 0) {
             turn.finished = true;
             return;
           }
-          where = ` (top-up process ${turn.started + 1 - options.processes}, ${only.length} uncertain ${only.length === 1 ? 'case' : 'cases'})`;
+          where = ` (top-up process ${turn.started + 1 - timing.processes}, ${only.length} uncertain ${only.length === 1 ? 'case' : 'cases'})`;
         }
         turn.started++;
+        const share = { ...options, rounds: shareRounds };
         const start = { options: share, tempDir, where, progress: progress.mode, only };
         turn.current = await WorkloadProcess.start(turn.run.backend, start, gauge);
       }
@@ -415,19 +449,18 @@ async function measureAllWorkloads(
     }
   };
   try {
-    while (turns.some((turn) => !turn.finished)) {
-      for (const turn of turns) {
-        if (turn.finished) continue;
-        await timed(turn.run, async () => {
-          try {
-            await takeTurn(turn);
-          } catch (error) {
-            turn.run.result.error = `measuring the workloads failed: ${message(error)}`;
-            turn.current?.kill();
-            turn.finished = true;
-          }
-        });
-      }
+    for (let index = nextTurn(turns); index !== undefined; index = nextTurn(turns)) {
+      const turn = turns[index] as WorkloadTurn;
+      turn.taken++;
+      await timed(turn.run, async () => {
+        try {
+          await takeTurn(turn);
+        } catch (error) {
+          turn.run.result.error = `measuring the workloads failed: ${message(error)}`;
+          turn.current?.kill();
+          turn.finished = true;
+        }
+      });
     }
   } finally {
     for (const turn of turns) turn.current?.kill();

@@ -50,6 +50,13 @@ export interface BenchOptions {
    * the medians pool them all (with those of any top-up process).
    */
   processes: number;
+  /**
+   * How many times the processes, rounds and turns of a network backend the embedded
+   * backends (memory, SQLite: no server) get (`backendTiming`). Their rounds are pure CPU in
+   * the measuring process, so the host's swings land on them in full: every run-to-run miss
+   * measured in session 9 was one of theirs. Results written before it existed have none (1).
+   */
+  embeddedWeight: number;
   /** Keys loaded before the workloads (the set get-hit reads from). */
   keys: number;
   /** Keys loaded for the memory figure. */
@@ -71,6 +78,23 @@ export interface BenchOptions {
  */
 export function processShare(rounds: number, processes: number): number {
   return Math.ceil(rounds / processes);
+}
+
+/** The rounds, processes and top-up room one backend's workloads get. */
+export type Timing = Pick<BenchOptions, 'rounds' | 'maxRounds' | 'processes'>;
+
+/**
+ * What a backend's workloads get: the run's options for a server, or for an embedded backend
+ * `embeddedWeight` times the processes and rounds, with as many top-ups as a server gets.
+ * Every process keeps the same share of rounds.
+ */
+export function backendTiming(options: BenchOptions, embedded: boolean): Timing {
+  const weight = embedded ? (options.embeddedWeight ?? 1) : 1;
+  return {
+    rounds: options.rounds * weight,
+    processes: options.processes * weight,
+    maxRounds: options.maxRounds + options.rounds * (weight - 1),
+  };
 }
 
 /** A median over rounds, with the spread it came from. */

@@ -54,6 +54,12 @@ describe('parseCommand', () => {
     expect(run(['--rounds', '3'])).toMatchObject({ processes: 1 });
   });
 
+  it('gives the embedded backends twice the turns by default, once in --quick, as many as --embedded-weight says', () => {
+    expect(run([])).toMatchObject({ embeddedWeight: 2 });
+    expect(run(['--quick'])).toMatchObject({ embeddedWeight: 1 });
+    expect(run(['--embedded-weight', '3'])).toMatchObject({ embeddedWeight: 3 });
+  });
+
   it('allows three top-up processes by default; --max-rounds bounds them, never below --rounds', () => {
     // 20 rounds in 5 processes of 4: three more processes' shares.
     expect(run(['--rounds', '20']).maxRounds).toBe(32);
@@ -86,6 +92,7 @@ describe('parseCommand', () => {
       /--processes 6 is more than --rounds 5; every process needs at least one round/,
     ],
     [['--processes', '0'], /--processes 0 is out of range/],
+    [['--embedded-weight', '0'], /--embedded-weight 0 is out of range; use 1/],
     [['--duration'], /argument missing/],
     [['--value-size', '2MiB'], /outside 100 bytes to 512 KiB/],
     [['--value-size', '10'], /outside 100 bytes/],

@@ -96,6 +96,7 @@ export function sampleResults(): BenchResults {
       rounds: 3,
       maxRounds: 3,
       processes: 1,
+      embeddedWeight: 1,
       speedWaitMs: 0,
       keys: 10_000,
       memoryKeys: 100_000,

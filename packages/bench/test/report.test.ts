@@ -5,6 +5,7 @@ import { summaryRows } from '../src/report/summary.js';
 import { escapeXml, renderSvg } from '../src/report/svg.js';
 import { renderSummary, renderTerminal } from '../src/report/terminal.js';
 import { stabilitySummary } from '../src/scenarios/stability.js';
+import type { CaseResult } from '../src/types.js';
 import { sampleResults } from './fixtures.js';
 
 describe('summary rows', () => {
@@ -70,6 +71,29 @@ describe('terminal and markdown', () => {
     expect(md).toContain(
       '- Speed gauge (random lookups in a Map of 200,000 keys, one probe per CPU): best (90th percentile) 95,000 / 97,500 lookups/ms on CPUs 0, 1; rounds timed while a CPU read below 80 % of its best are left out of medians; waited 12 s for full speed (up to 20 s per pass)',
     );
+  });
+
+  it('says what the embedded backends got, and notes extra rounds against their own count', () => {
+    const results = sampleResults();
+    Object.assign(results.options, {
+      quick: false,
+      rounds: 4,
+      processes: 2,
+      maxRounds: 6,
+      embeddedWeight: 2,
+    });
+    const [hit1, hit64] = results.backends[0]!.cases as [CaseResult, CaseResult];
+    // Eight rounds are an embedded backend's own count; ten mean a top-up.
+    for (const side of [hit1.larder, hit1.raw]) side.rounds = Array(8).fill(side.rounds[0]);
+    for (const side of [hit64.larder, hit64.raw]) side.rounds = Array(10).fill(side.rounds[0]);
+    const md = renderMarkdown(results);
+    expect(md).toContain(
+      "4 rounds, 2 in each of 2 fresh processes (up to 6 where a median was uncertain by more than 4 %); the embedded backends 8 rounds in 4 processes (up to 10), 2 turns for each of a server's of 100 ms",
+    );
+    const memory = md.slice(md.indexOf('### memory'), md.indexOf('### sqlite'));
+    expect(memory).toContain('| get (hit) | 1 | 200,000 [180,000–220,000] |');
+    expect(memory).toMatch(/\| get \(hit\) \| 1 \| .* \| 0\.10 ms \/ 0\.90 ms \| {2}\|\n/);
+    expect(memory).toMatch(/\| get \(hit\) \| 64 \|.*\| 10 rounds \(median ±2\.0 %\) \|/);
   });
 
   it('escapes pipes in cells', () => {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchBackend } from '../src/backends/backend.js';
 import { larderDriver } from '../src/backends/backend.js';
 import { createMemoryBackend } from '../src/backends/memory.js';
-import { casesToTopUp } from '../src/bench.js';
+import { casesToTopUp, nextTurn } from '../src/bench.js';
 import { createDataset } from '../src/data.js';
 import type { PhaseHandle } from '../src/progress.js';
 import { type CaseRecord, CaseRun, runCase, runRound, sideOrder, summarizeCase } from '../src/runner.js';
@@ -324,6 +324,34 @@ describe('summarizeCase', () => {
   it('refuses to summarize a case with no rounds', () => {
     expect(() => summarizeCase([], WORKLOADS['get-hit'])).toThrow(/get-hit: no round was recorded/);
     expect(() => summarizeCase([record([], [])], WORKLOADS['get-hit'])).toThrow(/no round was recorded/);
+  });
+});
+
+describe('nextTurn', () => {
+  /** The backends' turns in the order `nextTurn` gives them, each finishing after `turns[i]` turns. */
+  function rotation(weights: number[], turns: number[]): string {
+    const state = weights.map((weight) => ({ weight, taken: 0, finished: false }));
+    let order = '';
+    for (let index = nextTurn(state); index !== undefined; index = nextTurn(state)) {
+      const turn = state[index]!;
+      order += 'ABCDE'[index];
+      turn.taken++;
+      turn.finished = turn.taken === turns[index];
+    }
+    return order;
+  }
+
+  it('takes the backends in run order, one turn each, when they weigh the same', () => {
+    expect(rotation([1, 1, 1], [2, 2, 2])).toBe('ABCABC');
+  });
+
+  it("spreads a heavier backend's extra turns through the rotation instead of at its end", () => {
+    expect(rotation([2, 2, 1, 1, 1], [4, 4, 2, 2, 2])).toBe('ABCDEABABCDEAB');
+  });
+
+  it('goes on with the backends that still have turns once the others are finished', () => {
+    expect(rotation([1, 1], [1, 3])).toBe('ABBB');
+    expect(nextTurn([{ weight: 2, taken: 1, finished: true }])).toBeUndefined();
   });
 });
 

@@ -11,7 +11,7 @@ import type { Progress as ProgressClass } from '../src/progress.js';
 import { SpeedGauge } from '../src/speed-gauge.js';
 import { MEDIAN_ERROR_TARGET, pooledMedianError } from '../src/stats.js';
 import type { BackendResult, RoundResult } from '../src/types.js';
-import { processShare } from '../src/types.js';
+import { backendTiming, processShare } from '../src/types.js';
 import type * as WorkloadProcess from '../src/workload-process.js';
 import { sampleResults } from './fixtures.js';
 
@@ -21,6 +21,21 @@ describe('processShare', () => {
     expect(processShare(5, 2)).toBe(3);
     expect(processShare(3, 3)).toBe(1);
     expect(processShare(10, 5)).toBe(2);
+  });
+});
+
+describe('backendTiming', () => {
+  const options = { ...sampleResults().options, rounds: 10, processes: 5, maxRounds: 16, embeddedWeight: 2 };
+
+  it("gives a server the run's rounds, processes and top-up room", () => {
+    expect(backendTiming(options, false)).toEqual({ rounds: 10, processes: 5, maxRounds: 16 });
+  });
+
+  it('gives an embedded backend the weight times the processes and rounds, the same share each and as many top-ups', () => {
+    const timing = backendTiming(options, true);
+    expect(timing).toEqual({ rounds: 20, processes: 10, maxRounds: 26 });
+    expect(processShare(timing.rounds, timing.processes)).toBe(processShare(10, 5));
+    expect(backendTiming({ ...options, embeddedWeight: 1 }, true)).toEqual(backendTiming(options, false));
   });
 });
 
@@ -146,6 +161,42 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
     expect(results.hostSpeed!.reduce((n, m) => n + m.rounds, 0)).toBe(16);
     for (const minute of results.hostSpeed!) expect(minute.speed).toBeGreaterThan(0);
   });
+
+  it("gives the embedded backend its weight in processes, rounds and turns, spread among the server's", async () => {
+    const { runBench } = (await import(distBench)) as typeof Bench;
+    const { Progress } = (await import(distProgress)) as { Progress: typeof ProgressClass };
+    const options = {
+      ...sampleResults().options,
+      backends: ['memory' as const, 'redis' as const],
+      backendsExplicit: true,
+      workloads: ['get-hit' as const],
+      concurrency: [1],
+      keys: 1000,
+      durationMs: 20,
+      warmupMs: 5,
+      rounds: 4,
+      maxRounds: 4,
+      processes: 2,
+      embeddedWeight: 2,
+      speedWaitMs: 0,
+      skip: ['memory' as const, 'stability' as const],
+    };
+    const results = await runBench(options, new Progress('quiet'));
+    const [memory, redis] = results.backends.map((b) => {
+      expect(b.error).toBeUndefined();
+      return b.cases[0]!.larder.rounds;
+    }) as [RoundResult[], RoundResult[]];
+    // Memory: twice the processes and rounds, two rounds in each; Redis: the run's own.
+    expect(memory.map((r) => r.process)).toEqual([1, 1, 2, 2, 3, 3, 4, 4]);
+    expect(redis.map((r) => r.process)).toEqual([1, 1, 2, 2]);
+    // Memory's extra turns come between Redis's, not after them: about two of memory's
+    // rounds to each of Redis's from start to end, so neither runs alone for long.
+    const first = Math.min(...redis.map((r) => r.startedAt!));
+    const last = Math.max(...redis.map((r) => r.startedAt!));
+    const between = memory.filter((r) => r.startedAt! > first && r.startedAt! < last).length;
+    expect(memory[0]!.startedAt!).toBeLessThan(first);
+    expect(between).toBeGreaterThanOrEqual(4);
+  }, 120_000);
 
   it('gives the cases still uncertain after the fixed processes top-up processes, and only those', async () => {
     const { runBench } = (await import(distBench)) as typeof Bench;

@@ -1,7 +1,7 @@
 import { formatBytes } from '../format.js';
 import { FULL_SPEED } from '../speed-gauge.js';
 import { MEDIAN_ERROR_TARGET } from '../stats.js';
-import { type BenchOptions, type BenchResults, processShare } from '../types.js';
+import { type BenchOptions, type BenchResults, backendTiming, processShare } from '../types.js';
 import { allTables, type Table } from './tables.js';
 
 /** Escapes text for a Markdown table cell. */
@@ -19,7 +19,8 @@ function markdownTable(table: Table, level: string): string {
 
 /**
  * "5 rounds", or with several workload processes "6 rounds, 3 in each of 2 fresh processes",
- * then "(up to 10 where a median was uncertain by more than 4 %)" when top-ups were allowed.
+ * then "(up to 10 where a median was uncertain by more than 4 %)" when top-ups were allowed,
+ * then what the embedded backends got when they weighed more.
  */
 export function roundsText(o: BenchOptions): string {
   // Results written before maxRounds or processes existed have none.
@@ -29,9 +30,15 @@ export function roundsText(o: BenchOptions): string {
   const topUps = Math.max(0, Math.floor(((o.maxRounds ?? o.rounds) - rounds) / share));
   const max = rounds + topUps * share;
   const where = processes > 1 ? `, ${share} in each of ${processes} fresh processes` : '';
-  return topUps > 0
-    ? `${rounds} rounds${where} (up to ${max} where a median was uncertain by more than ${MEDIAN_ERROR_TARGET * 100} %)`
-    : `${rounds} rounds${where}`;
+  const text =
+    topUps > 0
+      ? `${rounds} rounds${where} (up to ${max} where a median was uncertain by more than ${MEDIAN_ERROR_TARGET * 100} %)`
+      : `${rounds} rounds${where}`;
+  // Results written before embeddedWeight existed have none.
+  const weight = o.embeddedWeight ?? 1;
+  if (weight === 1) return text;
+  const embedded = backendTiming(o, true);
+  return `${text}; the embedded backends ${embedded.rounds} rounds in ${embedded.processes} processes (up to ${embedded.maxRounds}), ${weight} turns for each of a server's`;
 }
 
 /** The whole run as Markdown: summary, one table per backend, skipped servers, environment. */

@@ -1,6 +1,12 @@
 import { formatBytes, formatCount, formatMs, formatOps, formatRatio, formatSeconds } from '../format.js';
 import { WORKLOADS } from '../scenarios/index.js';
-import type { BackendResult, BenchResults, CaseResult, SideResult } from '../types.js';
+import {
+  type BackendResult,
+  type BenchResults,
+  backendTiming,
+  type CaseResult,
+  type SideResult,
+} from '../types.js';
 import { headlineConcurrency, type SummaryRow, summaryRows } from './summary.js';
 
 /** A table as header + rows of cell text, with which columns hold numbers. */
@@ -142,5 +148,7 @@ export function backendTable(backend: BackendResult, baseRounds: number): Table 
 
 /** Every table of a run, summary first. */
 export function allTables(results: BenchResults): Table[] {
-  return [summaryTable(results), ...results.backends.map((b) => backendTable(b, results.options.rounds))];
+  const baseRounds = (b: BackendResult) =>
+    backendTiming(results.options, b.server.source === 'embedded').rounds;
+  return [summaryTable(results), ...results.backends.map((b) => backendTable(b, baseRounds(b)))];
 }
