@@ -10,7 +10,7 @@ import { createDataset } from '../src/data.js';
 import type { Progress as ProgressClass } from '../src/progress.js';
 import { SpeedGauge } from '../src/speed-gauge.js';
 import { MEDIAN_ERROR_TARGET, pooledMedianError } from '../src/stats.js';
-import type { BackendResult, RoundResult } from '../src/types.js';
+import type { BackendResult, BenchOptions, BenchResults, RoundResult } from '../src/types.js';
 import { backendTiming, processShare } from '../src/types.js';
 import type * as WorkloadProcess from '../src/workload-process.js';
 import { sampleResults } from './fixtures.js';
@@ -118,14 +118,14 @@ const distBench = fileURLToPath(new URL('../dist/bench.js', import.meta.url));
 const distProgress = fileURLToPath(new URL('../dist/progress.js', import.meta.url));
 
 describe.skipIf(!built)('the workload rotation (built package)', () => {
-  it("spreads each backend's rounds over the workload phase, the backends taking turns pass by pass", async () => {
+  /** Runs the built bench's workloads alone, on small data and short rounds, with `overrides`. */
+  async function runWorkloads(overrides: Partial<BenchOptions>): Promise<BenchResults> {
     const { runBench } = (await import(distBench)) as typeof Bench;
     const { Progress } = (await import(distProgress)) as { Progress: typeof ProgressClass };
-    const options = {
+    const options: BenchOptions = {
       ...sampleResults().options,
-      backends: ['memory' as const, 'sqlite' as const],
       backendsExplicit: true,
-      workloads: ['get-hit' as const],
+      workloads: ['get-hit'],
       concurrency: [1],
       keys: 1000,
       durationMs: 20,
@@ -134,9 +134,14 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
       maxRounds: 4,
       processes: 2,
       speedWaitMs: 0,
-      skip: ['memory' as const, 'stability' as const],
+      skip: ['memory', 'stability'],
+      ...overrides,
     };
-    const results = await runBench(options, new Progress('quiet'));
+    return runBench(options, new Progress('quiet'));
+  }
+
+  it("spreads each backend's rounds over the workload phase, the backends taking turns pass by pass", async () => {
+    const results = await runWorkloads({ backends: ['memory', 'sqlite'] });
     const times = (b: BackendResult) => {
       expect(b.error).toBeUndefined();
       expect(b.cases).toHaveLength(1);
@@ -163,25 +168,7 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
   });
 
   it("gives the embedded backend its weight in processes, rounds and turns, spread among the server's", async () => {
-    const { runBench } = (await import(distBench)) as typeof Bench;
-    const { Progress } = (await import(distProgress)) as { Progress: typeof ProgressClass };
-    const options = {
-      ...sampleResults().options,
-      backends: ['memory' as const, 'redis' as const],
-      backendsExplicit: true,
-      workloads: ['get-hit' as const],
-      concurrency: [1],
-      keys: 1000,
-      durationMs: 20,
-      warmupMs: 5,
-      rounds: 4,
-      maxRounds: 4,
-      processes: 2,
-      embeddedWeight: 2,
-      speedWaitMs: 0,
-      skip: ['memory' as const, 'stability' as const],
-    };
-    const results = await runBench(options, new Progress('quiet'));
+    const results = await runWorkloads({ backends: ['memory', 'redis'], embeddedWeight: 2 });
     const [memory, redis] = results.backends.map((b) => {
       expect(b.error).toBeUndefined();
       return b.cases[0]!.larder.rounds;
@@ -199,25 +186,18 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
   }, 120_000);
 
   it('gives the cases still uncertain after the fixed processes top-up processes, and only those', async () => {
-    const { runBench } = (await import(distBench)) as typeof Bench;
-    const { Progress } = (await import(distProgress)) as { Progress: typeof ProgressClass };
     // Rounds of 10 ms and one round per process: some medians are bound to be uncertain.
     const options = {
-      ...sampleResults().options,
       backends: ['memory' as const],
-      backendsExplicit: true,
       workloads: ['get-hit' as const, 'set' as const, 'mixed' as const],
       concurrency: [1, 8],
-      keys: 1000,
       durationMs: 10,
       warmupMs: 2,
       rounds: 3,
       maxRounds: 6,
       processes: 3,
-      speedWaitMs: 0,
-      skip: ['memory' as const, 'stability' as const],
     };
-    const results = await runBench(options, new Progress('quiet'));
+    const results = await runWorkloads(options);
     const cases = results.backends[0]!.cases;
     expect(cases).toHaveLength(6);
     const before = (rounds: RoundResult[], process: number) => rounds.filter((r) => r.process! < process);
