@@ -32,6 +32,7 @@ import {
   type WorkloadId,
 } from './types.js';
 import { WorkloadProcess } from './workload-process.js';
+import { Yardstick } from './yardstick.js';
 
 /** Thrown before any long phase when a server the user asked for cannot be used. */
 export class FatalSetupError extends Error {
@@ -408,6 +409,7 @@ async function measureAllWorkloads(
   options: BenchOptions,
   tempDir: string,
   gauge: SpeedGauge | undefined,
+  yardstick: Yardstick | undefined,
   progress: Progress,
 ): Promise<void> {
   const turns: WorkloadTurn[] = runs.map((run) => {
@@ -449,6 +451,7 @@ async function measureAllWorkloads(
     }
   };
   try {
+    await yardstick?.stop();
     for (let index = nextTurn(turns); index !== undefined; index = nextTurn(turns)) {
       const turn = turns[index] as WorkloadTurn;
       turn.taken++;
@@ -461,6 +464,7 @@ async function measureAllWorkloads(
           turn.finished = true;
         }
       });
+      await yardstick?.stop();
     }
   } finally {
     for (const turn of turns) turn.current?.kill();
@@ -486,6 +490,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   // rounds it saw as slowed made two runs agree less, not more, and its waits cost 9–12 minutes
   // of a 30-minute run (docs/benchmarks.md, Run-to-run agreement).
   let gauge: SpeedGauge | undefined;
+  let yardstick: Yardstick | undefined;
   try {
     const { ready, skipped } = await startBackends(options, tempDir, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
@@ -513,7 +518,13 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
         });
       }
       if (!options.skip.includes('workloads')) {
-        await measureAllWorkloads(runs, options, tempDir, gauge, progress);
+        yardstick = await Yardstick.start().catch((error: unknown) => {
+          notes.push(
+            `The yardstick could not start (${message(error)}); --compare cannot check the machine's speed against it.`,
+          );
+          return undefined;
+        });
+        await measureAllWorkloads(runs, options, tempDir, gauge, yardstick, progress);
       }
       for (const run of runs) {
         if (run.result.error === undefined) {
@@ -532,6 +543,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       );
     }
     const hostSpeed = hostSpeedByMinute(backends);
+    const yardstickResult = yardstick?.result();
     const hostNote = hostSpeedNote(hostSpeed);
     if (hostNote !== undefined) notes.push(hostNote);
     if (backends.some((b) => b.cases.some((c) => c.busy))) {
@@ -556,6 +568,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       skipped,
       seconds: (performance.now() - started) / 1000,
       hostSpeed,
+      ...(yardstickResult === undefined ? {} : { yardstick: yardstickResult }),
       ...(gauge === undefined
         ? {}
         : {
@@ -569,6 +582,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     };
   } finally {
     gauge?.close();
+    yardstick?.close();
     removeTemp();
     unregister();
   }

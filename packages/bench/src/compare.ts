@@ -81,6 +81,12 @@ export interface Comparison {
   /** The throughput medians with `machineShift` divided out of each (changes relative to it). */
   throughputLessShift: Agreement;
   /**
+   * The machine's shift as the yardstick measured it, apart from the figures: second ÷ first
+   * of the two runs' yardstick medians, less 1, and the throughput medians with it divided
+   * out. Undefined unless both runs timed the yardstick.
+   */
+  yardstick?: { first: number; second: number; shift: number; throughputLessShift: Agreement };
+  /**
    * Each run's slowest and fastest minute relative to its typical speed, read from its rounds
    * (`hostSpeedRange`); undefined for a run whose rounds carry no start times.
    */
@@ -184,9 +190,15 @@ export function compareRuns(
   const levels = [...new Set(medians.map((f) => f.concurrency))].sort((x, y) => x! - y!);
   const factors = medians.map((f) => 1 + f.change).filter(Number.isFinite);
   const machineShift = factors.length === 0 ? 0 : median(factors) - 1;
-  const lessShift = medians.map((f) =>
-    figure(f.label, 'throughput', f.first * (1 + machineShift), f.second, tolerances.throughput),
-  );
+  const lessShift = (shift: number) =>
+    agreement(
+      medians.map((f) =>
+        figure(f.label, 'throughput', f.first * (1 + shift), f.second, tolerances.throughput),
+      ),
+    );
+  const [stickA, stickB] = [first.yardstick?.lookupsPerMs, second.yardstick?.lookupsPerMs];
+  const yardstickShift =
+    stickA !== undefined && stickB !== undefined && stickA > 0 ? stickB / stickA - 1 : undefined;
   return {
     tolerances,
     figures,
@@ -196,7 +208,17 @@ export function compareRuns(
       agreement: agreement(medians.filter((f) => f.concurrency === concurrency)),
     })),
     machineShift,
-    throughputLessShift: agreement(lessShift),
+    throughputLessShift: lessShift(machineShift),
+    ...(yardstickShift === undefined
+      ? {}
+      : {
+          yardstick: {
+            first: stickA!,
+            second: stickB!,
+            shift: yardstickShift,
+            throughputLessShift: lessShift(yardstickShift),
+          },
+        }),
     hostSpeed: [
       hostSpeedRange(hostSpeedByMinute(first.backends)),
       hostSpeedRange(hostSpeedByMinute(second.backends)),
@@ -230,6 +252,17 @@ function machineLines(comparison: Comparison): string[] {
       `with that taken out of every figure, ${less.within} of ${less.total} within ` +
       `±${comparison.tolerances.throughput * 100} % (median change ${percent(less.medianChange)})`,
   ];
+  const stick = comparison.yardstick;
+  if (stick !== undefined) {
+    const way = stick.shift >= 0 ? 'faster' : 'slower';
+    lines.push(
+      `  the yardstick (a fixed lookup job timed between the workload turns, apart from the figures): ` +
+        `${Math.round(stick.first).toLocaleString('en-US')} then ${Math.round(stick.second).toLocaleString('en-US')} lookups/ms, ` +
+        `the second run ${percent(Math.abs(stick.shift))} ${way}; with that taken out, ` +
+        `${stick.throughputLessShift.within} of ${stick.throughputLessShift.total} within ` +
+        `±${comparison.tolerances.throughput * 100} % (median change ${percent(stick.throughputLessShift.medianChange)})`,
+    );
+  }
   const [a, b] = hostSpeed;
   if (a !== undefined || b !== undefined) {
     const range = (r: HostRange | undefined) =>

@@ -324,7 +324,7 @@ function readStatus(): string | undefined {
 }
 
 /** One probe process, pinned to a CPU with `taskset` or unpinned; answers one reading per request. */
-class ProbeProcess {
+export class ProbeProcess {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #waiting: { resolve: (speed: number) => void; reject: (error: Error) => void }[] = [];
   #failure: Error | undefined;

@@ -322,5 +322,16 @@ export interface BenchResults {
    * from results written by earlier versions of the bench.
    */
   hostSpeed?: MinuteSpeed[];
+  /** The yardstick timed between workload turns (`Yardstick`); absent from earlier versions' results. */
+  yardstick?: YardstickResult;
   notes: string[];
+}
+
+/**
+ * How fast the machine ran a fixed lookup job between the workload turns: the median over the
+ * stops, lookups per ms, and each stop's time (epoch ms) and median of its readings.
+ */
+export interface YardstickResult {
+  lookupsPerMs: number;
+  stops: { at: number; speed: number }[];
 }

@@ -130,6 +130,28 @@ describe('compareRuns', () => {
     expect(text).not.toContain('its speed by minute');
   });
 
+  it('takes the machine shift the yardstick measured out of the figures, apart from their own median', () => {
+    const first = { ...sampleResults(), yardstick: { lookupsPerMs: 4000, stops: [{ at: 0, speed: 4000 }] } };
+    // Larder got 40 % faster on memory; the machine (the yardstick) only 20 %.
+    const second = {
+      ...scaled(scaled(first, 'memory', 1.4), 'sqlite', 1.2),
+      yardstick: { lookupsPerMs: 4800, stops: [] },
+    };
+    const comparison = compareRuns(first, second);
+    expect(comparison.yardstick?.shift).toBeCloseTo(0.2);
+    // Against the yardstick, memory's four figures moved 16.7 %; sqlite's did not move.
+    expect(comparison.yardstick?.throughputLessShift.within).toBe(4);
+    expect(comparison.yardstick!.throughputLessShift.worst[0]!.change).toBeCloseTo(1.4 / 1.2 - 1);
+    expect(comparison.agrees).toBe(false);
+    expect(renderComparison(comparison)).toContain(
+      '4,000 then 4,800 lookups/ms, the second run 20.0 % faster; with that taken out, 4 of 8 within ±15 %',
+    );
+    // Without a yardstick in both runs, nothing is claimed.
+    const older = compareRuns(sampleResults(), second);
+    expect(older.yardstick).toBeUndefined();
+    expect(renderComparison(older)).not.toContain('yardstick');
+  });
+
   it('holds memory to ±5 %', () => {
     const first = sampleResults();
     const second = structuredClone(first);

@@ -73,6 +73,22 @@ describe('terminal and markdown', () => {
     );
   });
 
+  it("gives the yardstick's median and stops when the run timed it, and says nothing of it otherwise", () => {
+    const results = sampleResults();
+    expect(renderMarkdown(results)).not.toContain('Yardstick');
+    results.yardstick = {
+      lookupsPerMs: 4321.6,
+      stops: [
+        { at: 1, speed: 4300 },
+        { at: 2, speed: 4321.6 },
+        { at: 3, speed: 4400 },
+      ],
+    };
+    expect(renderMarkdown(results)).toContain(
+      "- Yardstick (the gauge's lookup job, timed between the workload turns while everything else sat idle): median 4,322 lookups/ms over 3 stops;",
+    );
+  });
+
   it('says what the embedded backends got, and notes extra rounds against their own count', () => {
     const results = sampleResults();
     Object.assign(results.options, {

@@ -162,6 +162,14 @@ describe.skipIf(!built)('the workload rotation (built package)', () => {
       .sort((a, b) => a.t - b.t)
       .map((r) => r.name);
     expect(order).toEqual(['memory', 'sqlite', 'memory', 'sqlite', 'memory', 'sqlite', 'memory', 'sqlite']);
+    // The yardstick stopped before the first turn and between every two turns, when no round ran.
+    const stops = results.yardstick!.stops.map((s) => s.at);
+    const rounds = [...memory, ...sqlite].sort((a, b) => a - b);
+    expect(stops[0]).toBeLessThanOrEqual(rounds[0]!);
+    for (let i = 1; i < rounds.length; i++) {
+      expect(stops.some((at) => at > rounds[i - 1]! && at <= rounds[i]!)).toBe(true);
+    }
+    expect(results.yardstick!.lookupsPerMs).toBeGreaterThan(0);
     // The machine's speed by minute is read from every round, both sides of both backends.
     expect(results.hostSpeed!.reduce((n, m) => n + m.rounds, 0)).toBe(16);
     for (const minute of results.hostSpeed!) expect(minute.speed).toBeGreaterThan(0);

@@ -78,6 +78,11 @@ export function renderMarkdown(results: BenchResults): string {
       : [
           `- Speed gauge (random lookups in a Map of 200,000 keys, one probe per CPU): best (90th percentile) ${results.speedGauge.best.map((b) => Math.round(b).toLocaleString('en-US')).join(' / ')} lookups/ms ${gaugeCpus(results.speedGauge.cpus)}; rounds timed while a CPU read below ${FULL_SPEED * 100} % of its best are left out of medians; waited ${results.speedGauge.waitedSeconds.toFixed(0)} s for full speed (up to ${(o.speedWaitMs ?? 0) / 1000} s per pass)`,
         ]),
+    ...(results.yardstick === undefined
+      ? []
+      : [
+          `- Yardstick (the gauge's lookup job, timed between the workload turns while everything else sat idle): median ${Math.round(results.yardstick.lookupsPerMs).toLocaleString('en-US')} lookups/ms over ${results.yardstick.stops.length} stops; \`--compare\` takes its change between two runs as the machine's`,
+        ]),
     `- Wall time: ${results.seconds.toFixed(0)} s`,
     '',
   );
