@@ -1,6 +1,6 @@
 import { formatRatio, textTable } from './format.js';
 import { hostSpeedByMinute, hostSpeedRange } from './host-speed.js';
-import { median, pooledMedianError } from './stats.js';
+import { median, medianError, pooledMedianError } from './stats.js';
 import type { BenchResults, SideResult } from './types.js';
 
 /** How far apart two runs may be and still agree, as fractions (0.15 = ±15 %). */
@@ -85,7 +85,14 @@ export interface Comparison {
    * of the two runs' yardstick medians, less 1, and the throughput medians with it divided
    * out. Undefined unless both runs timed the yardstick.
    */
-  yardstick?: { first: number; second: number; shift: number; throughputLessShift: Agreement };
+  yardstick?: {
+    first: number;
+    second: number;
+    /** Each run's yardstick median's own uncertainty over its stops (`medianError`), relative. */
+    medianErrors: [number, number];
+    shift: number;
+    throughputLessShift: Agreement;
+  };
   /**
    * Each run's slowest and fastest minute relative to its typical speed, read from its rounds
    * (`hostSpeedRange`); undefined for a run whose rounds carry no start times.
@@ -215,6 +222,9 @@ export function compareRuns(
           yardstick: {
             first: stickA!,
             second: stickB!,
+            medianErrors: [first, second].map((run) =>
+              medianError((run.yardstick?.stops ?? []).map((stop) => stop.speed)),
+            ) as [number, number],
             shift: yardstickShift,
             throughputLessShift: lessShift(yardstickShift),
           },
@@ -257,7 +267,8 @@ function machineLines(comparison: Comparison): string[] {
     const way = stick.shift >= 0 ? 'faster' : 'slower';
     lines.push(
       `  the yardstick (a fixed lookup job timed between the workload turns, apart from the figures): ` +
-        `${Math.round(stick.first).toLocaleString('en-US')} then ${Math.round(stick.second).toLocaleString('en-US')} lookups/ms, ` +
+        `${Math.round(stick.first).toLocaleString('en-US')} then ${Math.round(stick.second).toLocaleString('en-US')} lookups/ms ` +
+        `(median ±${stick.medianErrors.map(percent).join(' / ±')}), ` +
         `the second run ${percent(Math.abs(stick.shift))} ${way}; with that taken out, ` +
         `${stick.throughputLessShift.within} of ${stick.throughputLessShift.total} within ` +
         `±${comparison.tolerances.throughput * 100} % (median change ${percent(stick.throughputLessShift.medianChange)})`,
