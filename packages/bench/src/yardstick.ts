@@ -10,7 +10,9 @@ const READINGS_PER_STOP = 3;
  * workload turns, while every backend's process and server sits idle: the speed gauge's probe
  * (random lookups in a `Map` of 200,000 keys, 15 ms), in one unpinned process. Its median over
  * a run says how fast the machine ran that run, measured apart from anything the bench
- * measures, so `--compare` can tell a machine that ran faster throughout from code that did.
+ * measures: `--compare` gives its change beside the shift the figures share, a second witness
+ * to a machine that ran faster or slower throughout (not yet shown to track such a shift;
+ * docs/benchmarks.md, session 11).
  */
 export class Yardstick {
   readonly #probe: ProbeProcess;

@@ -81,7 +81,7 @@ export function renderMarkdown(results: BenchResults): string {
     ...(results.yardstick === undefined
       ? []
       : [
-          `- Yardstick (the gauge's lookup job, timed between the workload turns while everything else sat idle): median ${Math.round(results.yardstick.lookupsPerMs).toLocaleString('en-US')} lookups/ms over ${results.yardstick.stops.length} stops; \`--compare\` takes its change between two runs as the machine's`,
+          `- Yardstick (the gauge's lookup job, timed between the workload turns while everything else sat idle): median ${Math.round(results.yardstick.lookupsPerMs).toLocaleString('en-US')} lookups/ms over ${results.yardstick.stops.length} stops; \`--compare\` gives its change between two runs beside the figures' own shared shift`,
         ]),
     `- Wall time: ${results.seconds.toFixed(0)} s`,
     '',
