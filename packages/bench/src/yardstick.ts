@@ -11,8 +11,7 @@ const READINGS_PER_STOP = 3;
  * (random lookups in a `Map` of 200,000 keys, 15 ms), in one unpinned process. Its median over
  * a run says how fast the machine ran that run, measured apart from anything the bench
  * measures: `--compare` gives its change beside the shift the figures share, a second witness
- * to a machine that ran faster or slower throughout (not yet shown to track such a shift;
- * docs/benchmarks.md, session 11).
+ * to a machine that ran faster or slower throughout (docs/benchmarks.md, session 11).
  */
 export class Yardstick {
   readonly #probe: ProbeProcess;
