@@ -16,6 +16,7 @@ const READINGS_PER_STOP = 3;
 export class Yardstick {
   readonly #probe: ProbeProcess;
   readonly #stops: { at: number; speed: number }[] = [];
+  #failed = false;
 
   private constructor(probe: ProbeProcess) {
     this.#probe = probe;
@@ -33,12 +34,22 @@ export class Yardstick {
     return new Yardstick(probe);
   }
 
-  /** Times the probe `READINGS_PER_STOP` times and keeps their median, lookups per ms. */
+  /**
+   * Times the probe `READINGS_PER_STOP` times and keeps their median, lookups per ms. Never
+   * throws: a probe that fails stops the yardstick (the stops so far are kept) and the bench
+   * goes on without it.
+   */
   async stop(): Promise<void> {
+    if (this.#failed) return;
     const at = Date.now();
-    const speeds: number[] = [];
-    for (let i = 0; i < READINGS_PER_STOP; i++) speeds.push(await this.#probe.read());
-    this.#stops.push({ at, speed: median(speeds) });
+    try {
+      const speeds: number[] = [];
+      for (let i = 0; i < READINGS_PER_STOP; i++) speeds.push(await this.#probe.read());
+      this.#stops.push({ at, speed: median(speeds) });
+    } catch {
+      this.#failed = true;
+      this.#probe.stop();
+    }
   }
 
   /** The run's yardstick; undefined before the first stop. */
