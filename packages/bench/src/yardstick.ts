@@ -15,7 +15,7 @@ const READINGS_PER_STOP = 3;
  */
 export class Yardstick {
   readonly #probe: ProbeProcess;
-  readonly #stops: { at: number; speed: number }[] = [];
+  readonly #stops: YardstickResult['stops'] = [];
   #failed = false;
 
   private constructor(probe: ProbeProcess) {
