@@ -60,8 +60,10 @@ export const USAGE = `Usage: pnpm bench [options]
   --out <dir>              where result files go (default <repo>/bench-results/<timestamp>)
   --check                  validate the written results JSON; exit 1 when it fails
   --validate <file>        only validate an existing results JSON, run nothing
-  --compare <a> <b>        only compare two results JSON files (the throughput medians
-                           within ±15 %, memory within ±5 %); exit 1 when they disagree
+  --compare <a> <b>        only compare two results JSON files (the throughput medians,
+                           concurrency above 1, within ±15 %, memory within ±5 %; the
+                           latency medians at 1 are reported beside them); exit 1 when
+                           they disagree
   -h, --help               this text
 
 Environment: REDIS_URL, MEMCACHED_URL, DATABASE_URL use those servers instead of starting

@@ -9,7 +9,10 @@ export interface Tolerances {
   memory: number;
 }
 
-/** The tolerances of the bench's acceptance: ±15 % on throughput medians, ±5 % on memory. */
+/**
+ * The tolerances of the bench's acceptance: ±15 % on throughput medians (concurrency above 1;
+ * see `Comparison.judged`), ±5 % on memory.
+ */
 export const DEFAULT_TOLERANCES: Tolerances = { throughput: 0.15, memory: 0.05 };
 
 /** One figure found in both runs. */
@@ -66,9 +69,10 @@ type HostRange = { min: number; max: number };
 export interface Comparison {
   tolerances: Tolerances;
   figures: ComparedFigure[];
+  /** Every ops/s median, at every concurrency (the verdict judges `judged`, a part of them). */
   throughput: Agreement;
   /**
-   * The throughput medians by concurrency, lowest first: at 1 a round is bound by the
+   * The ops/s medians by concurrency, lowest first: at 1 a round is bound by the
    * latency of one operation (on a VM, largely vCPU wake-ups), above it by throughput.
    */
   throughputByConcurrency: { concurrency: number; agreement: Agreement }[];
@@ -100,10 +104,23 @@ export interface Comparison {
   hostSpeed: [HostRange | undefined, HostRange | undefined];
   ratio: Agreement;
   memory: Agreement;
+  /**
+   * The medians the verdict judges: those of the throughput cases (concurrency above 1, the
+   * issue's "64 (throughput)"), or every median when the runs measured concurrency 1 alone.
+   * The latency cases (concurrency 1) are reported beside them, not judged: on a VM they time
+   * vCPU wake-ups more than the cache.
+   */
+  judged: { concurrencies: number[]; agreement: Agreement };
   /** Figures present in one run only (a backend or case that was skipped or failed). */
   unmatched: string[];
-  /** True when every throughput and memory figure agrees (ratios are reported, not judged). */
+  /** True when every judged throughput median and every memory figure agrees. */
   agrees: boolean;
+}
+
+/** The concurrencies whose medians the verdict judges: all above 1, or 1 when that is all there is. */
+export function judgedConcurrencies(levels: readonly number[]): number[] {
+  const throughput = levels.filter((c) => c > 1);
+  return throughput.length > 0 ? throughput : [...levels];
 }
 
 function figure(
@@ -194,7 +211,9 @@ export function compareRuns(
   const throughput = of('throughput');
   const memory = of('memory');
   const medians = figures.filter((f) => f.kind === 'throughput');
-  const levels = [...new Set(medians.map((f) => f.concurrency))].sort((x, y) => x! - y!);
+  const levels = [...new Set(medians.map((f) => f.concurrency!))].sort((x, y) => x - y);
+  const concurrencies = judgedConcurrencies(levels);
+  const judged = agreement(medians.filter((f) => concurrencies.includes(f.concurrency!)));
   const factors = medians.map((f) => 1 + f.change).filter(Number.isFinite);
   const machineShift = factors.length === 0 ? 0 : median(factors) - 1;
   const lessShift = (shift: number) =>
@@ -211,7 +230,7 @@ export function compareRuns(
     figures,
     throughput,
     throughputByConcurrency: levels.map((concurrency) => ({
-      concurrency: concurrency!,
+      concurrency,
       agreement: agreement(medians.filter((f) => f.concurrency === concurrency)),
     })),
     machineShift,
@@ -235,8 +254,9 @@ export function compareRuns(
     ],
     ratio: of('ratio'),
     memory,
+    judged: { concurrencies, agreement: judged },
     unmatched,
-    agrees: throughput.within === throughput.total && memory.within === memory.total,
+    agrees: judged.within === judged.total && memory.within === memory.total,
   };
 }
 
@@ -258,7 +278,7 @@ function machineLines(comparison: Comparison): string[] {
   const pace = machineShift >= 0 ? 'faster' : 'slower';
   const lines = [
     `The machine: the second run was ${percent(Math.abs(machineShift))} ${pace} across the board ` +
-      `(the median of second ÷ first over the ${comparison.throughput.total} throughput medians); ` +
+      `(the median of second ÷ first over the ${comparison.throughput.total} ops/s medians); ` +
       `with that taken out of every figure, ${less.within} of ${less.total} within ` +
       `±${comparison.tolerances.throughput * 100} % (median change ${percent(less.medianChange)})`,
   ];
@@ -286,6 +306,24 @@ function machineLines(comparison: Comparison): string[] {
   return lines;
 }
 
+/** The last line: whether the judged figures agree, and what moved among those reported beside them. */
+function verdict(comparison: Comparison): string {
+  const { judged, memory, throughput, tolerances } = comparison;
+  const at = judged.concurrencies.map((c) => `c=${c}`).join(', ');
+  const judgedText =
+    `${judged.agreement.within} of ${judged.agreement.total} throughput medians (${at}) within ` +
+    `±${tolerances.throughput * 100} %, ${memory.within} of ${memory.total} memory figures within ` +
+    `±${tolerances.memory * 100} %`;
+  const latency = throughput.total - judged.agreement.total;
+  const latencyWithin = throughput.within - judged.agreement.within;
+  const latencyText =
+    latency > 0
+      ? `; ${latencyWithin} of ${latency} latency medians (c=1) within ±${tolerances.throughput * 100} % (reported, not judged)`
+      : '';
+  const verb = comparison.agrees ? 'agree' : 'do not agree';
+  return `The runs ${verb} within the tolerances: ${judgedText}${latencyText}.`;
+}
+
 /** The comparison as text: one line per kind of figure, then every figure outside its tolerance. */
 export function renderComparison(comparison: Comparison): string {
   const { tolerances } = comparison;
@@ -293,11 +331,14 @@ export function renderComparison(comparison: Comparison): string {
     `${name}: ${a.within} of ${a.total} within ±${tolerance * 100} % (median change ${percent(a.medianChange)})`;
   const moved = comparison.throughput.worst;
   const noise = moved.filter((f) => f.samples !== undefined && f.samples.sigmas < NOISE_SIGMAS).length;
+  const judgedAt = comparison.judged.concurrencies;
+  const role = (concurrency: number) =>
+    judgedAt.includes(concurrency) ? 'throughput, judged' : 'latency, reported, not judged';
   const lines = [
-    line('Throughput medians', comparison.throughput, tolerances.throughput),
+    line('Ops/s medians', comparison.throughput, tolerances.throughput),
     ...(comparison.throughputByConcurrency.length > 1
       ? comparison.throughputByConcurrency.map(({ concurrency, agreement }) =>
-          line(`  at c=${concurrency}`, agreement, tolerances.throughput),
+          line(`  at c=${concurrency} (${role(concurrency)})`, agreement, tolerances.throughput),
         )
       : []),
     ...(moved.length > 0
@@ -342,11 +383,6 @@ export function renderComparison(comparison: Comparison): string {
   if (comparison.unmatched.length > 0) {
     lines.push('', 'Not in both runs:', ...comparison.unmatched.map((u) => `  - ${u}`));
   }
-  lines.push(
-    '',
-    comparison.agrees
-      ? 'The runs agree within the tolerances.'
-      : 'The runs do not agree within the tolerances.',
-  );
+  lines.push('', verdict(comparison));
   return lines.join('\n');
 }

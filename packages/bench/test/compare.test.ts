@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareRuns, renderComparison } from '../src/compare.js';
+import { compareRuns, judgedConcurrencies, renderComparison } from '../src/compare.js';
 import type { BenchResults } from '../src/types.js';
 import { sampleResults } from './fixtures.js';
 
@@ -22,7 +22,9 @@ describe('compareRuns', () => {
     expect(comparison.memory).toMatchObject({ total: 4, within: 4 });
     expect(comparison.ratio).toMatchObject({ total: 4, within: 4 });
     expect(comparison.agrees).toBe(true);
-    expect(renderComparison(comparison)).toContain('The runs agree within the tolerances.');
+    expect(renderComparison(comparison)).toContain(
+      'The runs agree within the tolerances: 4 of 4 throughput medians (c=64) within ±15 %, 4 of 4 memory figures within ±5 %; 4 of 4 latency medians (c=1) within ±15 % (reported, not judged).',
+    );
   });
 
   it('names each throughput median that moved more than ±15 %', () => {
@@ -38,11 +40,13 @@ describe('compareRuns', () => {
     // Both sides moved together, so the ratios still agree.
     expect(comparison.ratio.within).toBe(4);
     const text = renderComparison(comparison);
-    expect(text).toContain('Throughput medians: 4 of 8 within ±15 %');
-    expect(text).toContain('  at c=1: 2 of 4 within ±15 %');
-    expect(text).toContain('  at c=64: 2 of 4 within ±15 %');
+    expect(text).toContain('Ops/s medians: 4 of 8 within ±15 %');
+    expect(text).toContain('  at c=1 (latency, reported, not judged): 2 of 4 within ±15 %');
+    expect(text).toContain('  at c=64 (throughput, judged): 2 of 4 within ±15 %');
     expect(text).toContain('+20.0 %');
-    expect(text).toContain('The runs do not agree within the tolerances.');
+    expect(text).toContain(
+      'The runs do not agree within the tolerances: 2 of 4 throughput medians (c=64) within ±15 %, 4 of 4 memory figures within ±5 %; 2 of 4 latency medians (c=1)',
+    );
   });
 
   it('shows, beside a figure that moved, how many rounds each run had and how sure its median was', () => {
@@ -108,6 +112,43 @@ describe('compareRuns', () => {
     ]);
     expect(throughputByConcurrency[1]!.agreement.worst[0]!.label).toBe('memory · get-hit · c=64 · raw');
     expect(agrees).toBe(false);
+  });
+
+  it('judges the throughput medians (c=64) and reports the latency ones (c=1) beside them', () => {
+    const first = sampleResults();
+    const second = structuredClone(first);
+    // A latency median 30 % slower: outside ±15 %, named, but not judged.
+    second.backends[1]!.cases.find((c) => c.concurrency === 1)!.raw.opsPerSec.median *= 0.7;
+    const comparison = compareRuns(first, second);
+    expect(comparison.judged.concurrencies).toEqual([64]);
+    expect(comparison.judged.agreement).toMatchObject({ total: 4, within: 4 });
+    expect(comparison.throughput).toMatchObject({ total: 8, within: 7 });
+    expect(comparison.agrees).toBe(true);
+    const text = renderComparison(comparison);
+    expect(text).toMatch(/sqlite · get-hit · c=1 · raw .*-30\.0 %/);
+    expect(text).toContain('3 of 4 latency medians (c=1) within ±15 % (reported, not judged).');
+    // The same move at c=64 decides the verdict.
+    const worse = structuredClone(first);
+    worse.backends[1]!.cases.find((c) => c.concurrency === 64)!.raw.opsPerSec.median *= 0.7;
+    expect(compareRuns(first, worse).agrees).toBe(false);
+  });
+
+  it('judges every median when the runs measured concurrency 1 alone', () => {
+    expect(judgedConcurrencies([1, 16, 64])).toEqual([16, 64]);
+    expect(judgedConcurrencies([1])).toEqual([1]);
+    const only1 = (run: BenchResults) => {
+      for (const b of run.backends) b.cases = b.cases.filter((c) => c.concurrency === 1);
+      return run;
+    };
+    const first = only1(sampleResults());
+    const second = structuredClone(first);
+    second.backends[0]!.cases[0]!.larder.opsPerSec.median *= 1.2;
+    const comparison = compareRuns(first, second);
+    expect(comparison.judged.concurrencies).toEqual([1]);
+    expect(comparison.agrees).toBe(false);
+    expect(renderComparison(comparison)).toContain(
+      'The runs do not agree within the tolerances: 3 of 4 throughput medians (c=1) within ±15 %, 4 of 4 memory figures within ±5 %.',
+    );
   });
 
   it('tells a machine that was faster throughout from a figure that moved on its own', () => {
