@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@larder\/testkit\/helpers$/, replacement: src('testkit/src/helpers.ts') },
       { find: /^@larder\/testkit\/vitest$/, replacement: src('testkit/src/vitest.ts') },
       { find: /^@larder\/testkit$/, replacement: src('testkit/src/index.ts') },
       { find: /^@larder\/backend-redis$/, replacement: src('backend-redis/src/index.ts') },

@@ -29,6 +29,7 @@ export {
 export { escapeBody, fitKey, joinKeyParts } from './keys.js';
 export { type CacheLogger, consoleLogger } from './logger.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './memory-store.js';
+export { checkOptions, type OptionRule, type OptionSpec } from './options.js';
 export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
 export type { CacheOperation, CacheStats, LatencySummary } from './stats.js';
 export type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';

@@ -24,6 +24,12 @@ export interface StoreCapabilities {
    * @default false
    */
   readonly inProcess?: boolean;
+  /**
+   * The store can list its live keys under a prefix (`keys()`): Redis SCAN, a SQL SELECT,
+   * MemoryStore iteration. memcached cannot.
+   * @default false
+   */
+  readonly listKeys?: boolean;
 }
 
 /** What `info()` reports; every field is optional because not every server knows every figure. */
@@ -40,6 +46,18 @@ export interface StoreInfo {
   evictionPolicy?: string;
   /** Server version, read from the server. */
   serverVersion?: string;
+  /** Connections this client holds open to the server (a pool's total). */
+  connections?: number;
+  /** The most connections the server (or this client's pool) accepts. */
+  maxConnections?: number;
+  /** Callers waiting for a pooled connection right now (pg pool `waitingCount`). */
+  connectionWaiters?: number;
+  /** Connections the server refused since it started (Redis `rejected_connections`, memcached `listen_disabled_num`). */
+  rejectedConnections?: number;
+  /** Reads the server answered with a value, since it started (Redis `keyspace_hits`, memcached `get_hits`). */
+  serverHits?: number;
+  /** Reads the server answered as a miss, since it started. */
+  serverMisses?: number;
   /** Backend-specific extras. */
   [extra: string]: unknown;
 }
@@ -86,6 +104,12 @@ export interface Store {
   /** Removes every key that starts with `prefix` (and only those). */
   clear(prefix: string): Promise<void>;
   info(): Promise<StoreInfo>;
+  /**
+   * The live keys that start with `prefix`, in no particular order, as they are found (a
+   * store pages through them; it never loads the whole key space at once). Present only
+   * when `capabilities.listKeys` is true.
+   */
+  keys?(prefix: string): AsyncIterable<string>;
   /** Releases connections and timers the store owns. Idempotent. */
   close(): Promise<void>;
 }
