@@ -60,6 +60,7 @@ export class MemoryStore implements Store {
       atomicIncr: true,
       nativeTtl: true,
       inProcess: true,
+      listKeys: true,
     };
     this.#sweeper = setInterval(
       () => this.sweep(),
@@ -145,6 +146,17 @@ export class MemoryStore implements Store {
   async clear(prefix: string): Promise<void> {
     this.#assertOpen();
     for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#remove(key);
+  }
+
+  async *keys(prefix: string): AsyncIterable<string> {
+    this.#assertOpen();
+    const now = this.#now();
+    // A snapshot: the caller may write or delete while it iterates.
+    const found: string[] = [];
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAt > now && key.startsWith(prefix)) found.push(key);
+    }
+    yield* found;
   }
 
   async info(): Promise<StoreInfo> {
