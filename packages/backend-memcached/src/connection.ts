@@ -1,0 +1,319 @@
+/**
+ * The wire exchange with memcached over memjs's connections. memjs 1.3 cannot set item flags,
+ * has no multi-get and misreads 64-bit counters, so the store writes binary-protocol requests
+ * itself and sends them through memjs internals. This is the ONLY file that touches them
+ * (`Server#write/onResponse/onError/error`, `Server#_socket`, the `quiet` flag of a response
+ * callback, `Client#seq/incrSeq`, and replacing entries of `Client#servers`): memjs is pinned
+ * to `~1.3.2`, and test/memjs-internals.test.ts fails naming the internal when one changes.
+ */
+import type { Socket } from 'node:net';
+import { CacheClosedError, CacheUnavailableError } from '@larder/core';
+import { Client, type Response, Server } from 'memjs';
+import { connectionError, NAME, statusError, timeoutError } from './errors.js';
+import { encodeRequest, Opcode, requestBytes, Status, writeRequest } from './protocol.js';
+
+/** A memjs client, whatever serializer it was built with (the store sends raw bytes itself). */
+export type MemjsClient = Client<never, unknown>;
+
+/** memjs's Server with the internals this file touches. */
+interface WireServer extends Server {
+  _socket?: Socket;
+  username: string | undefined;
+  password: string | undefined;
+}
+
+/** What a response handler decides: settle with a value, fail, or wait for more responses. */
+export type Outcome<T> = { value: T } | { error: unknown } | undefined;
+type Handler<T> = (response: Response) => Outcome<T>;
+
+/** One request of a pipeline: its key, and optionally extras and a value. */
+export interface PipelineEntry {
+  key: string;
+  keyBytes: Buffer;
+}
+
+/** How a pipeline writes each entry's request. */
+export interface PipelineRequest<E> {
+  opcode: number;
+  extrasBytes: number;
+  extras?: (entry: E) => (target: Buffer, at: number) => void;
+  value?: (entry: E) => Uint8Array;
+}
+
+const SILENT = { log(): void {} };
+const EMPTY = Buffer.alloc(0);
+
+/** Whether a value looks like a memjs client. */
+export function isClient(value: unknown): value is MemjsClient {
+  const candidate = value as { servers?: unknown; server?: unknown; incrSeq?: unknown } | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    Array.isArray(candidate.servers) &&
+    typeof candidate.server === 'function' &&
+    typeof candidate.incrSeq === 'function'
+  );
+}
+
+/** Builds a memjs client for these servers and credentials, with memjs's own retries and logging off. */
+export function createClient(
+  addresses: readonly { host: string; port: number }[],
+  username: string | undefined,
+  password: string | undefined,
+  timeoutMs: number,
+): MemjsClient {
+  const seconds = timeoutMs / 1000;
+  const servers = addresses.map(({ host, port }) => {
+    const server = new Server(host, port, username, password, {
+      timeout: seconds,
+      conntimeout: seconds,
+      keepAlive: true,
+      keepAliveDelay: 30,
+    }) as WireServer;
+    // memjs falls back to MEMCACHE_USERNAME/PASSWORD from the environment; keep exactly what was configured.
+    server.username = username;
+    server.password = password;
+    return server;
+  });
+  return new Client(servers, { retries: 0, failover: false, logger: SILENT }) as unknown as MemjsClient;
+}
+
+/**
+ * Requests over a memjs client, each settled within `timeoutMs`. Past the deadline, or when a
+ * connection fails or closes, that server's connection is dropped and replaced, so the next
+ * call starts on a clean one.
+ */
+export class Connection {
+  readonly #client: MemjsClient;
+  readonly #timeoutMs: number;
+  readonly #watched = new WeakSet<Socket>();
+  #closed = false;
+
+  constructor(client: MemjsClient, timeoutMs: number) {
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** `host:port` of every server, for messages. */
+  get endpoints(): string[] {
+    return this.#servers().map(endpoint);
+  }
+
+  /**
+   * One request with one answer. `request` is built with opaque 0 (it is stamped here);
+   * `accept` maps the statuses the operation expects, others become typed errors.
+   */
+  request<T>(
+    operation: string,
+    key: string,
+    request: Buffer,
+    accept: (status: number, response: Response) => { value: T } | undefined,
+  ): Promise<T> {
+    const server = this.#serverFor(key);
+    const opaque = this.#opaque();
+    request.writeUInt32BE(opaque >>> 0, 12);
+    return this.#exchange(operation, key, server, opaque, request, false, (response) => {
+      const accepted = accept(response.header.status, response);
+      return accepted ?? { error: statusError(operation, response, key) };
+    });
+  }
+
+  /**
+   * The one batched-request path: per server, the entries' quiet requests followed by a NOOP
+   * in one write. `handler(group)` reads that server's answers; the NOOP's answer ends the batch.
+   * Resolves each server's result.
+   */
+  pipeline<E extends PipelineEntry, T>(
+    operation: string,
+    entries: readonly E[],
+    request: PipelineRequest<E>,
+    handler: (group: E[]) => Handler<T>,
+  ): Promise<T[]> {
+    return Promise.all(
+      this.#byServer(entries).map(([server, group]) => {
+        const opaque = this.#opaque();
+        let size = requestBytes(EMPTY, 0, 0);
+        for (const e of group) {
+          size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
+        }
+        const blob = Buffer.allocUnsafe(size);
+        let at = 0;
+        for (const e of group) {
+          at = writeRequest(
+            blob,
+            at,
+            request.opcode,
+            e.keyBytes,
+            request.extrasBytes,
+            request.extras?.(e),
+            request.value?.(e),
+            opaque,
+          );
+        }
+        writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, opaque);
+        return this.#exchange(operation, undefined, server, opaque, blob, true, handler(group));
+      }),
+    );
+  }
+
+  /** Every server's `stats`, in server order. */
+  stats(): Promise<Record<string, string>[]> {
+    return Promise.all(
+      this.#servers().map((server) => {
+        const opaque = this.#opaque();
+        const stats: Record<string, string> = {};
+        const blob = encodeRequest(Opcode.stat, EMPTY, 0, undefined, undefined, opaque);
+        return this.#exchange<Record<string, string>>(
+          'info',
+          undefined,
+          server,
+          opaque,
+          blob,
+          true,
+          (response) => {
+            if (response.header.status !== Status.ok)
+              return { error: statusError('info', response, undefined) };
+            if (response.header.keyLength === 0) return { value: stats };
+            stats[response.key.toString('latin1')] = response.val.toString('latin1');
+            return undefined;
+          },
+        );
+      }),
+    );
+  }
+
+  /** Fails what is pending and, when the client is the store's own, drops its connections. */
+  close(owned: boolean): void {
+    this.#closed = true;
+    if (!owned) return;
+    for (const server of this.#servers()) {
+      server.error(new CacheClosedError('the memcached store was closed', { store: NAME }));
+    }
+  }
+
+  #servers(): WireServer[] {
+    return this.#client.servers as WireServer[];
+  }
+
+  /** Groups entries by the server memjs maps their key to, keeping the order within a group. */
+  #byServer<E extends { key: string }>(entries: readonly E[]): [WireServer, E[]][] {
+    const groups = new Map<WireServer, E[]>();
+    for (const entry of entries) {
+      const server = this.#serverFor(entry.key);
+      const group = groups.get(server);
+      if (group === undefined) groups.set(server, [entry]);
+      else group.push(entry);
+    }
+    return [...groups];
+  }
+
+  #serverFor(key: string): WireServer {
+    const servers = this.#servers();
+    const server =
+      servers.length === 1 ? servers[0] : (this.#client.server(key) as WireServer | null | undefined);
+    if (server == null) {
+      throw new CacheUnavailableError('no memcached server is available for this key', { key, store: NAME });
+    }
+    return server;
+  }
+
+  #opaque(): number {
+    this.#client.incrSeq();
+    return this.#client.seq;
+  }
+
+  #exchange<T>(
+    operation: string,
+    key: string | undefined,
+    server: WireServer,
+    opaque: number,
+    blob: Buffer,
+    quiet: boolean,
+    handle: Handler<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(timeoutError(operation, endpoint(server), this.#timeoutMs, key));
+        this.#discard(server, new Error(`no answer within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      const finish = (outcome: { value: T } | { error: unknown }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.value);
+      };
+      const onResponse = (response: Response) => {
+        let outcome: Outcome<T>;
+        try {
+          outcome = handle(response);
+        } catch (error) {
+          outcome = { error };
+        }
+        if (outcome !== undefined) finish(outcome);
+      };
+      // memjs keeps a quiet callback for every answer until one with an empty body (the NOOP).
+      (onResponse as { quiet?: boolean }).quiet = quiet;
+      server.onResponse(opaque, onResponse);
+      server.onError(opaque, (error: unknown) => {
+        finish({ error: connectionError(operation, key, endpoint(server), error) });
+        this.#discard(server, error);
+      });
+      try {
+        server.write(blob);
+        this.#watch(server);
+      } catch (error) {
+        finish({ error: connectionError(operation, key, endpoint(server), error) });
+        this.#discard(server, error);
+      }
+    });
+  }
+
+  /**
+   * memjs leaves callbacks pending when a connection closes without a socket error (memcached
+   * at its connection limit writes a text "ERROR" and hangs up); fail them at once instead.
+   */
+  #watch(server: WireServer): void {
+    const socket = server._socket;
+    if (socket === undefined || this.#watched.has(socket)) return;
+    this.#watched.add(socket);
+    socket.once('close', () => {
+      if (this.#closed) return;
+      this.#discard(
+        server,
+        new Error('memcached closed the connection (it may be restarting or at its connection limit, -c)'),
+      );
+    });
+  }
+
+  /**
+   * Replaces a server's memjs connection object with a fresh one and fails what was pending on
+   * the old one. A fresh object also drops memjs's response buffer, which a half-read or
+   * foreign reply would otherwise leave misaligned for every later call.
+   */
+  #discard(server: WireServer, reason: unknown): void {
+    const servers = this.#servers();
+    const index = servers.indexOf(server);
+    if (index === -1) return;
+    if (!this.#closed) {
+      const fresh = new Server(
+        server.host,
+        server.port,
+        server.username,
+        server.password,
+        server.options,
+      ) as WireServer;
+      fresh.username = server.username;
+      fresh.password = server.password;
+      servers[index] = fresh;
+    }
+    server.error(reason instanceof Error ? reason : new Error(String(reason)));
+  }
+}
+
+function endpoint(server: Server): string {
+  return `${server.host}:${server.port}`;
+}

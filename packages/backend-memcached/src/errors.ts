@@ -1,0 +1,90 @@
+import {
+  CacheAuthError,
+  CacheClosedError,
+  type CacheError,
+  CacheUnavailableError,
+  NotIntegerError,
+  redactUrl,
+  StoreFullError,
+  StoreTimeoutError,
+  ValueTooLargeError,
+} from '@larder/core';
+import type { Response } from 'memjs';
+import { Status } from './protocol.js';
+
+/** The store's name in errors, logs and stats. */
+export const NAME = 'memcached';
+
+/** Compare-and-swap attempts before a call gives up on a hot key. */
+export const CAS_ATTEMPTS = 16;
+
+/** A call past the store's deadline; its connection is dropped and rebuilt. */
+export function timeoutError(
+  operation: string,
+  endpoint: string,
+  timeoutMs: number,
+  key: string | undefined,
+): StoreTimeoutError {
+  return new StoreTimeoutError(
+    `memcached ${operation} on ${endpoint} did not answer within ${timeoutMs} ms; the connection was dropped and will be rebuilt`,
+    { key, store: NAME },
+  );
+}
+
+/** A socket-level failure (refused, reset, closed, SASL rejected), named after the call that saw it. */
+export function connectionError(
+  operation: string,
+  key: string | undefined,
+  endpoint: string,
+  error: unknown,
+): CacheError {
+  if (error instanceof CacheClosedError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/authentication failed/i.test(message)) {
+    return new CacheAuthError(
+      `memcached at ${endpoint} rejected the SASL credentials; check username and password`,
+      { key, store: NAME },
+    );
+  }
+  return new CacheUnavailableError(`memcached ${operation} on ${endpoint} failed: ${redactUrl(message)}`, {
+    key,
+    store: NAME,
+    cause: error instanceof Error ? error : undefined,
+  });
+}
+
+/** A response status the operation did not expect, as the typed error it means. */
+export function statusError(operation: string, response: Response, key: string | undefined): CacheError {
+  const status = response.header.status;
+  const text = response.val.toString('latin1').slice(0, 100);
+  const context = { key, store: NAME };
+  switch (status) {
+    case Status.tooLarge:
+      return new ValueTooLargeError(
+        `memcached refused the value as too large for its item size limit; raise the server's -I or enable compression (and check the store's itemSizeMax)`,
+        context,
+      );
+    case Status.outOfMemory:
+      return new StoreFullError(
+        `memcached is out of memory (${text}); raise its -m or let it evict (no -M)`,
+        context,
+      );
+    case Status.authError:
+      return new CacheAuthError('memcached requires SASL authentication; set username and password', context);
+    case Status.nonNumeric:
+      return new NotIntegerError('the value under this key is not an integer; incr needs one', context);
+    default:
+      return new CacheUnavailableError(
+        `memcached ${operation} failed with status 0x${status.toString(16)}: ${text}`,
+        context,
+      );
+  }
+}
+
+/** A compare-and-swap loop that kept losing to concurrent writers. */
+export function raceLost(operation: string, key: string): CacheUnavailableError {
+  return new CacheUnavailableError(
+    `memcached ${operation} lost ${CAS_ATTEMPTS} compare-and-swap races in a row on this key; try again`,
+    { key, store: NAME },
+  );
+}
