@@ -13,16 +13,12 @@ const require = createRequire(import.meta.url);
 describe('memjs internals the store relies on', () => {
   it('memjs is the 1.3 line the store was tested with', () => {
     const { version } = require('memjs/package.json') as { version: string };
-    expect(version, `memjs ${version} is not 1.3.x: re-check src/connection.ts against it`).toMatch(/^1\.3\./);
+    expect(version, `memjs ${version} is not 1.3.x: re-check src/connection.ts against it`).toMatch(
+      /^1\.3\./,
+    );
   });
 
-  it.each([
-    'write',
-    'onResponse',
-    'onError',
-    'error',
-    'respond',
-  ])('Server.prototype.%s exists', (method) => {
+  it.each(['write', 'onResponse', 'onError', 'error', 'respond'])('Server.prototype.%s exists', (method) => {
     expect(
       typeof (Server.prototype as unknown as Record<string, unknown>)[method],
       `memjs internal Server#${method} changed`,
@@ -37,14 +33,19 @@ describe('memjs internals the store relies on', () => {
     };
     expect(server.responseCallbacks, 'memjs internal Server#responseCallbacks changed').toBeTypeOf('object');
     const seen: number[] = [];
-    const callback = Object.assign((response: { header: { totalBodyLength: number } }) => {
-      seen.push(response.header.totalBodyLength);
-    }, { quiet: true });
+    const callback = Object.assign(
+      (response: { header: { totalBodyLength: number } }) => {
+        seen.push(response.header.totalBodyLength);
+      },
+      { quiet: true },
+    );
     server.onResponse(7, callback);
     server.respond({ header: { opaque: 7, totalBodyLength: 5 } });
     server.respond({ header: { opaque: 7, totalBodyLength: 0 } });
     server.respond({ header: { opaque: 7, totalBodyLength: 3 } });
-    expect(seen, 'memjs internal: the quiet flag of a response callback is no longer honoured').toEqual([5, 0]);
+    expect(seen, 'memjs internal: the quiet flag of a response callback is no longer honoured').toEqual([
+      5, 0,
+    ]);
   });
 
   it('Server keeps host, port, username, password and options as fields', () => {

@@ -1,0 +1,76 @@
+import type { StoreInfo } from '@larder/core';
+import type { TableName } from './sql.js';
+
+/** One SQL statement with a stable name, so an executor can prepare it once and reuse it. */
+export interface SqlStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** A result row, keyed by column name. */
+export type SqlRow = Record<string, unknown>;
+
+/**
+ * The SQL that differs between databases: fragments the shared statements are built from.
+ * Pure text and bound values; it never runs anything.
+ */
+export interface SqlSyntax {
+  /** Short backend name for errors and stats ('postgres', 'sqlite'). */
+  readonly name: string;
+  /** Whether the table name may be schema-qualified. */
+  readonly schemas: boolean;
+  /** Most keys bound into one statement's key list. */
+  readonly maxKeysPerStatement: number;
+  /** Schema script (one or more statements) that creates the table and its expiry index if missing. */
+  createTableSql(table: TableName): string;
+  /** A condition that `key` is one of the keys bound (via `keyList`) at `param`. */
+  keyIn(param: string): string;
+  /** The value to bind for `keyIn`. */
+  keyList(keys: readonly string[]): unknown;
+  /** A condition that `key` starts with the pattern bound (via `prefixPattern`) at `param`; metacharacters escaped. */
+  prefixMatch(param: string): string;
+  /** The pattern to bind for `prefixMatch`. */
+  prefixPattern(prefix: string): string;
+  /**
+   * A condition that `value` holds an ASCII decimal integer and that adding the integer bound
+   * at `delta` stays within ±(2^53 − 1); it must never fail on other bytes.
+   */
+  incrementable(value: string, delta: string): string;
+  /** The bytes of `value` + `delta` as ASCII decimal, for a value `incrementable` accepted. */
+  increment(value: string, delta: string): string;
+  /** The column that locates a row for batched deletes ('ctid' on Postgres, the key elsewhere). */
+  readonly rowLocator: string;
+  /** Appended to the row-selecting subquery of batched deletes, e.g. ' FOR UPDATE SKIP LOCKED'. */
+  readonly skipLocked: string;
+  /** Appended to the subquery of multi-key deletes so rows are locked in key order, e.g. ' ORDER BY key FOR UPDATE'. */
+  readonly lockInKeyOrder: string;
+  /** A multi-row source `(key, value, expires_at)` for one upsert of a whole batch, or undefined to run one upsert per row in a transaction. */
+  readonly manyRows: string | undefined;
+  /** Values to bind for `manyRows`. */
+  manyRowsValues(keys: string[], values: Buffer[], expires: (number | null)[]): unknown[];
+}
+
+/**
+ * Runs statements on one database and turns driver errors into typed `StoreError`s before
+ * rejecting. `$1`-style parameters throughout.
+ */
+export interface SqlExecutor {
+  /** Whether concurrent single-key reads should be batched into one statement. */
+  readonly coalesceReads: boolean;
+  /** Every row of a statement. */
+  all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]>;
+  /** The first row of a statement, or undefined. */
+  first(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow | undefined>;
+  /** Runs a statement; resolves the number of rows it changed. */
+  run(statement: SqlStatement, values: readonly unknown[]): Promise<number>;
+  /** Runs a statement once per values list, in one transaction. */
+  runEach(statement: SqlStatement, rows: readonly (readonly unknown[])[]): Promise<void>;
+  /** Runs a schema script. */
+  exec(script: string): Promise<void>;
+  /** Size, version and connection figures: `bytesUsed` (table + index), `serverVersion`, ... */
+  info(table: TableName): Promise<StoreInfo>;
+  /** Where the data lives, for logs and `inspect`: never a password. */
+  describe(): string;
+  /** Releases what the executor owns. */
+  close(): Promise<void>;
+}

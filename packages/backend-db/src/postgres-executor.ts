@@ -1,0 +1,199 @@
+import {
+  CacheAuthError,
+  CacheUnavailableError,
+  redactUrl,
+  type StoreError,
+  StoreFullError,
+  type StoreInfo,
+  StorePermissionError,
+  StoreTimeoutError,
+} from '@larder/core';
+import type pg from 'pg';
+import type { SqlExecutor, SqlRow, SqlStatement } from './dialect.js';
+import type { TableName } from './sql.js';
+
+/** Runs statements on a `pg.Pool`, hot ones as named prepared statements, and maps pg errors to typed ones. */
+export class PostgresExecutor implements SqlExecutor {
+  readonly coalesceReads = true;
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #timeout: number;
+  readonly #onError = (): void => {
+    // An idle client lost its connection (server restart, network); the pool drops it and
+    // the next call reconnects. Without this listener pg's 'error' event kills the process.
+    this.poolErrors++;
+  };
+  poolErrors = 0;
+
+  constructor(pool: pg.Pool, ownsPool: boolean, timeout: number) {
+    this.#pool = pool;
+    this.#ownsPool = ownsPool;
+    this.#timeout = timeout;
+    pool.on('error', this.#onError);
+  }
+
+  async all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]> {
+    return (await this.#query(statement, values)).rows;
+  }
+
+  async first(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow | undefined> {
+    return (await this.#query(statement, values)).rows[0];
+  }
+
+  async run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
+    return (await this.#query(statement, values)).rowCount ?? 0;
+  }
+
+  async runEach(statement: SqlStatement, rows: readonly (readonly unknown[])[]): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw this.#error(error);
+    }
+    let failure: unknown;
+    try {
+      await client.query('BEGIN');
+      for (const values of rows)
+        await client.query({ name: statement.name, text: statement.text, values: [...values] });
+      await client.query('COMMIT');
+    } catch (error) {
+      failure = error;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw this.#error(error);
+    } finally {
+      client.release(failure instanceof Error ? failure : undefined);
+    }
+  }
+
+  async exec(script: string): Promise<void> {
+    try {
+      await this.#pool.query(script);
+    } catch (error) {
+      // Two processes creating the table at once: the loser sees a duplicate; the table exists.
+      const code = (error as { code?: unknown }).code;
+      if (code === '23505' || code === '42P07') return;
+      throw this.#error(error);
+    }
+  }
+
+  async info(table: TableName): Promise<StoreInfo> {
+    const { rows } = await this.#query(
+      {
+        name: '',
+        text:
+          "SELECT pg_total_relation_size($1::regclass) AS bytes, current_setting('server_version') AS version, " +
+          "current_setting('max_connections') AS max_connections",
+      },
+      [table.quoted],
+    );
+    const row = rows[0] ?? {};
+    const maxConnections = Number(row.max_connections);
+    return {
+      bytesUsed: Number(row.bytes),
+      serverVersion: String(row.version),
+      connections: this.#pool.totalCount,
+      maxConnections: Number.isFinite(maxConnections) ? maxConnections : undefined,
+      connectionWaiters: this.#pool.waitingCount,
+      poolErrors: this.poolErrors,
+      poolSize: this.#pool.totalCount,
+      poolWaiting: this.#pool.waitingCount,
+    };
+  }
+
+  describe(): string {
+    return describePool(this.#pool);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsPool) {
+      await this.#pool.end().catch(() => undefined);
+    } else {
+      this.#pool.off('error', this.#onError);
+    }
+  }
+
+  async #query(statement: SqlStatement, values: readonly unknown[]): Promise<pg.QueryResult<SqlRow>> {
+    try {
+      return await this.#pool.query<SqlRow>(
+        statement.name === ''
+          ? { text: statement.text, values: [...values] }
+          : { name: statement.name, text: statement.text, values: [...values] },
+      );
+    } catch (error) {
+      throw this.#error(error);
+    }
+  }
+
+  #error(error: unknown): StoreError {
+    return postgresError(error, this.#timeout);
+  }
+}
+
+/** `postgres://host:port/database` of a pool, from its options: never the user's password. */
+export function describePool(pool: pg.Pool): string {
+  const options = (pool as { options?: pg.PoolConfig }).options ?? {};
+  let host = options.host;
+  let port = options.port === undefined ? undefined : String(options.port);
+  let database = options.database;
+  if (typeof options.connectionString === 'string') {
+    try {
+      const url = new URL(options.connectionString);
+      host ??= decodeURIComponent(url.hostname) || undefined;
+      port ??= url.port || undefined;
+      database ??= decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined;
+    } catch {
+      // Not a URL (a libpq key/value string): show no part of it, it may hold the password.
+    }
+  }
+  return `postgres://${host ?? 'localhost'}:${port ?? 5432}/${database ?? ''}`;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'EPIPE',
+]);
+
+/** Maps a pg error to the typed error the cache understands; the SQLSTATE stays on the sanitized cause. */
+function postgresError(error: unknown, timeoutMs: number): StoreError {
+  const code = String((error as { code?: unknown })?.code ?? '');
+  const detail = redactUrl(error instanceof Error ? error.message : String(error));
+  const context = { store: 'postgres', cause: error };
+  const state = code === '' ? '' : ` (${code})`;
+  if (code === '28P01' || code === '28000') {
+    return new CacheAuthError(
+      `postgres rejected the login${state}: ${detail}; check the user and password`,
+      context,
+    );
+  }
+  if (code === '42501') {
+    return new StorePermissionError(
+      `postgres denied a privilege${state}: ${detail}; GRANT SELECT, INSERT, UPDATE, DELETE on the cache table (and CREATE, or run createCacheTable() as its owner)`,
+      context,
+    );
+  }
+  if (code === '53100' || code === '53200' || code === '54000') {
+    return new StoreFullError(`postgres is out of space or past a limit${state}: ${detail}`, context);
+  }
+  if (code === '57014' || code === '55P03' || /timeout|timed out/i.test(detail)) {
+    return new StoreTimeoutError(
+      `postgres did not answer within ${timeoutMs} ms${state}: ${detail}; check the server, locks on the table, or raise timeout`,
+      context,
+    );
+  }
+  if (code === '42P01') {
+    return new CacheUnavailableError(
+      `postgres: the cache table does not exist${state}; run createCacheTable() or leave createTable on`,
+      context,
+    );
+  }
+  const connection = CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('57P');
+  return new CacheUnavailableError(
+    connection ? `postgres cannot be reached${state}: ${detail}` : `postgres call failed${state}: ${detail}`,
+    context,
+  );
+}
