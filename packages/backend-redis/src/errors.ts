@@ -77,6 +77,12 @@ export function toStoreError(error: unknown, context: ErrorContext): CacheError 
       base,
     );
   }
+  if (message.includes('LARDER_UNSAFE_INTEGER')) {
+    return new NotIntegerError(
+      'incr would take the counter past ±(2^53 - 1) (Number.MAX_SAFE_INTEGER), out of the safe-integer range a JavaScript number holds exactly; the stored value is unchanged',
+      base,
+    );
+  }
   if (context.operation === 'incr' && isNotInteger(error)) {
     return new NotIntegerError('incr on a value that is not an integer (or would overflow 64 bits)', base);
   }

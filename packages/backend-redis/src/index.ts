@@ -1,3 +1,4 @@
+export { keySlot } from './cluster.js';
 export {
   escapeGlob,
   RedisStore,
@@ -5,4 +6,3 @@ export {
   type RedisStoreOptions,
   redisStore,
 } from './redis-store.js';
-export { keySlot } from './slot.js';
