@@ -149,11 +149,23 @@ export class ValueTooLargeError extends StoreError {
   }
 }
 
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):([^@/\s]*)@/gi;
+// A scheme, then userinfo up to the LAST `@` of the line that a host follows: a raw password
+// may hold `/`, `?`, `#`, `@` and spaces, so no shorter span is safe. Text between two URLs
+// on one line may be hidden with it; a secret never shows.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^\n]*)@(?=[^\s@])/gi;
+const PLAIN_USER = /^[\w.~%+-]*$/;
 
-/** Replaces the password in any `scheme://user:password@host` with `***`. */
+/**
+ * Replaces the credentials in any `scheme://user:password@host` with `***`, whatever
+ * characters the password holds (URL-reserved ones raw or percent-encoded, spaces included).
+ * A plain user name before the first `:` is kept; anything else of the userinfo is hidden.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(URL_CREDENTIALS, '$1$2:***@');
+  return text.replace(URL_CREDENTIALS, (_match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    const user = colon === -1 ? undefined : userinfo.slice(0, colon);
+    return user !== undefined && PLAIN_USER.test(user) ? `${scheme}${user}:***@` : `${scheme}***@`;
+  });
 }
 
 /**
