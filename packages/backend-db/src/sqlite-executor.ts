@@ -23,7 +23,7 @@ export interface SqliteConnection {
 }
 
 /** The blocking wait per attempt when none is configured: short, the rest is waited asynchronously. */
-export const DEFAULT_BUSY_TIMEOUT = 100;
+export const DEFAULT_BUSY_TIMEOUT = 20;
 /** Longest pause between two attempts on a locked database. */
 const MAX_BACKOFF_MS = 50;
 

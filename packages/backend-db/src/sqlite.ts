@@ -57,7 +57,7 @@ export class SqliteStore extends TableStore {
         `busyTimeout must be an integer number of ms from 0 to 60000, got ${busyTimeout}`,
       );
     }
-    const timeout = options.timeout ?? 0;
+    const timeout = options.timeout ?? 1000;
     if (!(Number.isFinite(timeout) && timeout >= 0 && timeout <= 60_000)) {
       throw new CacheConfigError(`timeout must be a number of ms from 0 to 60000, got ${options.timeout}`);
     }

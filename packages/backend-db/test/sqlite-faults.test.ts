@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CacheUnavailableError, createCache, StoreFullError, StoreTimeoutError } from '@larder/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopStall, SLACK_MS, trackUnhandled, withinDeadline } from '@larder/testkit/helpers';
+import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../src/sqlite.js';
 
 const quiet = { warn() {}, error() {} };
@@ -13,22 +14,26 @@ const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
 
 describe('SqliteStore under faults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'larder-sqlite-faults-'));
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  beforeAll(() => {
-    process.on('unhandledRejection', onUnhandled);
-  });
+  const unhandled = trackUnhandled();
   afterAll(() => {
-    process.off('unhandledRejection', onUnhandled);
+    unhandled.stop();
     rmSync(dir, { recursive: true, force: true });
-    expect(unhandled).toEqual([]);
+    expect(unhandled.list).toEqual([]);
   });
 
-  it('another process holds BEGIN IMMEDIATE for 1.5 s: writes fail after busyTimeout, reads go on, the event loop stalls no longer', async () => {
+  it('another process holds BEGIN IMMEDIATE for 1.5 s: writes retry without blocking, fail after timeout, reads go on', async () => {
     const path = join(dir, 'busy.db');
-    const writer = sqliteStore({ path });
+    const timeout = 300;
+    const writer = sqliteStore({ path, timeout });
     const cache = createCache({ store: writer, logger: quiet, circuitBreaker: false });
     await cache.set('k', 'v');
+    // The event loop's own stall on this machine right now, for the same kind of work, unlocked.
+    const baseline = loopStall();
+    for (let i = 0; i < 20; i++) {
+      await cache.set('w', 'x');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const baselineStall = baseline.stop();
     const child = spawn(
       process.execPath,
       [
@@ -47,14 +52,11 @@ describe('SqliteStore under faults', () => {
     const reader = createCache({ store: sqliteStore({ path }), logger: quiet, circuitBreaker: false });
     const delay = monitorEventLoopDelay({ resolution: 5 });
     delay.enable();
-    const setTimes: number[] = [];
-    const setResults: boolean[] = [];
+    const sets: { ms: number; bound: number; value?: boolean }[] = [];
     const reads: unknown[] = [];
     const started = Date.now();
     while (Date.now() - started < 1000) {
-      const t0 = performance.now();
-      setResults.push(await cache.set('w', 'x'));
-      setTimes.push(performance.now() - t0);
+      sets.push(await withinDeadline(timeout, () => cache.set('w', 'x')));
       reads.push(await reader.get('k'), await cache.get('k'));
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -63,19 +65,48 @@ describe('SqliteStore under faults', () => {
     await exited;
     const maxStall = delay.max / 1e6;
     console.log(
-      `sqlite busy: ${setResults.length} sets, all false: ${setResults.every((r) => !r)}, max set ${Math.max(...setTimes).toFixed(0)} ms, max event-loop delay ${maxStall.toFixed(0)} ms`,
+      `sqlite busy: ${sets.length} sets, all false: ${sets.every((r) => r.value === false)}, slowest set ${Math.max(...sets.map((r) => r.ms)).toFixed(0)} ms, max event-loop delay ${maxStall.toFixed(0)} ms (unlocked: ${baselineStall.toFixed(0)} ms)`,
     );
-    expect(setResults.every((r) => r === false)).toBe(true);
-    // busyTimeout (100 ms) plus slack for a loaded 2-core machine (other suites run in parallel);
-    // better-sqlite3's default of 5 s would stall for the whole 1.5 s lock.
-    expect(Math.max(...setTimes)).toBeLessThan(100 + 150);
+    expect(sets.length).toBeGreaterThan(1);
+    expect(sets.every((r) => r.value === false)).toBe(true);
+    for (const set of sets) expect(set.ms).toBeLessThan(set.bound);
     expect(reads.every((r) => r === 'v')).toBe(true);
     expect(typed).toBeInstanceOf(StoreTimeoutError);
-    expect(maxStall).toBeLessThan(100 + 150);
+    expect((typed as Error).message).toMatch(/timeout \(300 ms\)/);
+    // Only SQLite's own busy wait (busyTimeout, 20 ms) blocks; the retries wait on timers.
+    // better-sqlite3's default of 5 s would stall for the whole 1.5 s lock.
+    expect(maxStall).toBeLessThan(20 + SLACK_MS + baselineStall);
     // The lock is gone: writes work again.
     expect(await cache.set('w', 'x')).toBe(true);
     await reader.close();
     await cache.close();
+  });
+
+  it('a write that meets a short lock waits it out asynchronously and lands', async () => {
+    const path = join(dir, 'short-lock.db');
+    const store = sqliteStore({ path });
+    await store.set('k', Buffer.from('v'), 60_000);
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require(${JSON.stringify(betterSqlite)}))(${JSON.stringify(path)});
+         db.exec('BEGIN IMMEDIATE'); db.prepare("DELETE FROM larder_cache WHERE key = 'nothing'").run();
+         process.stdout.write('locked\\n');
+         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 200);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    expect(await store.incr('n', 5, 60_000)).toBe(5);
+    clearInterval(ticker);
+    // The event loop ran while the write waited for the lock.
+    expect(ticks).toBeGreaterThan(3);
+    await exited;
+    await store.close();
   });
 
   it('a full disk: set fails with StoreFullError (false under ignoreErrors), reads still work', async (context) => {
@@ -83,6 +114,10 @@ describe('SqliteStore under faults', () => {
     mkdirSync(mount);
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mount]);
     if (mounted.status !== 0) {
+      // Under CI this test proves a README promise: it must run, not skip.
+      if (process.env.CI === 'true') {
+        throw new Error(`CI=true but a tmpfs cannot be mounted (run the tests as root): ${mounted.stderr}`);
+      }
       context.skip(`cannot mount a tmpfs (needs root): ${mounted.stderr}`);
       return;
     }
