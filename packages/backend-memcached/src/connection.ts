@@ -112,7 +112,7 @@ export class Connection {
     const server = this.#serverFor(key);
     const opaque = this.#opaque();
     request.writeUInt32BE(opaque >>> 0, 12);
-    return this.#exchange(operation, key, server, opaque, request, false, (response) => {
+    return this.#exchange(key, server, opaque, request, false, (response) => {
       const accepted = accept(response.header.status, response);
       return accepted ?? { error: statusError(operation, response, key) };
     });
@@ -151,7 +151,7 @@ export class Connection {
           );
         }
         writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, opaque);
-        return this.#exchange(operation, undefined, server, opaque, blob, true, handler(group));
+        return this.#exchange(undefined, server, opaque, blob, true, handler(group));
       }),
     );
   }
@@ -163,21 +163,13 @@ export class Connection {
         const opaque = this.#opaque();
         const stats: Record<string, string> = {};
         const blob = encodeRequest(Opcode.stat, EMPTY, 0, undefined, undefined, opaque);
-        return this.#exchange<Record<string, string>>(
-          'info',
-          undefined,
-          server,
-          opaque,
-          blob,
-          true,
-          (response) => {
-            if (response.header.status !== Status.ok)
-              return { error: statusError('info', response, undefined) };
-            if (response.header.keyLength === 0) return { value: stats };
-            stats[response.key.toString('latin1')] = response.val.toString('latin1');
-            return undefined;
-          },
-        );
+        return this.#exchange<Record<string, string>>(undefined, server, opaque, blob, true, (response) => {
+          if (response.header.status !== Status.ok)
+            return { error: statusError('info', response, undefined) };
+          if (response.header.keyLength === 0) return { value: stats };
+          stats[response.key.toString('latin1')] = response.val.toString('latin1');
+          return undefined;
+        });
       }),
     );
   }
@@ -223,7 +215,6 @@ export class Connection {
   }
 
   #exchange<T>(
-    operation: string,
     key: string | undefined,
     server: WireServer,
     opaque: number,
@@ -236,7 +227,7 @@ export class Connection {
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        reject(timeoutError(operation, endpoint(server), this.#timeoutMs, key));
+        reject(timeoutError(endpoint(server), this.#timeoutMs, key));
         this.#discard(server, new Error(`no answer within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
       const finish = (outcome: { value: T } | { error: unknown }) => {
@@ -259,14 +250,14 @@ export class Connection {
       (onResponse as { quiet?: boolean }).quiet = quiet;
       server.onResponse(opaque, onResponse);
       server.onError(opaque, (error: unknown) => {
-        finish({ error: connectionError(operation, key, endpoint(server), error) });
+        finish({ error: connectionError(key, endpoint(server), error) });
         this.#discard(server, error);
       });
       try {
         server.write(blob);
         this.#watch(server);
       } catch (error) {
-        finish({ error: connectionError(operation, key, endpoint(server), error) });
+        finish({ error: connectionError(key, endpoint(server), error) });
         this.#discard(server, error);
       }
     });

@@ -18,26 +18,24 @@ export const NAME = 'memcached';
 /** Compare-and-swap attempts before a call gives up on a hot key. */
 export const CAS_ATTEMPTS = 16;
 
-/** A call past the store's deadline; its connection is dropped and rebuilt. */
+/**
+ * A call past the store's deadline; its connection is dropped and rebuilt. Like a connection
+ * failure, it names the server, not the request: the cache may have sent a read of its own
+ * (the clear generation) on behalf of a write, and the cache's log names the call.
+ */
 export function timeoutError(
-  operation: string,
   endpoint: string,
   timeoutMs: number,
   key: string | undefined,
 ): StoreTimeoutError {
   return new StoreTimeoutError(
-    `memcached ${operation} on ${endpoint} did not answer within ${timeoutMs} ms; the connection was dropped and will be rebuilt`,
+    `memcached at ${endpoint} did not answer within ${timeoutMs} ms; the connection was dropped and will be rebuilt`,
     { key, store: NAME },
   );
 }
 
-/** A socket-level failure (refused, reset, closed, SASL rejected), named after the call that saw it. */
-export function connectionError(
-  operation: string,
-  key: string | undefined,
-  endpoint: string,
-  error: unknown,
-): CacheError {
+/** A socket-level failure (refused, reset, closed, SASL rejected): about the server, not about one request. */
+export function connectionError(key: string | undefined, endpoint: string, error: unknown): CacheError {
   if (error instanceof CacheClosedError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/authentication failed/i.test(message)) {
@@ -46,7 +44,7 @@ export function connectionError(
       { key, store: NAME },
     );
   }
-  return new CacheUnavailableError(`memcached ${operation} on ${endpoint} failed: ${redactUrl(message)}`, {
+  return new CacheUnavailableError(`memcached at ${endpoint} is unreachable: ${redactUrl(message)}`, {
     key,
     store: NAME,
     cause: error instanceof Error ? error : undefined,

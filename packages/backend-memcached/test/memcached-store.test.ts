@@ -398,6 +398,112 @@ describe('MemcachedStore clear', () => {
   });
 });
 
+describe('MemcachedStore hardening', () => {
+  it('incr past 2^53 throws NotIntegerError and leaves the stored counter as it was, readable', async () => {
+    const store = open();
+    const key = `${randomPrefix('big')}:n`;
+    await store.set(key, bytes('9007199254740990'), HOUR);
+    const error = await store.incr(key, 5, HOUR).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotIntegerError);
+    expect((error as Error).message).toMatch(/safe-integer range/);
+    expect(text(await store.get(key))).toBe('9007199254740990');
+    expect(await store.incr(key, 1, HOUR)).toBe(9007199254740991);
+    // Below zero (the compare-and-swap path, then the native one on two's complement).
+    const negative = `${randomPrefix('big')}:m`;
+    await store.set(negative, bytes('-9007199254740990'), HOUR);
+    await expect(store.incr(negative, -5, HOUR)).rejects.toBeInstanceOf(NotIntegerError);
+    expect(text(await store.get(negative))).toBe('-9007199254740990');
+    expect(await store.incr(negative, -1, HOUR)).toBe(-9007199254740991);
+    await expect(store.incr(negative, -1, HOUR)).rejects.toBeInstanceOf(NotIntegerError);
+    expect(text(await store.get(negative))).toBe('-9007199254740991');
+    // Through the cache: thrown as a programmer error; the value still reads.
+    const cache = cacheOn(store);
+    await cache.set('n', 9007199254740990);
+    await expect(cache.incr('n', 5)).rejects.toMatchObject({ code: 'E_NOT_INTEGER' });
+    expect(await cache.get('n')).toBe(9007199254740990);
+  });
+
+  it('rejects unknown options naming the nearest one, and options of the wrong type', () => {
+    expect(() => new MemcachedStore({ servres: 'h:1' } as never)).toThrow(
+      /unknown option servres.*did you mean servers/,
+    );
+    expect(() => new MemcachedStore({ timeout: '5' } as never)).toThrow(/timeout/);
+    expect(() => new MemcachedStore({ servers: [1] } as never)).toThrow(/servers/);
+    expect(() => new MemcachedStore({ now: 5 } as never)).toThrow(/now/);
+  });
+
+  it.each(['/', '@', '#', '?', ':'])(
+    'a url whose password holds a raw %s never shows any of it in the E_CONFIG message',
+    (char) => {
+      const password = `Zx${char}9q${char}Lm4t`;
+      const error = (() => {
+        try {
+          new MemcachedStore({ url: `memcached://app:${password}@bad host:1` });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(CacheConfigError);
+      const shown = [inspect(error), JSON.stringify(error), String(error)].join('\n');
+      for (let i = 0; i + 4 <= password.length; i++) expect(shown).not.toContain(password.slice(i, i + 4));
+    },
+  );
+
+  it('accepts a url whose raw password holds / and @ (up to the last @)', async () => {
+    const store = open({ url: `memcached://app:p/a@ss@${server.url}` });
+    expect(String(store)).not.toContain('p/a@ss');
+    expect(inspect(store)).toContain(server.url);
+  });
+
+  it('prints itself without the password through inspect, JSON and String', () => {
+    const secret = 'S3cr3t/pa55@word';
+    const store = open({ servers: server.url, username: 'app', password: secret });
+    for (const shown of [inspect(store, { depth: 10 }), JSON.stringify(store), String(store)]) {
+      expect(shown).toContain(server.url);
+      expect(shown).not.toContain(secret);
+    }
+  });
+
+  it('a set that fails on an unreachable server is logged as a set, and no error names a get', async () => {
+    const lines: string[] = [];
+    const logger = {
+      warn: (fields: unknown, message: string) => lines.push(`${message} ${JSON.stringify(fields)}`),
+      error: (fields: unknown, message: string) => lines.push(`${message} ${JSON.stringify(fields)}`),
+    };
+    const store = open({ servers: '127.0.0.1:1', timeout: 300 });
+    const cache = createCache({ store, logger, circuitBreaker: false });
+    caches.push(cache);
+    expect(await cache.set('k', 1)).toBe(false);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).toMatch(/memcached set failed/);
+    expect(lines.join('\n')).not.toMatch(/memcached get/);
+  });
+
+  it('clear() also reaches keys written under a per-call version override (as the README says)', async () => {
+    const store = open();
+    const cache = cacheOn(store);
+    await cache.set('current', 1);
+    await cache.set('other', 2, { version: 7 });
+    expect(await cache.get('other', { version: 7 })).toBe(2);
+    await cache.clear();
+    expect(await cache.get('current')).toBeUndefined();
+    expect(await cache.get('other', { version: 7 })).toBeUndefined();
+  });
+
+  it('declares listKeys false and reports connection and hit figures from stats', async () => {
+    const store = open();
+    expect(store.capabilities.listKeys).toBe(false);
+    expect(store.keys).toBeUndefined();
+    const info = await store.info();
+    expect(info.connections).toBeGreaterThan(0);
+    expect(info.maxConnections).toBeGreaterThan(0);
+    expect(info.rejectedConnections).toBeGreaterThanOrEqual(0);
+    expect(info.serverHits).toBeGreaterThanOrEqual(0);
+    expect(info.serverMisses).toBeGreaterThanOrEqual(0);
+    expect(info.connectionWaiters).toBeUndefined();
+  });
+});
+
 describe('MemcachedStore reads', () => {
   it('coalesces concurrent gets into one request per tick and hands each caller its value', async () => {
     const store = open();
