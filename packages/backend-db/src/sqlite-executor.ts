@@ -132,23 +132,29 @@ export class SqliteExecutor implements SqlExecutor {
     return db;
   }
 
-  /** Runs `work` now; if the database is locked, again after a pause, until `timeout`. */
+  /**
+   * Runs `work` now; if the database is locked, again after a pause, while a whole attempt
+   * (SQLite's blocking wait included) still fits in `timeout`.
+   */
   #attempt<T>(work: () => T): Promise<T> {
+    const started = performance.now();
     try {
       return Promise.resolve(work());
     } catch (error) {
       if (!isBusy(error)) return Promise.reject(this.#error(error));
-      return this.#retry(work, error, performance.now());
+      return this.#retry(work, error, started);
     }
   }
 
   async #retry<T>(work: () => T, firstError: unknown, started: number): Promise<T> {
+    const blocking = this.#c.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
     let lastError = firstError;
     let pause = 1;
     for (;;) {
+      const wait = pause * (0.5 + Math.random());
       const left = this.#c.timeout - (performance.now() - started);
-      if (left <= 0 || this.#closed) throw this.#error(lastError);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(left, pause * (0.5 + Math.random()))));
+      if (left < wait + blocking || this.#closed) throw this.#error(lastError);
+      await new Promise((resolve) => setTimeout(resolve, wait));
       try {
         return work();
       } catch (error) {

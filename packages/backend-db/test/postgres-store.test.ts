@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import { describeStoreContract } from '@larder/core/testing';
 import { describeWithServer } from '@larder/testkit/vitest';
 import pg from 'pg';
@@ -29,6 +30,42 @@ describeWithServer('postgres', 'PostgresStore', (server) => {
       for (const name of made) await pool.query(`DROP TABLE IF EXISTS ${name}`);
       await pool.query('DROP SCHEMA IF EXISTS larder_test CASCADE');
       await pool.end();
+    });
+
+    it('never prints the password of its connection string or pool (inspect, JSON, String)', async () => {
+      const secret = 'Pg:/?#[]@!$&()*+,;=% pw';
+      const url = new URL(server.url);
+      url.username = 'larder_nobody';
+      url.password = secret;
+      const store = postgresStore({ connectionString: url.href, timeout: 500 });
+      const pieces = [secret, encodeURIComponent(secret), 'Pg:/?#', '!$&()*', ';=% pw'];
+      const error = await store.get('k').catch((e: unknown) => e);
+      for (const shown of [
+        inspect(store, { depth: 20, showHidden: true }),
+        JSON.stringify(store),
+        String(store),
+        `${store}`,
+        inspect(error, { depth: 20 }),
+        JSON.stringify(error),
+      ]) {
+        for (const piece of pieces) expect(shown).not.toContain(piece);
+      }
+      expect(String(store)).toContain(`${url.hostname}:${url.port}`);
+      expect(Object.keys(store)).not.toContain('client');
+      await store.close();
+    });
+
+    it('info reports the pool and the server connection limit', async () => {
+      const name = table();
+      made.push(name);
+      const store = connect({ table: name });
+      await store.set('k', Buffer.from('v'), 60_000);
+      const info = await store.info();
+      expect(info.connections).toBeGreaterThan(0);
+      expect(info.maxConnections).toBeGreaterThan(0);
+      expect(info.connectionWaiters).toBe(0);
+      expect(info.serverHits).toBeUndefined();
+      await store.close();
     });
 
     it('coalesces concurrent gets in one tick into one query', async () => {

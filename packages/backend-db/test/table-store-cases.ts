@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 import {
   CacheClosedError,
   CacheConfigError,
@@ -231,6 +232,41 @@ export function describeTableStore<S extends TableStore>(name: string, harness: 
       expect(() => harness.create({ cullFraction: 2 })).toThrow(CacheConfigError);
       expect(() => harness.create({ pruneBatch: 0.5 })).toThrow(CacheConfigError);
       expect(() => harness.create({ pruneInterval: -1 })).toThrow(CacheConfigError);
+    });
+
+    it('rejects unknown options naming the nearest one, and options of the wrong type', () => {
+      expect(() => harness.create({ pruneIntervl: 5 } as TableStoreOptions)).toThrow(
+        /unknown option pruneIntervl.*did you mean pruneInterval/,
+      );
+      expect(() => harness.create({ maxEntries: '10' } as unknown as TableStoreOptions)).toThrow(
+        /maxEntries/,
+      );
+      expect(() => harness.create({ createTable: 'no' } as unknown as TableStoreOptions)).toThrow(
+        /createTable/,
+      );
+    });
+
+    it('keys(prefix) pages through live keys under the prefix only, LIKE/GLOB characters taken literally', async () => {
+      let now = 1_000_000;
+      const store = open({ now: () => now });
+      const prefix = 'a%_*[?]\\:';
+      const keys = Array.from({ length: 1234 }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+      await store.setMany(keys.map((key) => ({ key, value: bytes('v'), ttlMs: 60_000 })));
+      await store.set(`${prefix}expired`, bytes('v'), 10);
+      for (const other of ['aXY*[?]\\:1', 'a%_x[?]\\:1', 'A%_*[?]\\:1', 'b'])
+        await store.set(other, bytes('v'), 60_000);
+      now += 20;
+      const listed: string[] = [];
+      for await (const key of store.keys(prefix)) listed.push(key);
+      expect(listed).toEqual(keys);
+      expect(store.capabilities.listKeys).toBe(true);
+    });
+
+    it('prints itself as backend, endpoint and table through inspect, JSON and String', () => {
+      const store = open();
+      for (const shown of [inspect(store), JSON.stringify(store), String(store)]) {
+        expect(shown).toContain(store.table.raw);
+      }
     });
 
     it('info reports bytes, items, expired items, the policy and the server version', async () => {
