@@ -7,6 +7,7 @@ import {
   createCache,
   NotIntegerError,
 } from '@larder/core';
+import { bytes } from '@larder/testkit/helpers';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TableStore, TableStoreOptions } from '../src/index.js';
 
@@ -17,7 +18,6 @@ export interface TableStoreHarness<S extends TableStore> {
   raw(store: S, sql: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
-const bytes = (text: string) => Buffer.from(text);
 const text = (value: Uint8Array | undefined) =>
   value === undefined ? undefined : Buffer.from(value).toString('latin1');
 

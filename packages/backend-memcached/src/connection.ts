@@ -124,7 +124,6 @@ export class Connection {
    * Resolves each server's result.
    */
   pipeline<E extends PipelineEntry, T>(
-    operation: string,
     entries: readonly E[],
     request: PipelineRequest<E>,
     handler: (group: E[]) => Handler<T>,

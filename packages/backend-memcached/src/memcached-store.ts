@@ -134,7 +134,6 @@ export class MemcachedStore implements Store {
       return this.set(only.key, only.value, only.ttlMs);
     }
     await this.#wire.pipeline(
-      'setMany',
       prepared,
       {
         opcode: Opcode.setq,
@@ -176,7 +175,6 @@ export class MemcachedStore implements Store {
     const prepared = keys.map((key) => ({ key, keyBytes: encodeKey(key) }));
     if (prepared.length === 0) return 0;
     const counts = await this.#wire.pipeline<{ key: string; keyBytes: Buffer }, number>(
-      'deleteMany',
       prepared,
       { opcode: Opcode.deleteq, extrasBytes: 0 },
       (group) => {
@@ -431,18 +429,13 @@ export class MemcachedStore implements Store {
     }
     const found = new Map<string, Hit>();
     const prepared = keys.map((key) => ({ key, keyBytes: Buffer.from(key) }));
-    await this.#wire.pipeline(
-      'getMany',
-      prepared,
-      { opcode: Opcode.getkq, extrasBytes: 0 },
-      () => (response) => {
-        const { opcode, status } = response.header;
-        if (opcode === Opcode.noop) return { value: undefined };
-        if (status !== Status.ok) return { error: statusError('getMany', response, undefined) };
-        found.set(response.key.toString('latin1'), toHit(response));
-        return undefined;
-      },
-    );
+    await this.#wire.pipeline(prepared, { opcode: Opcode.getkq, extrasBytes: 0 }, () => (response) => {
+      const { opcode, status } = response.header;
+      if (opcode === Opcode.noop) return { value: undefined };
+      if (status !== Status.ok) return { error: statusError('getMany', response, undefined) };
+      found.set(response.key.toString('latin1'), toHit(response));
+      return undefined;
+    });
     return prepared.map((e) => found.get(e.keyBytes.toString('latin1')));
   }
 }

@@ -1,12 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { sleep } from '@larder/testkit/helpers';
 
-/** A random prefix per test, so tests on a shared server never see each other's keys. */
-export const randomPrefix = (label: string) => `${label}${randomBytes(4).toString('hex')}`;
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Helpers only the memcached tests need; the shared ones come from `@larder/testkit/helpers`. */
 
 /** Reads `stats` over the text protocol on a connection of its own (not through the store under test). */
 export function serverStats(host: string, port: number): Promise<Record<string, string>> {
@@ -54,14 +50,6 @@ export async function idleSockets(host: string, port: number, count: number): Pr
   return sockets;
 }
 
-/** Collects unhandled rejections while a suite runs. */
-export function trackUnhandled(): { list: unknown[]; stop: () => void } {
-  const list: unknown[] = [];
-  const listener = (reason: unknown) => list.push(reason);
-  process.on('unhandledRejection', listener);
-  return { list, stop: () => process.off('unhandledRejection', listener) };
-}
-
 /**
  * Resolves once every thread of `pid` is stopped: SIGSTOP is delivered asynchronously, and a
  * request sent right after `pause()` can still be answered on a busy machine.
@@ -79,19 +67,4 @@ export async function waitStopped(pid: number | undefined, limitMs = 2000): Prom
     await sleep(5);
   }
   throw new Error(`process ${pid} did not stop within ${limitMs} ms`);
-}
-
-/**
- * Measures how late the event loop ran while `enable`d: on a loaded 2-core machine the process
- * itself can stall for tens of ms, which no deadline can prevent, so latency bounds add it.
- */
-export function loopStall(): { stop: () => number } {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  return {
-    stop() {
-      histogram.disable();
-      return Math.max(0, histogram.max / 1e6 - 10);
-    },
-  };
 }

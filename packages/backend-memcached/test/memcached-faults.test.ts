@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import { type Cache, CacheError, createCache } from '@larder/core';
 import { type ServerHandle, startMemcached } from '@larder/testkit';
+import { loopStall, randomPrefix, sleep, trackUnhandled } from '@larder/testkit/helpers';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MemcachedStore } from '../src/index.js';
-import { idleSockets, loopStall, randomPrefix, sleep, trackUnhandled, waitStopped } from './helpers.js';
+import { idleSockets, waitStopped } from './helpers.js';
 
 // Store and cache deadlines of 500 ms keep the suite short; every call must settle by then + 50 ms.
 const DEADLINE = 500;

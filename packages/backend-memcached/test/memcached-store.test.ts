@@ -6,20 +6,21 @@ import {
   createCache,
   InvalidKeyError,
   NotIntegerError,
+  type Store,
   ValueTooLargeError,
 } from '@larder/core';
 import { describeStoreContract } from '@larder/core/testing';
 import { type ServerHandle, startMemcached } from '@larder/testkit';
+import { bytes, randomPrefix, sleep, trackUnhandled } from '@larder/testkit/helpers';
 import { Client } from 'memjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemcachedStore, type MemjsClient, memcachedStore } from '../src/index.js';
-import { randomPrefix, serverStats, sleep, trackUnhandled } from './helpers.js';
+import { serverStats } from './helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const text = (value: Uint8Array | undefined) =>
   value === undefined ? undefined : Buffer.from(value).toString();
-const bytes = (value: string) => Buffer.from(value);
 
 let server: ServerHandle;
 /** A private server for tests that read its counters (cmd_set, bytes_read, cmd_flush). */
@@ -493,7 +494,7 @@ describe('MemcachedStore hardening', () => {
   it('declares listKeys false and reports connection and hit figures from stats', async () => {
     const store = open();
     expect(store.capabilities.listKeys).toBe(false);
-    expect(store.keys).toBeUndefined();
+    expect((store as Store).keys).toBeUndefined();
     const info = await store.info();
     expect(info.connections).toBeGreaterThan(0);
     expect(info.maxConnections).toBeGreaterThan(0);

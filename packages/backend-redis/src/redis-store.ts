@@ -27,6 +27,7 @@ const SCAN_COUNT = 500;
 // EXISTS (not "result == delta and PTTL == -1") is the exact test: a key holding "0" without
 // expiry must not gain one. A result past ±(2^53 - 1) is taken back inside the script (so no
 // one ever reads it) and refused: JavaScript numbers hold integers exactly only up to there.
+// The new value goes back as its decimal text: ioredis misreads integer replies near 2^53.
 const INCR_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if value > 9007199254740991 or value < -9007199254740991 then
@@ -34,7 +35,7 @@ if value > 9007199254740991 or value < -9007199254740991 then
   return redis.error_reply('LARDER_UNSAFE_INTEGER incr would leave the safe-integer range')
 end
 if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return value`;
+return redis.call('GET', KEYS[1])`;
 const INCR_SHA = createHash('sha1').update(INCR_SCRIPT).digest('hex');
 
 const noop = () => {};

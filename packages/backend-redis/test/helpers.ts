@@ -51,26 +51,3 @@ export function captureOutput(): { text: () => string; restore: () => void } {
     },
   };
 }
-
-/** Collects unhandled rejections while a test runs. */
-export function watchUnhandled(): { rejections: unknown[]; stop: () => void } {
-  const rejections: unknown[] = [];
-  const listener = (reason: unknown) => {
-    rejections.push(reason);
-  };
-  process.on('unhandledRejection', listener);
-  return { rejections, stop: () => process.off('unhandledRejection', listener) };
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Resolves how long `promise` took to settle, in ms, and its outcome. */
-export async function timed<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const started = performance.now();
-  try {
-    const value = await promise;
-    return { ms: performance.now() - started, value };
-  } catch (error) {
-    return { ms: performance.now() - started, error };
-  }
-}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createCache } from '@larder/core';
 import { describeStoreContract } from '@larder/core/testing';
 import { type RedisClusterHandle, startRedisCluster } from '@larder/testkit';
+import { bytes } from '@larder/testkit/helpers';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot, type RedisStore, redisStore } from '../src/index.js';
@@ -15,7 +16,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 const text = (value: Uint8Array | undefined) =>
   value === undefined ? undefined : Buffer.from(value).toString();
 

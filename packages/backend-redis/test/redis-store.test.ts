@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createCache } from '@larder/core';
+import { inspect } from 'node:util';
+import { CacheConfigError, createCache, NotIntegerError } from '@larder/core';
 import { describeStoreContract } from '@larder/core/testing';
 import { type RedisServerHandle, startRedis } from '@larder/testkit';
+import { bytes } from '@larder/testkit/helpers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeGlob, RedisStore, redisStore } from '../src/index.js';
@@ -39,7 +41,6 @@ describe('RedisStore', () => {
     await store.close();
     raw.disconnect();
   });
-  const bytes = (text: string) => new Uint8Array(Buffer.from(text));
   const text = (value: Uint8Array | undefined) =>
     value === undefined ? undefined : Buffer.from(value).toString();
 
@@ -219,5 +220,74 @@ describe('RedisStore', () => {
     expect(() => redisStore({ timeout: 0 })).toThrow(/timeout/);
     expect(() => redisStore({ maxValueBytes: 2 ** 40 })).toThrow(/maxValueBytes/);
     expect(() => redisStore({ url: server.url, cluster: [{ port: 1 }] })).toThrow(/one of/);
+  });
+
+  it('rejects unknown options naming the nearest one, and options of the wrong type', () => {
+    expect(() => redisStore({ timout: 5 } as never)).toThrow(/unknown option timout.*did you mean timeout/);
+    expect(() => redisStore({ url: 6379 } as never)).toThrow(CacheConfigError);
+    expect(() => redisStore({ coalesceReads: 'no' } as never)).toThrow(/coalesceReads/);
+    expect(() => redisStore({ logger: console.log } as never)).toThrow(/logger/);
+  });
+
+  it('incr past 2^53 throws NotIntegerError and leaves the stored value as it was, readable', async () => {
+    const key = `${run}big`;
+    await raw.set(key, '9007199254740990', 'PX', 60_000);
+    const error = await store.incr(key, 5, 60_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotIntegerError);
+    expect((error as NotIntegerError).code).toBe('E_NOT_INTEGER');
+    expect((error as Error).message).toMatch(/safe-integer range/);
+    expect(await raw.get(key)).toBe('9007199254740990');
+    expect(await raw.pttl(key)).toBeGreaterThan(50_000);
+    expect(await store.incr(key, 1, 60_000)).toBe(9007199254740991);
+    await raw.set(key, '-9007199254740990', 'PX', 60_000);
+    await expect(store.incr(key, -2, 60_000)).rejects.toBeInstanceOf(NotIntegerError);
+    expect(await raw.get(key)).toBe('-9007199254740990');
+    // Through the cache: a programmer error, thrown; the counter still reads.
+    const cache = createCache({ store, prefix: run.slice(0, -1), logger: { warn() {}, error() {} } });
+    await cache.set('n', 9007199254740990);
+    await expect(cache.incr('n', 5)).rejects.toMatchObject({ code: 'E_NOT_INTEGER' });
+    expect(await cache.get('n')).toBe(9007199254740990);
+    await cache.delete('n');
+  });
+
+  it('keys(prefix) lists live keys under the prefix only, glob characters taken literally', async () => {
+    const base = `${run}list*[?]:`;
+    const keys = Array.from({ length: 1200 }, (_, i) => `${base}${i}`);
+    await store.setMany(keys.map((key) => ({ key, value: bytes('v'), ttlMs: 60_000 })));
+    await store.set(`${run}listX:0`, bytes('other'), 60_000);
+    await store.set(`${base}gone`, bytes('v'), 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const listed: string[] = [];
+    for await (const key of store.keys(base)) listed.push(key);
+    expect(listed.sort()).toEqual([...keys].sort());
+    expect(store.capabilities.listKeys).toBe(true);
+  });
+
+  it('info() reports connection and hit figures from the server', async () => {
+    const info = await store.info();
+    expect(info.connections).toBeGreaterThan(0);
+    expect(info.maxConnections).toBeGreaterThan(0);
+    expect(info.rejectedConnections).toBeGreaterThanOrEqual(0);
+    expect(info.serverHits).toBeGreaterThanOrEqual(0);
+    expect(info.serverMisses).toBeGreaterThanOrEqual(0);
+    expect(info.connectionWaiters).toBeUndefined();
+  });
+
+  it('prints itself without the password through inspect, JSON and String', async () => {
+    const secret = 'S3cr3t/p@ss#w0rd';
+    const withPassword = redisStore({
+      url: `redis://default:${encodeURIComponent(secret)}@127.0.0.1:1`,
+      logger: quietLogger(),
+    });
+    for (const shown of [
+      inspect(withPassword, { depth: 10 }),
+      JSON.stringify(withPassword),
+      String(withPassword),
+    ]) {
+      expect(shown).toContain('127.0.0.1:1');
+      expect(shown).not.toContain(secret);
+      expect(shown).not.toContain(encodeURIComponent(secret));
+    }
+    await withPassword.close();
   });
 });
