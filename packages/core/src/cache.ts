@@ -1,7 +1,13 @@
-import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
-import { CORRUPT, Codec, type CompressionOptions, STALE_SCHEMA } from './codec.js';
-import { DeadlineQueue, withDeadline } from './deadline.js';
-import { CacheEmitter, type CacheEventName, type CacheListener } from './emitter.js';
+import {
+  buildShared,
+  type CacheOptions,
+  type CallOptions,
+  type Shared,
+  type WriteOptions,
+} from './cache-options.js';
+import { CORRUPT, STALE_SCHEMA } from './codec.js';
+import { withDeadline } from './deadline.js';
+import type { CacheEventName, CacheListener } from './emitter.js';
 import {
   CacheClosedError,
   CacheConfigError,
@@ -10,6 +16,7 @@ import {
   CircuitOpenError,
   InvalidKeyError,
   isStoreFault,
+  NotIntegerError,
   StoreError,
   StoreTimeoutError,
   ValueTooLargeError,
@@ -23,89 +30,14 @@ import {
   namespaceSegment,
   validateKeyPart,
 } from './keys.js';
-import { type CacheLogger, consoleLogger, RateLimitedLog } from './logger.js';
-import { MemoryStore } from './memory-store.js';
-import { jsonSerializer, type Serializer } from './serializer.js';
-import { type CacheOperation, type CacheStats, StatsRecorder } from './stats.js';
+import type { CacheOperation, CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
-import { createTtlPolicy, resolveTtl, type Ttl, type TtlPolicy } from './ttl.js';
+import { resolveTtl } from './ttl.js';
 
-/** Options for `createCache`. Every option has a default that is safe in production. */
-export interface CacheOptions {
-  /** The backend. @default a new `MemoryStore` */
-  store?: Store;
-  /** First part of every stored key; printable ASCII without ':', '@' or '#'. @default 'larder' */
-  prefix?: string;
-  /** Second part of every stored key; bump it to invalidate everything written under the old one. @default 1 */
-  version?: number | string;
-  /** Maps the caller's key to the key body; prefix, version and namespaces are still added around it. */
-  keyFunction?: (key: string) => string;
-  /** TTL when a call gives none. @default '1h' */
-  defaultTtl?: Ttl;
-  /** Upper bound for every TTL; longer ones are capped. @default none */
-  maxTtl?: Ttl;
-  /** Shortens each TTL by up to this fraction, at random, so keys written together do not expire together. @default 0 */
-  ttlJitter?: number;
-  /** Lets a call pass ttl 'never' (or defaultTtl 'never'). @default false */
-  allowNoExpiry?: boolean;
-  /** Value serializer. @default jsonSerializer */
-  serializer?: Serializer;
-  /** Compress values at or above a size threshold. @default false (off) */
-  compression?: CompressionOptions | false;
-  /** Stored with each value; a value of another schema version reads as a miss. @default none */
-  schemaVersion?: number;
-  /** Store failures become misses / `false` (counted, emitted, logged) instead of errors. @default true */
-  ignoreErrors?: boolean;
-  /** Deadline for every store call, in ms (at most 60 000). @default 1000 */
-  timeout?: number;
-  /** Skip the store for a while after consecutive failures; `false` turns it off. @default { failures: 5, cooldown: 1000 } */
-  circuitBreaker?: CircuitBreakerOptions | false;
-  /** Where failures are logged (pino-compatible). @default console, at most one line per store per `logInterval` */
-  logger?: CacheLogger;
-  /** Minimum ms between two log lines about the same kind of failure. @default 10_000 */
-  logInterval?: number;
-  /** For stores that cannot clear by prefix: how often a process re-reads the clear generation, in ms. @default 1000 */
-  generationRefresh?: number;
-  /** Clock, for tests. @default Date.now */
-  now?: () => number;
-}
-
-/** Options accepted by a single call. */
-export interface CallOptions {
-  /** Overrides the cache's `version` for this call. */
-  version?: number | string;
-}
-
-/** Options accepted by calls that write. */
-export interface WriteOptions extends CallOptions {
-  /** TTL for this call; `0` means "do not store" and removes an existing entry. @default the cache's defaultTtl */
-  ttl?: Ttl;
-}
+export type { CacheOptions, CallOptions, WriteOptions };
 
 const FAILED: unique symbol = Symbol('failed');
 type Failed = typeof FAILED;
-
-/** State shared by a cache and all its namespaces. */
-interface Shared {
-  readonly store: Store;
-  readonly codec: Codec;
-  readonly policy: TtlPolicy;
-  readonly stats: StatsRecorder;
-  readonly emitter: CacheEmitter;
-  readonly breaker: CircuitBreaker | undefined;
-  readonly log: RateLimitedLog;
-  readonly ignoreErrors: boolean;
-  readonly timeoutMs: number;
-  readonly deadlines: DeadlineQueue;
-  readonly inProcess: boolean;
-  readonly prefix: string;
-  readonly version: string;
-  readonly keyFunction: ((key: string) => string) | undefined;
-  readonly generationRefreshMs: number;
-  readonly now: () => number;
-  readonly flights: Map<string, Promise<unknown>>;
-  closed: boolean;
-}
 
 /** Builds a cache; every option is checked here, so bad configuration fails now, not on the first request. */
 export function createCache(options: CacheOptions = {}): Cache {
@@ -245,15 +177,26 @@ export class Cache {
    * reaches every waiter and is not cached. `undefined` from the factory is returned, not stored.
    */
   async getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: WriteOptions): Promise<T> {
-    const slot = `${this.#scope}${options?.version ?? ''}\u0000${key}`;
-    const flights = this.#s.flights;
+    const s = this.#s;
+    this.#body(key);
+    // Bad input fails now, not after the store read and the factory.
+    resolveTtl(s.policy, options?.ttl);
+    if (typeof factory !== 'function') {
+      throw new CacheConfigError(`getOrSet needs a factory function, got ${typeof factory}`, { key });
+    }
+    const version = options?.version === undefined ? s.version : String(options.version);
+    const slot = `${this.#scope}${version === s.version ? '' : version}\u0000${key}`;
+    const flights = s.flights;
     const running = flights.get(slot);
     if (running !== undefined) return running as Promise<T>;
     const flight = (async () => {
+      const started = performance.now();
       const cached = await this.get<T>(key, options);
       if (cached !== undefined) return cached;
+      // One deadline for the whole call: the write gets what the read left of it.
+      const left = s.timeoutMs - (performance.now() - started);
       const value = await factory();
-      if (value !== undefined) await this.set(key, value, options);
+      if (value !== undefined) await this.#within(left, this.set(key, value, options), key);
       return value;
     })();
     flights.set(slot, flight);
@@ -308,7 +251,10 @@ export class Cache {
   async incr(key: string, delta = 1, options?: WriteOptions): Promise<number | undefined> {
     const body = this.#body(key);
     if (!Number.isSafeInteger(delta)) {
-      throw new InvalidKeyError(`incr delta must be a safe integer, got ${delta}`, { key });
+      throw new NotIntegerError(
+        `incr delta must be a safe integer (a whole number within ±2^53), got ${String(delta)}`,
+        { key },
+      );
     }
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0)
@@ -411,6 +357,41 @@ export class Cache {
     } catch (error) {
       s.log.warn('close', { err: error, store: s.store.name }, `closing the ${s.store.name} store failed`);
     }
+  }
+
+  /**
+   * Waits for a write at most `ms` (what is left of the call's deadline). Past it the write
+   * goes on in the background under its own deadline, and the caller gets `false` (or a
+   * `StoreTimeoutError` when errors are not ignored).
+   */
+  #within(ms: number, write: Promise<boolean>, key: string): Promise<boolean> {
+    const s = this.#s;
+    if (s.inProcess) return write;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          write.catch(() => {});
+          if (s.ignoreErrors) return resolve(false);
+          reject(
+            new StoreTimeoutError(
+              `${s.store.name} getOrSet did not finish within ${s.timeoutMs} ms; check the server or raise the cache's timeout`,
+              { key, store: s.store.name },
+            ),
+          );
+        },
+        Math.max(0, ms),
+      );
+      write.then(
+        (stored) => {
+          clearTimeout(timer);
+          resolve(stored);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   #body(key: string): string {
@@ -545,9 +526,7 @@ export class Cache {
     if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
     return pending.then(
       (result) => {
-        if (s.breaker?.success()) {
-          s.log.warn('recovered', { store: s.store.name }, `the ${s.store.name} store answers again`);
-        }
+        this.#answered();
         s.stats.recordLatency(operation, performance.now() - started);
         return result;
       },
@@ -555,8 +534,21 @@ export class Cache {
     );
   }
 
+  /** Tells the breaker the store answered (which closes a circuit whose probe this was). */
+  #answered(): void {
+    const s = this.#s;
+    if (s.breaker?.success()) {
+      s.log.warn('recovered', { store: s.store.name }, `the ${s.store.name} store answers again`);
+    }
+  }
+
   #failed(operation: CacheOperation, key: string | undefined, error: unknown): Failed {
-    if (!isStoreFault(error)) throw error;
+    if (!isStoreFault(error)) {
+      // A programmer error says nothing about the store's health; every outcome reaches the
+      // breaker, or a probe that ends this way would leave the circuit open for good.
+      this.#answered();
+      throw error;
+    }
     const s = this.#s;
     const wrapped =
       error instanceof StoreError
@@ -569,7 +561,9 @@ export class Cache {
               cause: error,
             },
           );
-    if (!(wrapped instanceof ValueTooLargeError)) s.breaker?.failure();
+    // A value the store refused for its size: the store answered, and is healthy.
+    if (wrapped instanceof ValueTooLargeError) this.#answered();
+    else s.breaker?.failure();
     return this.#fault(operation, key, wrapped);
   }
 
@@ -589,69 +583,4 @@ export class Cache {
       `${s.store.name} ${operation} failed (${error.code})${s.ignoreErrors ? '; served as a miss' : ''}`,
     );
   }
-}
-
-function buildShared(options: CacheOptions): Shared {
-  const now = options.now ?? Date.now;
-  const timeoutMs = options.timeout ?? 1000;
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= 60_000)) {
-    throw new CacheConfigError(`timeout ${timeoutMs} must be a number of ms between 1 and 60000`);
-  }
-  const breakerOptions = options.circuitBreaker ?? {};
-  let breaker: CircuitBreaker | undefined;
-  if (breakerOptions !== false) {
-    const failures = breakerOptions.failures ?? 5;
-    const cooldown = breakerOptions.cooldown ?? 1000;
-    if (!(Number.isInteger(failures) && failures > 0)) {
-      throw new CacheConfigError(`circuitBreaker.failures ${failures} must be a positive integer`);
-    }
-    if (!(Number.isFinite(cooldown) && cooldown > 0)) {
-      throw new CacheConfigError(`circuitBreaker.cooldown ${cooldown} must be a positive number of ms`);
-    }
-    breaker = new CircuitBreaker({ failures, cooldown }, now);
-  }
-  const prefix = validateKeyPart('prefix', options.prefix ?? 'larder');
-  const version = validateKeyPart('version', String(options.version ?? 1));
-  for (const [what, value] of [
-    ['prefix', prefix],
-    ['version', version],
-  ] as const) {
-    if (/[@#]/.test(value)) throw new CacheConfigError(`${what} "${value}" may not contain '@' or '#'`);
-  }
-  const logInterval = options.logInterval ?? 10_000;
-  const generationRefreshMs = options.generationRefresh ?? 1000;
-  if (!(generationRefreshMs >= 0)) throw new CacheConfigError('generationRefresh must be >= 0 ms');
-  const store = options.store ?? new MemoryStore();
-  const deadlines = new DeadlineQueue(
-    timeoutMs,
-    (operation, key) =>
-      new StoreTimeoutError(
-        `${store.name} ${operation} did not answer within ${timeoutMs} ms; check the server or raise the cache's timeout`,
-        { key, store: store.name },
-      ),
-  );
-  return {
-    deadlines,
-    inProcess: store.capabilities.inProcess === true,
-    store,
-    codec: new Codec({
-      serializer: options.serializer ?? jsonSerializer,
-      compression: options.compression ?? false,
-      schemaVersion: options.schemaVersion,
-    }),
-    policy: createTtlPolicy(options),
-    stats: new StatsRecorder(),
-    emitter: new CacheEmitter(),
-    breaker,
-    log: new RateLimitedLog(options.logger ?? consoleLogger, logInterval, now),
-    ignoreErrors: options.ignoreErrors ?? true,
-    timeoutMs,
-    prefix,
-    version,
-    keyFunction: options.keyFunction,
-    generationRefreshMs,
-    now,
-    flights: new Map(),
-    closed: false,
-  };
 }

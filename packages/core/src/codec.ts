@@ -29,7 +29,12 @@ export interface CodecOptions {
   serializer: Serializer;
   compression: CompressionOptions | false;
   schemaVersion: number | undefined;
+  /** Largest size a compressed value may inflate to on read. */
+  maxDecompressedBytes: number;
 }
+
+/** The default cap on what one compressed value may inflate to: 32 MiB. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 const SCHEMA_FLAG = 0x10;
 const MAX_PLAIN_INTEGER_DIGITS = 17;
@@ -40,9 +45,16 @@ export class Codec {
   readonly #threshold: number;
   readonly #schemaVersion: number | undefined;
   readonly #custom: Serializer | undefined;
+  readonly #maxDecompressedBytes: number;
 
   constructor(options: CodecOptions) {
-    const { serializer, compression, schemaVersion } = options;
+    const { serializer, compression, schemaVersion, maxDecompressedBytes } = options;
+    if (!(Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes > 0)) {
+      throw new CacheConfigError(
+        `maxDecompressedBytes ${maxDecompressedBytes} must be a positive whole number of bytes`,
+      );
+    }
+    this.#maxDecompressedBytes = maxDecompressedBytes;
     if (
       schemaVersion !== undefined &&
       !(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion < 65536)
@@ -80,7 +92,12 @@ export class Codec {
     }
     let body = this.#serializer.serialize(value);
     let header = this.#serializer.id;
-    if (this.#compressor !== undefined && body.byteLength >= this.#threshold) {
+    // A body over the read limit stays plain: compressed, this cache could not read it back.
+    if (
+      this.#compressor !== undefined &&
+      body.byteLength >= this.#threshold &&
+      body.byteLength <= this.#maxDecompressedBytes
+    ) {
       const packed = this.#compressor.compress(body);
       if (packed.byteLength < body.byteLength) {
         body = packed;
@@ -100,7 +117,10 @@ export class Codec {
     return out;
   }
 
-  /** Reads a frame back. Never throws: foreign bytes give `CORRUPT`, another schema version `STALE_SCHEMA`. */
+  /**
+   * Reads a frame back. Never throws: foreign bytes, and compressed values that would inflate
+   * past `maxDecompressedBytes`, give `CORRUPT`; another schema version gives `STALE_SCHEMA`.
+   */
   decode(bytes: Uint8Array): unknown {
     const length = bytes.byteLength;
     if (length === 0) return CORRUPT;
@@ -121,7 +141,8 @@ export class Codec {
     if (chosen === undefined) return CORRUPT;
     try {
       let body = bytes.subarray(start);
-      if (compression !== 0) body = compressorsById[compression]!.decompress(body);
+      if (compression !== 0)
+        body = compressorsById[compression]!.decompress(body, this.#maxDecompressedBytes);
       return chosen.deserialize(body);
     } catch {
       return CORRUPT;

@@ -38,6 +38,12 @@ export class MemoryStore implements Store {
   readonly #maxBytes: number;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
+  /**
+   * Where eviction left off. Map iterators are live (they skip deleted entries and reach new
+   * ones), so keeping one makes eviction O(1) amortized; a fresh `entries()` per eviction
+   * would walk every hole that earlier deletions left at the old end of the map.
+   */
+  #hand: MapIterator<[string, Entry]> | undefined;
   #bytes = 0;
   #evictions = 0;
   #closed = false;
@@ -174,6 +180,7 @@ export class MemoryStore implements Store {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#entries.clear();
+    this.#hand = undefined;
     this.#bytes = 0;
   }
 
@@ -245,8 +252,14 @@ export class MemoryStore implements Store {
   #evict(): void {
     const entries = this.#entries;
     while (entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const oldest = entries.entries().next();
-      if (oldest.done) return;
+      this.#hand ??= entries.entries();
+      const oldest = this.#hand.next();
+      if (oldest.done) {
+        // Past the young end: start over from the (now) oldest entry.
+        this.#hand = undefined;
+        if (entries.size === 0) return;
+        continue;
+      }
       const [key, entry] = oldest.value;
       if (entry.used && entry.expiresAt > this.#now()) {
         // Second chance: move a recently read entry to the young end.
