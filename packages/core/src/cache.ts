@@ -58,12 +58,18 @@ export class Cache {
   readonly #generations: readonly Generation[];
 
   constructor(options: CacheOptions | { parent: Cache; namespace: string }) {
-    if ('parent' in options) {
-      const parent = options.parent;
+    const parent =
+      typeof options === 'object' &&
+      options !== null &&
+      'parent' in options &&
+      options.parent instanceof Cache
+        ? options.parent
+        : undefined;
+    if (parent !== undefined) {
       this.#s = parent.#s;
-      this.#namespace = parent.#namespace + namespaceSegment(options.namespace);
+      this.#namespace = parent.#namespace + namespaceSegment((options as { namespace: string }).namespace);
     } else {
-      this.#s = buildShared(options);
+      this.#s = buildShared(options as CacheOptions);
       this.#namespace = '';
     }
     const s = this.#s;
@@ -71,7 +77,7 @@ export class Cache {
     checkScopeFits(this.#scope, s.store.capabilities);
     if (s.store.capabilities.clearScope === 'none') {
       const own = new Generation(s.store, `${this.#scope}#gen`, s.generationRefreshMs, s.now);
-      this.#generations = 'parent' in options ? [...options.parent.#generations, own] : [own];
+      this.#generations = parent === undefined ? [own] : [...parent.#generations, own];
     } else {
       this.#generations = [];
     }
