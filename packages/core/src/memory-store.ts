@@ -1,4 +1,4 @@
-import { CacheClosedError, CacheConfigError, NotIntegerError } from './errors.js';
+import { CacheClosedError, CacheConfigError, NotIntegerError, ValueTooLargeError } from './errors.js';
 import type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
 
 /** Options for the in-process store. */
@@ -88,6 +88,15 @@ export class MemoryStore implements Store {
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
+    // All or nothing: check every size before the first write.
+    const limit = this.capabilities.maxValueBytes;
+    if (entries.some(({ value }) => value.byteLength > limit)) {
+      const largest = Math.max(...entries.map(({ value }) => value.byteLength));
+      throw new ValueTooLargeError(
+        `a value of ${largest} bytes exceeds this MemoryStore's maxValueBytes (${limit}); raise maxValueBytes or store less`,
+        { store: this.name },
+      );
+    }
     for (const { key, value, ttlMs } of entries) this.#write(key, value, ttlMs);
   }
 
@@ -215,6 +224,12 @@ export class MemoryStore implements Store {
 
   #write(key: string, value: Uint8Array, ttlMs: number): void {
     this.#assertOpen();
+    if (value.byteLength > this.capabilities.maxValueBytes) {
+      throw new ValueTooLargeError(
+        `value of ${value.byteLength} bytes exceeds this MemoryStore's maxValueBytes (${this.capabilities.maxValueBytes}); raise maxValueBytes or store less`,
+        { store: this.name },
+      );
+    }
     // Copy: the caller may reuse its buffer, and a cache must hand back what was stored.
     const stored = Uint8Array.prototype.slice.call(value);
     const existing = this.#entries.get(key);
