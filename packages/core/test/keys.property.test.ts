@@ -25,6 +25,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 const PROFILES: Record<string, Partial<StoreCapabilities>> = {
   memory: { maxKeyBytes: 64 * 1024 },
   redis: { maxKeyBytes: 1024 },
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: memcached forbids exactly these.
   memcached: { maxKeyBytes: 250, forbiddenKeyChars: /[\x00-\x20\x7f]/, clearScope: 'none' },
   postgres: { maxKeyBytes: 2000, forbiddenKeyChars: new RegExp(`\\u0000|${LONE_SURROGATE.source}`) },
   sqlite: { maxKeyBytes: 4096, forbiddenKeyChars: LONE_SURROGATE },
