@@ -12,13 +12,13 @@ import {
   CacheClosedError,
   CacheConfigError,
   type CacheError,
-  CacheUnavailableError,
   CircuitOpenError,
   InvalidKeyError,
   isStoreFault,
   NotIntegerError,
   StoreError,
   StoreTimeoutError,
+  StoreUnavailableError,
   ValueTooLargeError,
 } from './errors.js';
 import { Generation } from './generation.js';
@@ -559,7 +559,7 @@ export class Cache {
     const wrapped =
       error instanceof StoreError
         ? error
-        : new CacheUnavailableError(
+        : new StoreUnavailableError(
             `${s.store.name} ${operation} failed: ${(error as Error)?.message ?? error}`,
             {
               key,

@@ -1,8 +1,8 @@
 export { Cache, type CacheOptions, type CallOptions, createCache, type WriteOptions } from './cache.js';
 export type { CircuitBreakerOptions } from './circuit-breaker.js';
 export { ReadCoalescer } from './coalescer.js';
-export { CORRUPT, Codec, type CompressionOptions, STALE_SCHEMA } from './codec.js';
-export { type CompressionAlgorithm, type Compressor, compressors } from './compression.js';
+export type { CompressionOptions } from './codec.js';
+export type { CompressionAlgorithm } from './compression.js';
 export type { CacheEventName, CacheEvents, CacheListener } from './emitter.js';
 export {
   CacheAuthError,
@@ -19,14 +19,14 @@ export {
   NotIntegerError,
   redactUrl,
   SerializationError,
+  StoreAuthError,
   StoreError,
   StoreFullError,
   StorePermissionError,
   StoreTimeoutError,
-  sanitizeCause,
+  StoreUnavailableError,
   ValueTooLargeError,
 } from './errors.js';
-export { escapeBody, fitKey, joinKeyParts } from './keys.js';
 export { type CacheLogger, consoleLogger } from './logger.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './memory-store.js';
 export { checkOptions, type OptionRule, type OptionSpec } from './options.js';
