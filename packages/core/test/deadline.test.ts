@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineQueue } from '../src/deadline.js';
 // By path: testkit depends on core, so core cannot depend on it as a package.
 import { loopStall, SLACK_MS, sleep } from '../../testkit/src/helpers.js';
+import { DeadlineQueue } from '../src/deadline.js';
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
