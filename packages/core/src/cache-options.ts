@@ -69,6 +69,38 @@ export interface CallOptions {
 export interface WriteOptions extends CallOptions {
   /** TTL for this call; `0` means "do not store" and removes an existing entry. @default the cache's defaultTtl */
   ttl?: Ttl;
+  /**
+   * How long the value stays servable as stale after its TTL (`set` and `getOrSet`): a plain
+   * read misses once the TTL passes, while `getOrSet` can still serve it (see `GetOrSetOptions`).
+   * The store keeps the entry for ttl + grace. @default none
+   */
+  grace?: Ttl;
+}
+
+/** Options of `getOrSet`: stale-while-revalidate, factory timeouts and a cross-process lease. */
+export interface GetOrSetOptions extends WriteOptions {
+  /**
+   * With a stale value at hand (see `grace`), a factory slower than this many ms lets the
+   * caller have the stale value while the factory finishes in the background. @default none
+   */
+  softTimeout?: number;
+  /**
+   * The factory is abandoned after this many ms (its `AbortSignal` fires); the caller gets
+   * the stale value, or a `FactoryTimeoutError`. @default none
+   */
+  hardTimeout?: number;
+  /**
+   * After a factory failure with a stale value at hand, the stale value is served and the
+   * factory is not tried again for this many ms. @default 5000
+   */
+  failureBackoff?: number;
+  /**
+   * One factory call across processes: a lease taken with the store's atomic `add`. Waiters
+   * poll for the value (every 25–200 ms), take the lease over when its holder dies (the lease
+   * expires after `ttl`), and call the factory themselves after `wait` ms. With a stale
+   * value at hand, waiters serve it instead of waiting. @default false
+   */
+  lock?: boolean | { ttl?: Ttl; wait?: number };
 }
 
 /** State shared by a cache and all its namespaces. */
@@ -90,6 +122,8 @@ export interface Shared {
   readonly generationRefreshMs: number;
   readonly now: () => number;
   readonly flights: Map<string, Promise<unknown>>;
+  /** getOrSet slots whose factory failed with a stale value at hand: not retried before this time. */
+  readonly retryAfter: Map<string, number>;
   closed: boolean;
 }
 
@@ -194,6 +228,7 @@ export function buildShared(options: CacheOptions): Shared {
     generationRefreshMs,
     now,
     flights: new Map(),
+    retryAfter: new Map(),
     closed: false,
   };
 }

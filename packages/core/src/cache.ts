@@ -2,10 +2,11 @@ import {
   buildShared,
   type CacheOptions,
   type CallOptions,
+  type GetOrSetOptions,
   type Shared,
   type WriteOptions,
 } from './cache-options.js';
-import { CORRUPT, STALE_SCHEMA } from './codec.js';
+import { CORRUPT, GraceEntry, STALE_SCHEMA } from './codec.js';
 import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import {
@@ -30,11 +31,12 @@ import {
   namespaceSegment,
   validateKeyPart,
 } from './keys.js';
+import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
 import type { CacheOperation, CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
-import { resolveTtl } from './ttl.js';
+import { parseTtl, resolveTtl } from './ttl.js';
 
-export type { CacheOptions, CallOptions, WriteOptions };
+export type { CacheOptions, CallOptions, GetOrSetOptions, WriteOptions };
 
 const FAILED: unique symbol = Symbol('failed');
 type Failed = typeof FAILED;
@@ -123,12 +125,13 @@ export class Cache {
       await this.delete(key, options);
       return false;
     }
-    const bytes = this.#encode(key, value);
+    const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
+    const bytes = this.#encode(key, value, graceMs === 0 ? undefined : this.#s.now() + ttlMs);
     if (bytes === FAILED) return false;
     const done = await this.#run(
       'set',
       key,
-      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs)),
+      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs + graceMs)),
     );
     return this.#wrote(key, done !== FAILED);
   }
@@ -182,11 +185,24 @@ export class Cache {
    * time in this process), stores its result and hands it to every waiter. A factory error
    * reaches every waiter and is not cached. `undefined` from the factory is returned, not stored.
    */
-  async getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: WriteOptions): Promise<T> {
+  async getOrSet<T>(
+    key: string,
+    factory: (signal: AbortSignal) => T | Promise<T>,
+    options?: GetOrSetOptions,
+  ): Promise<T> {
     const s = this.#s;
-    this.#body(key);
+    const body = this.#body(key);
     // Bad input fails now, not after the store read and the factory.
     resolveTtl(s.policy, options?.ttl);
+    if (options?.grace !== undefined) graceOf(options.grace);
+    const refreshing =
+      options !== undefined &&
+      (options.grace !== undefined ||
+        options.softTimeout !== undefined ||
+        options.hardTimeout !== undefined ||
+        (options.lock !== undefined && options.lock !== false))
+        ? refreshSettings(options)
+        : undefined;
     if (typeof factory !== 'function') {
       throw new CacheConfigError(`getOrSet needs a factory function, got ${typeof factory}`, { key });
     }
@@ -195,16 +211,19 @@ export class Cache {
     const flights = s.flights;
     const running = flights.get(slot);
     if (running !== undefined) return running as Promise<T>;
-    const flight = (async () => {
-      const started = performance.now();
-      const cached = await this.get<T>(key, options);
-      if (cached !== undefined) return cached;
-      // One deadline for the whole call: the write gets what the read left of it.
-      const left = s.timeoutMs - (performance.now() - started);
-      const value = await factory();
-      if (value !== undefined) await this.#within(left, this.set(key, value, options), key);
-      return value;
-    })();
+    const flight =
+      refreshing === undefined
+        ? (async () => {
+            const started = performance.now();
+            const cached = await this.get<T>(key, options);
+            if (cached !== undefined) return cached;
+            // One deadline for the whole call: the write gets what the read left of it.
+            const left = s.timeoutMs - (performance.now() - started);
+            const value = await factory(NEVER_ABORTED);
+            if (value !== undefined) await this.#within(left, this.set(key, value, options), key);
+            return value;
+          })()
+        : refreshingGetOrSet(this.#refreshIo(key, body, slot, options!), factory, refreshing);
     flights.set(slot, flight);
     const release = () => {
       if (flights.get(slot) === flight) flights.delete(slot);
@@ -365,6 +384,67 @@ export class Cache {
     }
   }
 
+  /** What the refreshing `getOrSet` needs, bound to one key. */
+  #refreshIo(key: string, body: string, slot: string, options: GetOrSetOptions): RefreshIo {
+    const s = this.#s;
+    const leaseBody = `#lease:${body}`;
+    return {
+      peek: () => this.#peek(key, body, options),
+      write: (value) => this.set(key, value, options),
+      servedStale: () => {
+        s.stats.stale++;
+      },
+      lease: {
+        acquire: async (token, ttlMs) =>
+          (await this.#run(
+            'add',
+            key,
+            this.#on(leaseBody, options, (k) => s.store.add(k, Buffer.from(token), ttlMs)),
+          )) === true,
+        holder: async () => {
+          const bytes = await this.#run(
+            'get',
+            key,
+            this.#on(leaseBody, options, (k) => s.store.get(k)),
+          );
+          return bytes === FAILED || bytes === undefined ? undefined : Buffer.from(bytes).toString();
+        },
+        drop: async () => {
+          await this.#run(
+            'delete',
+            key,
+            this.#on(leaseBody, options, (k) => s.store.delete(k)),
+          );
+        },
+      },
+      retryAfter: s.retryAfter,
+      slot,
+      now: s.now,
+    };
+  }
+
+  /** Reads an entry fresh or stale (within its grace); counts a hit only when it is fresh. */
+  async #peek(
+    key: string,
+    body: string,
+    options: CallOptions | undefined,
+  ): Promise<{ value: unknown; fresh: boolean } | undefined> {
+    const s = this.#s;
+    const bytes = await this.#run(
+      'get',
+      key,
+      this.#on(body, options, (k) => s.store.get(k)),
+    );
+    if (bytes === FAILED || bytes === undefined) return this.#miss(key);
+    const decoded = s.codec.decode(bytes);
+    if (decoded instanceof GraceEntry && s.now() >= decoded.freshUntil) {
+      this.#miss(key);
+      return { value: decoded.value, fresh: false };
+    }
+    const value = this.#decode(key, bytes, decoded);
+    return value === undefined ? undefined : { value, fresh: true };
+  }
+
   /**
    * Waits for a write at most `ms` (what is left of the call's deadline). Past it the write
    * goes on in the background under its own deadline, and the caller gets `false` (or a
@@ -448,8 +528,9 @@ export class Cache {
     return Promise.all(generations).then(segment);
   }
 
-  #encode(key: string, value: unknown): Uint8Array | Failed {
-    const bytes = this.#s.codec.encode(value);
+  #encode(key: string, value: unknown, freshUntil?: number): Uint8Array | Failed {
+    const codec = this.#s.codec;
+    const bytes = freshUntil === undefined ? codec.encode(value) : codec.encodeGrace(value, freshUntil);
     const { maxValueBytes } = this.#s.store.capabilities;
     if (bytes.byteLength > maxValueBytes) {
       const error = new ValueTooLargeError(
@@ -461,10 +542,15 @@ export class Cache {
     return bytes;
   }
 
-  #decode<T>(key: string, bytes: Uint8Array | undefined): T | undefined {
+  #decode<T>(key: string, bytes: Uint8Array | undefined, decoded?: unknown): T | undefined {
     const s = this.#s;
     if (bytes === undefined) return this.#miss(key);
-    const value = s.codec.decode(bytes);
+    let value = decoded ?? s.codec.decode(bytes);
+    if (value instanceof GraceEntry) {
+      // Past its TTL, a value kept for its grace period is a miss to a plain read.
+      if (s.now() >= value.freshUntil) return this.#miss(key);
+      value = value.value;
+    }
     if (value === CORRUPT) {
       s.stats.corrupt++;
       s.log.warn(
@@ -589,4 +675,14 @@ export class Cache {
       `${s.store.name} ${operation} failed (${error.code})${s.ignoreErrors ? '; served as a miss' : ''}`,
     );
   }
+}
+
+/** A signal for factories of the plain `getOrSet`, which are never abandoned. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** A grace period in ms: finite, 0 or more. */
+function graceOf(grace: WriteOptions['grace']): number {
+  const ms = parseTtl(grace!, 'grace');
+  if (!Number.isFinite(ms)) throw new CacheConfigError("grace must be finite; 'never' is not a grace period");
+  return ms;
 }

@@ -14,6 +14,21 @@ import { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
  * fail to decode and read back as a corrupt miss, never an exception.
  */
 
+/**
+ * A value written with a grace period: fresh until `freshUntil` (ms, the writer's clock),
+ * then servable as stale until the store expires it. Framed as 0x00, a float64 (big-endian)
+ * `freshUntil`, then an ordinary frame.
+ */
+export class GraceEntry {
+  constructor(
+    readonly value: unknown,
+    readonly freshUntil: number,
+  ) {}
+}
+
+const GRACE_HEADER = 0x00;
+const GRACE_PREFIX_BYTES = 9;
+
 /** What a read found that is not a value: undecodable bytes, or a value of another schema version. */
 export const CORRUPT: unique symbol = Symbol('corrupt');
 export const STALE_SCHEMA: unique symbol = Symbol('stale-schema');
@@ -85,6 +100,16 @@ export class Codec {
     }
   }
 
+  /** Frames `value` as fresh until `freshUntil`; see `GraceEntry`. */
+  encodeGrace(value: unknown, freshUntil: number): Uint8Array {
+    const inner = this.encode(value);
+    const out = Buffer.allocUnsafe(GRACE_PREFIX_BYTES + inner.byteLength);
+    out[0] = GRACE_HEADER;
+    out.writeDoubleBE(freshUntil, 1);
+    out.set(inner, GRACE_PREFIX_BYTES);
+    return out;
+  }
+
   /** Serializes (throwing `SerializationError` before any I/O), compresses above the threshold, frames. */
   encode(value: unknown): Uint8Array {
     if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
@@ -125,6 +150,7 @@ export class Codec {
     const length = bytes.byteLength;
     if (length === 0) return CORRUPT;
     const header = bytes[0]!;
+    if (header === GRACE_HEADER) return this.#decodeGrace(bytes);
     if (header > 0x1f) return length <= MAX_PLAIN_INTEGER_DIGITS ? parsePlainInteger(bytes) : CORRUPT;
     let start = 1;
     if (header & SCHEMA_FLAG) {
@@ -147,6 +173,16 @@ export class Codec {
     } catch {
       return CORRUPT;
     }
+  }
+
+  #decodeGrace(bytes: Uint8Array): GraceEntry | typeof CORRUPT | typeof STALE_SCHEMA {
+    if (bytes.byteLength <= GRACE_PREFIX_BYTES) return CORRUPT;
+    const freshUntil = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readDoubleBE(1);
+    const inner = bytes.subarray(GRACE_PREFIX_BYTES);
+    // One level only: a grace frame inside a grace frame is not something this codec writes.
+    if (!Number.isFinite(freshUntil) || inner[0] === GRACE_HEADER) return CORRUPT;
+    const value = this.decode(inner);
+    return value === CORRUPT || value === STALE_SCHEMA ? value : new GraceEntry(value, freshUntil);
   }
 }
 

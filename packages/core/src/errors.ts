@@ -12,7 +12,8 @@ export type CacheErrorCode =
   | 'E_STORE_AUTH'
   | 'E_STORE_PERMISSION'
   | 'E_STORE_FULL'
-  | 'E_VALUE_TOO_LARGE';
+  | 'E_VALUE_TOO_LARGE'
+  | 'E_FACTORY_TIMEOUT';
 
 /** Where an error happened: the cache key (as the caller wrote it) and the backend. */
 export interface CacheErrorContext {
@@ -84,6 +85,13 @@ export class SerializationError extends CacheError {
 export class NotIntegerError extends CacheError {
   constructor(message: string, context?: CacheErrorContext) {
     super('E_NOT_INTEGER', message, context);
+  }
+}
+
+/** A `getOrSet` factory ran past its `hardTimeout` with no stale value to serve. Always thrown. */
+export class FactoryTimeoutError extends CacheError {
+  constructor(message: string, context?: CacheErrorContext) {
+    super('E_FACTORY_TIMEOUT', message, context);
   }
 }
 

@@ -1,4 +1,11 @@
-export { Cache, type CacheOptions, type CallOptions, createCache, type WriteOptions } from './cache.js';
+export {
+  Cache,
+  type CacheOptions,
+  type CallOptions,
+  createCache,
+  type GetOrSetOptions,
+  type WriteOptions,
+} from './cache.js';
 export type { CircuitBreakerOptions } from './circuit-breaker.js';
 export { ReadCoalescer } from './coalescer.js';
 export type { CompressionOptions } from './codec.js';
@@ -13,6 +20,7 @@ export {
   type CacheErrorContext,
   CacheUnavailableError,
   CircuitOpenError,
+  FactoryTimeoutError,
   InvalidKeyError,
   InvalidTtlError,
   isStoreFault,

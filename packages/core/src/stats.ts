@@ -32,6 +32,8 @@ export interface CacheStats {
   errors: number;
   /** Reads that found bytes Larder could not decode (counted as misses too). */
   corrupt: number;
+  /** Stale values `getOrSet` served within their grace period (the read counted as a miss). */
+  stale: number;
   /** Per-operation latency, only for operations that ran. */
   latency: Partial<Record<CacheOperation, LatencySummary>>;
 }
@@ -88,6 +90,7 @@ export class StatsRecorder {
   deletes = 0;
   errors = 0;
   corrupt = 0;
+  stale = 0;
   readonly #latency = new Map<CacheOperation, Histogram>();
 
   recordLatency(operation: CacheOperation, ms: number): void {
@@ -117,12 +120,13 @@ export class StatsRecorder {
       deletes: this.deletes,
       errors: this.errors,
       corrupt: this.corrupt,
+      stale: this.stale,
       latency,
     };
   }
 
   reset(): void {
-    this.hits = this.misses = this.sets = this.deletes = this.errors = this.corrupt = 0;
+    this.hits = this.misses = this.sets = this.deletes = this.errors = this.corrupt = this.stale = 0;
     this.#latency.clear();
   }
 }
