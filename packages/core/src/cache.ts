@@ -6,20 +6,15 @@ import {
   type Shared,
   type WriteOptions,
 } from './cache-options.js';
+import { FAILED, type Failed, fault, runCall } from './call-policy.js';
 import { CORRUPT, GraceEntry, STALE_SCHEMA } from './codec.js';
 import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import {
-  CacheClosedError,
   CacheConfigError,
-  type CacheError,
-  CircuitOpenError,
   InvalidKeyError,
-  isStoreFault,
   NotIntegerError,
-  StoreError,
   StoreTimeoutError,
-  StoreUnavailableError,
   ValueTooLargeError,
 } from './errors.js';
 import { Generation } from './generation.js';
@@ -32,14 +27,11 @@ import {
   validateKeyPart,
 } from './keys.js';
 import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
-import type { CacheOperation, CacheStats } from './stats.js';
+import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
 import { parseTtl, resolveTtl } from './ttl.js';
 
 export type { CacheOptions, CallOptions, GetOrSetOptions, WriteOptions };
-
-const FAILED: unique symbol = Symbol('failed');
-type Failed = typeof FAILED;
 
 /** Builds a cache; every option is checked here, so bad configuration fails now, not on the first request. */
 export function createCache(options: CacheOptions = {}): Cache {
@@ -96,7 +88,8 @@ export class Cache {
     let pending: Promise<Uint8Array | undefined | Failed>;
     try {
       const body = this.#body(key);
-      pending = this.#run(
+      pending = runCall(
+        this.#s,
         'get',
         key,
         this.#on(body, options, (k) => this.#s.store.get(k)),
@@ -111,7 +104,7 @@ export class Cache {
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return [];
-    const found = await this.#run('getMany', undefined, async () =>
+    const found = await runCall(this.#s, 'getMany', undefined, async () =>
       this.#s.store.getMany(await this.#keys(bodies, options)),
     );
     return keys.map((key, i) => this.#decode<T>(key, found === FAILED ? undefined : found[i]));
@@ -128,7 +121,8 @@ export class Cache {
     const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
     const bytes = this.#encode(key, value, graceMs === 0 ? undefined : this.#s.now() + ttlMs);
     if (bytes === FAILED) return false;
-    const done = await this.#run(
+    const done = await runCall(
+      this.#s,
       'set',
       key,
       this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs + graceMs)),
@@ -155,7 +149,7 @@ export class Cache {
     const values = pairs.map(([key, value]) => this.#encode(key, value));
     if (values.includes(FAILED)) return false;
     if (pairs.length === 0) return true;
-    const done = await this.#run('setMany', undefined, async () => {
+    const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));
       return this.#s.store.setMany(batch);
@@ -172,7 +166,8 @@ export class Cache {
     if (ttlMs === 0) return false;
     const bytes = this.#encode(key, value);
     if (bytes === FAILED) return false;
-    const added = await this.#run(
+    const added = await runCall(
+      this.#s,
       'add',
       key,
       this.#on(body, options, (k) => this.#s.store.add(k, bytes, ttlMs)),
@@ -235,7 +230,8 @@ export class Cache {
   /** Removes a key. Resolves whether a live entry was removed. */
   async delete(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#body(key);
-    const removed = await this.#run(
+    const removed = await runCall(
+      this.#s,
       'delete',
       key,
       this.#on(body, options, (k) => this.#s.store.delete(k)),
@@ -249,7 +245,7 @@ export class Cache {
   async deleteMany(keys: readonly string[], options?: CallOptions): Promise<number> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return 0;
-    const removed = await this.#run('deleteMany', undefined, async () =>
+    const removed = await runCall(this.#s, 'deleteMany', undefined, async () =>
       this.#s.store.deleteMany(await this.#keys(bodies, options)),
     );
     if (removed === FAILED) return 0;
@@ -260,7 +256,8 @@ export class Cache {
   /** Whether a live value exists (a store failure under ignoreErrors reads as `false`). */
   async has(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#body(key);
-    const found = await this.#run(
+    const found = await runCall(
+      this.#s,
       'has',
       key,
       this.#on(body, options, (k) => this.#s.store.has(k)),
@@ -284,7 +281,8 @@ export class Cache {
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0)
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
-    const value = await this.#run(
+    const value = await runCall(
+      this.#s,
       'incr',
       key,
       this.#on(body, options, (k) => this.#s.store.incr(k, delta, ttlMs)),
@@ -302,7 +300,8 @@ export class Cache {
     const body = this.#body(key);
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0) return this.delete(key, options);
-    const touched = await this.#run(
+    const touched = await runCall(
+      this.#s,
       'touch',
       key,
       this.#on(body, options, (k) => this.#s.store.touch(k, ttlMs)),
@@ -313,7 +312,8 @@ export class Cache {
   /** Remaining life in ms, `Infinity` for a key without expiry, `undefined` when missing. */
   async ttl(key: string, options?: CallOptions): Promise<number | undefined> {
     const body = this.#body(key);
-    const remaining = await this.#run(
+    const remaining = await runCall(
+      this.#s,
       'ttl',
       key,
       this.#on(body, options, (k) => this.#s.store.ttl(k)),
@@ -328,7 +328,7 @@ export class Cache {
    */
   async clear(): Promise<boolean> {
     const s = this.#s;
-    const done = await this.#run('clear', undefined, async () => {
+    const done = await runCall(this.#s, 'clear', undefined, async () => {
       const own = this.#generations.at(-1);
       if (own !== undefined) return own.bump();
       return s.store.clear(this.#namespace === '' ? `${s.prefix}:` : this.#scope);
@@ -396,13 +396,15 @@ export class Cache {
       },
       lease: {
         acquire: async (token, ttlMs) =>
-          (await this.#run(
+          (await runCall(
+            this.#s,
             'add',
             key,
             this.#on(leaseBody, options, (k) => s.store.add(k, Buffer.from(token), ttlMs)),
           )) === true,
         holder: async () => {
-          const bytes = await this.#run(
+          const bytes = await runCall(
+            this.#s,
             'get',
             key,
             this.#on(leaseBody, options, (k) => s.store.get(k)),
@@ -410,7 +412,8 @@ export class Cache {
           return bytes === FAILED || bytes === undefined ? undefined : Buffer.from(bytes).toString();
         },
         drop: async () => {
-          await this.#run(
+          await runCall(
+            this.#s,
             'delete',
             key,
             this.#on(leaseBody, options, (k) => s.store.delete(k)),
@@ -430,7 +433,8 @@ export class Cache {
     options: CallOptions | undefined,
   ): Promise<{ value: unknown; fresh: boolean } | undefined> {
     const s = this.#s;
-    const bytes = await this.#run(
+    const bytes = await runCall(
+      this.#s,
       'get',
       key,
       this.#on(body, options, (k) => s.store.get(k)),
@@ -537,7 +541,7 @@ export class Cache {
         `value of ${bytes.byteLength} bytes exceeds the ${this.#s.store.name} store's limit of ${maxValueBytes} bytes; enable compression, store less, or raise the store's maxValueBytes`,
         { key, store: this.#s.store.name },
       );
-      return this.#fault('set', key, error);
+      return fault(this.#s, 'set', key, error);
     }
     return bytes;
   }
@@ -585,95 +589,6 @@ export class Cache {
     const s = this.#s;
     s.stats.deletes++;
     if (s.emitter.listeners.delete.length > 0) s.emitter.emit('delete', { key });
-  }
-
-  /**
-   * Runs one store call under the deadline and the circuit breaker, and applies the error
-   * policy in this one place: a backend fault is counted, emitted, logged and then either
-   * swallowed (FAILED) or thrown; a programmer error is always thrown.
-   */
-  #run<T>(operation: CacheOperation, key: string | undefined, call: () => Promise<T>): Promise<T | Failed> {
-    const s = this.#s;
-    if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
-    if (s.breaker !== undefined && !s.breaker.allow()) {
-      return Promise.resolve(
-        this.#fault(
-          operation,
-          key,
-          new CircuitOpenError(
-            `the ${s.store.name} store failed repeatedly; calls skip it until the circuit breaker's cooldown ends`,
-            { key, store: s.store.name },
-          ),
-        ),
-      );
-    }
-    const started = performance.now();
-    let pending: Promise<T>;
-    try {
-      pending = call();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    // An in-process store has finished its work when it returns: no deadline can cut it short.
-    if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
-    return pending.then(
-      (result) => {
-        this.#answered();
-        s.stats.recordLatency(operation, performance.now() - started);
-        return result;
-      },
-      (error: unknown) => this.#failed(operation, key, error),
-    );
-  }
-
-  /** Tells the breaker the store answered (which closes a circuit whose probe this was). */
-  #answered(): void {
-    const s = this.#s;
-    if (s.breaker?.success()) {
-      s.log.warn('recovered', { store: s.store.name }, `the ${s.store.name} store answers again`);
-    }
-  }
-
-  #failed(operation: CacheOperation, key: string | undefined, error: unknown): Failed {
-    if (!isStoreFault(error)) {
-      // A programmer error says nothing about the store's health; every outcome reaches the
-      // breaker, or a probe that ends this way would leave the circuit open for good.
-      this.#answered();
-      throw error;
-    }
-    const s = this.#s;
-    const wrapped =
-      error instanceof StoreError
-        ? error
-        : new StoreUnavailableError(
-            `${s.store.name} ${operation} failed: ${(error as Error)?.message ?? error}`,
-            {
-              key,
-              store: s.store.name,
-              cause: error,
-            },
-          );
-    // A value the store refused for its size: the store answered, and is healthy.
-    if (wrapped instanceof ValueTooLargeError) this.#answered();
-    else s.breaker?.failure();
-    return this.#fault(operation, key, wrapped);
-  }
-
-  #fault(operation: CacheOperation, key: string | undefined, error: StoreError): Failed {
-    this.#report(operation, key, error);
-    if (!this.#s.ignoreErrors) throw error;
-    return FAILED;
-  }
-
-  #report(operation: CacheOperation, key: string | undefined, error: CacheError): void {
-    const s = this.#s;
-    s.stats.errors++;
-    if (s.emitter.listeners.error.length > 0) s.emitter.emit('error', { error, operation, key });
-    s.log.warn(
-      'failure',
-      { err: error, store: s.store.name, operation },
-      `${s.store.name} ${operation} failed (${error.code})${s.ignoreErrors ? '; served as a miss' : ''}`,
-    );
   }
 }
 
