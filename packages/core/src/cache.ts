@@ -15,6 +15,7 @@ import {
   ValueTooLargeError,
 } from './errors.js';
 import { Generation } from './generation.js';
+import { checkHealth, type HealthReport, type HealthThresholds } from './health.js';
 import {
   checkScopeFits,
   escapeBody,
@@ -375,6 +376,14 @@ export class Cache {
     return joinKeyParts(parts);
   }
 
+  /**
+   * Checks the cache against the operator's thresholds (hit rate, memory, hit latency, store
+   * errors since the last call, eviction policy, connection pool), reading the store's `info()`.
+   */
+  health(thresholds?: HealthThresholds): Promise<HealthReport> {
+    return checkHealth(this.#s.stats, this.#s.store, this.#s.timeoutMs, thresholds);
+  }
+
   /** Counters and latency since creation or the last `resetStats()`. */
   stats(): CacheStats {
     return this.#s.stats.snapshot();
@@ -536,6 +545,7 @@ export class Cache {
     }
     const started = performance.now();
     let pending: Promise<T>;
+    s.stats.inFlight++;
     try {
       pending = call();
     } catch (error) {
@@ -545,13 +555,17 @@ export class Cache {
     if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
     return pending.then(
       (result) => {
+        s.stats.inFlight--;
         if (s.breaker?.success()) {
           s.log.warn('recovered', { store: s.store.name }, `the ${s.store.name} store answers again`);
         }
         s.stats.recordLatency(operation, performance.now() - started);
         return result;
       },
-      (error: unknown) => this.#failed(operation, key, error),
+      (error: unknown) => {
+        s.stats.inFlight--;
+        return this.#failed(operation, key, error);
+      },
     );
   }
 
@@ -581,7 +595,7 @@ export class Cache {
 
   #report(operation: CacheOperation, key: string | undefined, error: CacheError): void {
     const s = this.#s;
-    s.stats.errors++;
+    s.stats.recordError(error.code);
     if (s.emitter.listeners.error.length > 0) s.emitter.emit('error', { error, operation, key });
     s.log.warn(
       'failure',
