@@ -55,7 +55,10 @@ export function collectPrometheus(cache: Cache, options: PrometheusOptions): Col
     );
   }
   let byPrefix = families.get(registry);
-  if (byPrefix === undefined) families.set(registry, (byPrefix = new Map()));
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    families.set(registry, byPrefix);
+  }
   let sources = byPrefix.get(prefix);
   if (sources === undefined) {
     sources = new Map();
