@@ -38,13 +38,20 @@ export async function connectRedis(target: Target, options: RedisConnectOptions 
     enableReadyCheck: false,
   });
   // Errors reach the caller through the rejected promises; the event would only print them again.
-  client.on('error', () => {});
+  let socketError: unknown;
+  client.on('error', (error) => {
+    socketError ??= error;
+  });
   try {
     await client.connect();
     if (!options.anonymous) await client.ping();
   } catch (error) {
     client.disconnect();
-    throw describeRedisFailure(target, error);
+    // ioredis rejects with "Connection is closed"; the socket's own error says why.
+    throw describeRedisFailure(
+      target,
+      /Connection is closed/.test(String((error as Error)?.message)) ? (socketError ?? error) : error,
+    );
   }
   return client;
 }

@@ -1,3 +1,4 @@
+import { CacheAuthError } from '@larder/core';
 import type { Redis } from 'ioredis';
 import {
   type DoctorCheck,
@@ -68,8 +69,9 @@ async function authCheck(target: Target, options: RedisDoctorOptions): Promise<D
     );
   } catch (error) {
     const message = (error as Error).message;
-    if (/NOAUTH|WRONGPASS|NOPERM/i.test(message))
+    if (error instanceof CacheAuthError || /NOAUTH|WRONGPASS|NOPERM/i.test(message)) {
       return pass('auth', 'a client without a password was refused');
+    }
     return unknown('auth', `could not test an unauthenticated connection: ${message.split('\n')[0]}`);
   } finally {
     anonymous?.disconnect();
