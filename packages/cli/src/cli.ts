@@ -100,8 +100,9 @@ export async function main(argv: string[]): Promise<number> {
 
 function integer(name: string, text: string): number {
   const value = Number(text);
-  if (!(Number.isInteger(value) && value > 0))
-    throw new CacheError('E_CONFIG', `${name} ${text} must be a positive integer`);
+  if (!(Number.isInteger(value) && value > 0)) {
+    throw new CacheConfigError(`${name} ${text} must be a positive integer`);
+  }
   return value;
 }
 

@@ -76,9 +76,14 @@ export async function doctorMemcached(target: Target): Promise<DoctorReport> {
     connections(
       num(stats, 'curr_connections'),
       num(stats, 'max_connections') ?? num(settings, 'maxconns'),
+      num(stats, 'rejected_connections'),
       num(stats, 'listen_disabled_num'),
     ),
-    sasl(settings.get('sasl'), settings.get('inter')),
+    sasl(
+      settings.get('auth_enabled_sasl') ?? settings.get('sasl'),
+      settings.get('auth_enabled_ascii'),
+      settings.get('inter'),
+    ),
   ];
   return { target: target.shown, kind: 'memcached', version, checks };
 }
@@ -100,16 +105,18 @@ function memory(used: number | undefined, limit: number | undefined): DoctorChec
 function connections(
   current: number | undefined,
   max: number | undefined,
+  rejected: number | undefined,
   disabled: number | undefined,
 ): DoctorCheck {
   if (current === undefined || max === undefined)
     return unknown('connections', 'stats has no curr_connections / max_connections');
-  const read = `${current} of ${max} connections, listen_disabled_num ${disabled ?? 'unknown'}`;
-  if ((disabled ?? 0) > 0) {
+  // memcached 1.6 refuses extra connections (rejected_connections); older ones stop listening (listen_disabled_num).
+  const read = `${current} of ${max} connections, ${rejected ?? 'unknown'} rejected, listen_disabled_num ${disabled ?? 'unknown'}`;
+  if ((rejected ?? 0) > 0 || (disabled ?? 0) > 0) {
     return fail(
       'connections',
       read,
-      'memcached hit its connection limit and stopped accepting; raise -c or shrink the clients’ pools',
+      'memcached hit its connection limit and turned clients away; raise -c or shrink the clients’ pools',
     );
   }
   if (current / max >= LIMITS.connectionsWarn)
@@ -117,9 +124,10 @@ function connections(
   return pass('connections', read);
 }
 
-function sasl(value: string | undefined, listen: string | undefined): DoctorCheck {
-  if (value === undefined) return unknown('sasl', 'stats settings has no sasl');
+function sasl(value: string | undefined, ascii: string | undefined, listen: string | undefined): DoctorCheck {
+  if (value === undefined) return unknown('sasl', 'stats settings has no auth_enabled_sasl');
   if (value === 'yes') return pass('sasl', 'SASL authentication on');
+  if (ascii === 'yes') return pass('sasl', 'text-protocol authentication on');
   const read = `SASL off, listening on ${listen ?? 'unknown'}`;
   return listen !== undefined && /^(127\.[\d.]+|::1|localhost)(,(127\.[\d.]+|::1|localhost))*$/.test(listen)
     ? pass('sasl', `${read} (loopback only)`)

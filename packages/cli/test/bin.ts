@@ -23,13 +23,19 @@ function newest(dir: string): number {
 export function ensureBuilt(): void {
   const stale = (pkg: string, output: string) =>
     !existsSync(join(root, output)) || statSync(join(root, output)).mtimeMs < newest(join(root, pkg, 'src'));
-  if (stale('packages/core', 'packages/core/dist/index.js') || stale('packages/cli', 'packages/cli/dist/cli.js')) {
+  if (
+    stale('packages/core', 'packages/core/dist/index.js') ||
+    stale('packages/cli', 'packages/cli/dist/cli.js')
+  ) {
     execFileSync('pnpm', ['--filter', '@larder/cli...', 'run', 'build'], { cwd: root, stdio: 'ignore' });
   }
 }
 
 /** Runs `larder ...args` as a user does; resolves its exit code and output. */
-export function larder(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
+export function larder(
+  args: string[],
+  cwd = root,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [bin, ...args], { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;

@@ -35,7 +35,12 @@ beforeAll(async () => {
   ensureBuilt();
   // Deliberately bad: no password, a memory limit with noeviction, keys without expiry, memory near its limit.
   bad = await startRedis({ maxmemory: '8mb', maxmemoryPolicy: 'noeviction', useEnv: false });
-  good = await startRedis({ requirepass: PASSWORD, maxmemory: '64mb', maxmemoryPolicy: 'allkeys-lru', useEnv: false });
+  good = await startRedis({
+    requirepass: PASSWORD,
+    maxmemory: '64mb',
+    maxmemoryPolicy: 'allkeys-lru',
+    useEnv: false,
+  });
   servers.push(bad, good);
   await fillMemory(bad.url, 0.82);
   const client = new Redis(good.url);
@@ -101,7 +106,9 @@ describe('larder doctor against Redis', () => {
   it('exits 1 on a failing check and 0 on a healthy server, never printing the password', async () => {
     const failing = await larder(['doctor', bad.url]);
     expect(failing.code).toBe(1);
-    expect(failing.stdout).toMatch(/^FAIL +eviction-policy +maxmemory-policy noeviction — fix: .*allkeys-lru/m);
+    expect(failing.stdout).toMatch(
+      /^FAIL +eviction-policy +maxmemory-policy noeviction — fix: .*allkeys-lru/m,
+    );
     const healthy = await larder(['doctor', good.url, '--json']);
     expect(healthy.code).toBe(0);
     const report = JSON.parse(healthy.stdout) as DoctorReport;
@@ -114,7 +121,9 @@ describe('larder doctor against Redis', () => {
   it('exits 2 with one line for a wrong password, an unreachable server and an unknown scheme', async () => {
     const wrong = await larder(['doctor', `redis://:not-${PASSWORD}@127.0.0.1:${good.port}`]);
     expect(wrong).toMatchObject({ code: 2, stdout: '' });
-    expect(wrong.stderr).toMatch(/^larder: authentication failed for redis:\/\/:\*\*\*@127\.0\.0\.1:\d+; check the password/);
+    expect(wrong.stderr).toMatch(
+      /^larder: authentication failed for redis:\/\/:\*\*\*@127\.0\.0\.1:\d+; check the password/,
+    );
     expect(wrong.stderr).not.toContain(PASSWORD);
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
 
@@ -122,7 +131,9 @@ describe('larder doctor against Redis', () => {
     await stopped.stop();
     const unreachable = await larder(['doctor', `redis://127.0.0.1:${stopped.port}`]);
     expect(unreachable.code).toBe(2);
-    expect(unreachable.stderr).toMatch(/^larder: cannot reach redis at 127\.0\.0\.1:\d+ \(connect ECONNREFUSED/);
+    expect(unreachable.stderr).toMatch(
+      /^larder: cannot reach redis at 127\.0\.0\.1:\d+ \(connect ECONNREFUSED/,
+    );
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
 
     const scheme = await larder(['doctor', 'mongodb://127.0.0.1:27017']);
