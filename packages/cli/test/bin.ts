@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,11 +23,27 @@ function newest(dir: string): number {
 export function ensureBuilt(): void {
   const stale = (pkg: string, output: string) =>
     !existsSync(join(root, output)) || statSync(join(root, output)).mtimeMs < newest(join(root, pkg, 'src'));
-  if (
+  const needed = () =>
     stale('packages/core', 'packages/core/dist/index.js') ||
-    stale('packages/cli', 'packages/cli/dist/cli.js')
-  ) {
-    execFileSync('pnpm', ['--filter', '@larder/cli...', 'run', 'build'], { cwd: root, stdio: 'ignore' });
+    stale('packages/cli', 'packages/cli/dist/cli.js');
+  if (!needed()) return;
+  // Test files run in parallel workers: one builds, the others wait for its lock to go.
+  const lock = join(root, 'packages/cli/dist-build.lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${lock} held for 2 minutes; remove it if no build runs`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (needed())
+      execFileSync('pnpm', ['--filter', '@larder/cli...', 'run', 'build'], { cwd: root, stdio: 'ignore' });
+  } finally {
+    rmdirSync(lock);
   }
 }
 
