@@ -9,6 +9,7 @@ import {
   memoryCheck,
   pass,
   quantiles,
+  size,
   unknown,
   warn,
 } from './check.js';
@@ -142,7 +143,7 @@ function maxmemoryCheck(maxmemory: { value: string } | { refused: string }): Doc
         'maxmemory 0 (no limit)',
         'set maxmemory (e.g. 75 % of the RAM left for Redis) so the cache evicts instead of being OOM-killed',
       )
-    : pass('maxmemory', `maxmemory ${maxmemory.value} bytes`);
+    : pass('maxmemory', `maxmemory ${size(Number(maxmemory.value))}`);
 }
 
 function policyCheck(policy: { value: string } | { refused: string }): DoctorCheck {
