@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CacheConfigError, createCache, MemoryStore, type Store, type StoreInfo } from '../src/index.js';
+import {
+  CacheConfigError,
+  createCache,
+  type HealthCheck,
+  MemoryStore,
+  type Store,
+  type StoreInfo,
+} from '../src/index.js';
 import { ChaosStore } from '../src/testing/index.js';
 
 /** A MemoryStore whose info() reports what a server would (memory, policy, pool). */
@@ -10,7 +17,7 @@ function storeReporting(extra: StoreInfo): Store {
   });
 }
 
-const byName = (checks: { name: string }[], name: string) => checks.find((c) => c.name === name);
+const byName = (checks: HealthCheck[], name: string) => checks.find((c) => c.name === name);
 
 describe('cache.health()', () => {
   it('is ok for a fresh healthy cache and calls an unjudged hit rate unknown', async () => {

@@ -41,7 +41,8 @@ const median = (xs) => {
 };
 // Bootstrap the median of the per-round ratios: 2,000 resamples, the 2.5th and 97.5th percentiles.
 const medians = [];
-for (let b = 0; b < 2000; b++) medians.push(median(ratios.map(() => ratios[Math.floor(Math.random() * ratios.length)])));
+for (let b = 0; b < 2000; b++)
+  medians.push(median(ratios.map(() => ratios[Math.floor(Math.random() * ratios.length)])));
 medians.sort((a, b) => a - b);
 
 const scrapeStarted = performance.now();
