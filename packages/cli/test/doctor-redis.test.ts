@@ -103,6 +103,19 @@ describe('larder doctor against Redis', () => {
     expect(check(report, 'auth')?.status).toBe('FAIL');
   });
 
+  it('reads a TLS server over rediss:// and passes the tls check', async () => {
+    const tls = await startRedis({ tls: true, requirepass: PASSWORD, useEnv: false });
+    servers.push(tls);
+    expect(tls.url.startsWith('rediss://')).toBe(true);
+    const report = await doctor(tls.url, { insecure: true });
+    expect(check(report, 'tls')).toMatchObject({ status: 'PASS', read: 'connected over TLS (rediss://)' });
+    expect(check(report, 'auth')?.status).toBe('PASS');
+    // Without --insecure the throwaway CA does not verify: one clear error, not a crash.
+    await expect(doctor(tls.url)).rejects.toThrow(
+      /cannot reach redis at 127\.0\.0\.1:\d+ \(.*(certificate|self.signed)/i,
+    );
+  });
+
   it('exits 1 on a failing check and 0 on a healthy server, never printing the password', async () => {
     const failing = await larder(['doctor', bad.url]);
     expect(failing.code).toBe(1);
