@@ -16,22 +16,31 @@ async function timeGets(cache) {
 }
 
 const plain = createCache();
+// A second cache without a collector: the A/A control, so the noise floor of two identical caches is known.
+const control = createCache();
 const collected = createCache();
 const registry = new Registry();
 collectPrometheus(collected, { registry, name: 'measured' });
-for (const cache of [plain, collected]) await cache.set('hot', { id: 1, name: 'a value of a few bytes' });
-for (const cache of [plain, collected]) await timeGets(cache); // warm up the JIT on both paths
+const caches = { plain, control, collected };
+for (const cache of Object.values(caches)) await cache.set('hot', { id: 1, name: 'a value of a few bytes' });
+for (const cache of Object.values(caches)) await timeGets(cache); // warm up the JIT on every path
 
 const ratios = [];
+const controls = [];
 const perCall = { plain: [], collected: [] };
+const orders = [
+  ['plain', 'control', 'collected'],
+  ['collected', 'plain', 'control'],
+  ['control', 'collected', 'plain'],
+];
 for (let round = 0; round < rounds; round++) {
-  // Alternate which goes first so drift on a shared machine hits both sides alike.
-  const order = round % 2 === 0 ? ['plain', 'collected'] : ['collected', 'plain'];
+  // Rotate the order so drift on a shared machine hits every side alike.
   const times = {};
-  for (const side of order) times[side] = await timeGets(side === 'plain' ? plain : collected);
+  for (const side of orders[round % 3]) times[side] = await timeGets(caches[side]);
   perCall.plain.push(times.plain);
   perCall.collected.push(times.collected);
   ratios.push(times.collected / times.plain);
+  controls.push(times.control / times.plain);
 }
 
 const median = (xs) => {
@@ -40,10 +49,13 @@ const median = (xs) => {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 // Bootstrap the median of the per-round ratios: 2,000 resamples, the 2.5th and 97.5th percentiles.
-const medians = [];
-for (let b = 0; b < 2000; b++)
-  medians.push(median(ratios.map(() => ratios[Math.floor(Math.random() * ratios.length)])));
-medians.sort((a, b) => a - b);
+function interval(xs) {
+  const medians = [];
+  for (let b = 0; b < 2000; b++)
+    medians.push(median(xs.map(() => xs[Math.floor(Math.random() * xs.length)])));
+  medians.sort((a, b) => a - b);
+  return [Number(medians[50].toFixed(4)), Number(medians[1949].toFixed(4))];
+}
 
 const scrapeStarted = performance.now();
 const text = await registry.metrics();
@@ -59,7 +71,9 @@ console.log(
       plainNsPerGet: Math.round(median(perCall.plain) * 1e6),
       collectedNsPerGet: Math.round(median(perCall.collected) * 1e6),
       ratio: Number(median(ratios).toFixed(4)),
-      ratio95: [Number(medians[50].toFixed(4)), Number(medians[1949].toFixed(4))],
+      ratio95: interval(ratios),
+      controlRatio: Number(median(controls).toFixed(4)),
+      controlRatio95: interval(controls),
       oneScrapeMs: Number(scrapeMs.toFixed(3)),
       scrapeLines: text.split('\n').length,
     },
