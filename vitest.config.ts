@@ -18,6 +18,8 @@ export default defineConfig({
       { find: /^@larder\/backend-db\/postgres$/, replacement: src('backend-db/src/postgres.ts') },
       { find: /^@larder\/backend-db\/sqlite$/, replacement: src('backend-db/src/sqlite.ts') },
       { find: /^@larder\/backend-db$/, replacement: src('backend-db/src/index.ts') },
+      { find: /^@larder\/metrics$/, replacement: src('metrics/src/index.ts') },
+      { find: /^@larder\/cli$/, replacement: src('cli/src/index.ts') },
     ],
   },
   test: {

@@ -18,6 +18,7 @@ import {
   ValueTooLargeError,
 } from './errors.js';
 import { Generation } from './generation.js';
+import { checkHealth, type HealthReport, type HealthThresholds } from './health.js';
 import {
   checkScopeFits,
   escapeBody,
@@ -344,6 +345,14 @@ export class Cache {
   /** Joins parts into one collision-safe key: `key('a:b', 'c') !== key('a', 'b:c')`. */
   key(...parts: (string | number)[]): string {
     return joinKeyParts(parts);
+  }
+
+  /**
+   * Checks the cache against the operator's thresholds (hit rate, memory, hit latency, store
+   * errors since the last call, eviction policy, connection pool), reading the store's `info()`.
+   */
+  health(thresholds?: HealthThresholds): Promise<HealthReport> {
+    return checkHealth(this.#s.stats, this.#s.store, this.#s.timeoutMs, thresholds);
   }
 
   /** Counters and latency since creation or the last `resetStats()`. */

@@ -41,6 +41,7 @@ export function runCall<T>(
   }
   const started = performance.now();
   let pending: Promise<T>;
+  s.stats.inFlight++;
   try {
     pending = call();
   } catch (error) {
@@ -50,11 +51,15 @@ export function runCall<T>(
   if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
   return pending.then(
     (result) => {
+      s.stats.inFlight--;
       answered(s);
       s.stats.recordLatency(operation, performance.now() - started);
       return result;
     },
-    (error: unknown) => failed(s, operation, key, error),
+    (error: unknown) => {
+      s.stats.inFlight--;
+      return failed(s, operation, key, error);
+    },
   );
 }
 
@@ -102,7 +107,7 @@ export function fault(
 }
 
 function report(s: Shared, operation: CacheOperation, key: string | undefined, error: CacheError): void {
-  s.stats.errors++;
+  s.stats.recordError(error.code);
   if (s.emitter.listeners.error.length > 0) s.emitter.emit('error', { error, operation, key });
   s.log.warn(
     'failure',

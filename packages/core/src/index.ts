@@ -35,10 +35,11 @@ export {
   StoreUnavailableError,
   ValueTooLargeError,
 } from './errors.js';
+export type { HealthCheck, HealthCheckStatus, HealthReport, HealthThresholds } from './health.js';
 export { type CacheLogger, consoleLogger } from './logger.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './memory-store.js';
 export { checkOptions, type OptionRule, type OptionSpec } from './options.js';
 export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
-export type { CacheOperation, CacheStats, LatencySummary } from './stats.js';
+export { type CacheOperation, type CacheStats, LATENCY_BUCKETS_MS, type LatencySummary } from './stats.js';
 export type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
 export { MAX_FINITE_TTL_MS, parseTtl, type Ttl } from './ttl.js';
