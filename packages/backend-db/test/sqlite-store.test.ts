@@ -15,6 +15,7 @@ describeStoreContract({ name: 'SqliteStore (file)', createStore: () => file() })
 describeStoreContract({
   name: 'SqliteStore (:memory:)',
   createStore: () => sqliteStore({ path: ':memory:' }),
+  separateInstances: true,
 });
 
 const raw = async (store: SqliteStore, sql: string, values: unknown[] = []) => {

@@ -1,20 +1,24 @@
-import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
-import { CORRUPT, Codec, type CompressionOptions, STALE_SCHEMA } from './codec.js';
-import { DeadlineQueue, withDeadline } from './deadline.js';
-import { CacheEmitter, type CacheEventName, type CacheListener } from './emitter.js';
 import {
-  CacheClosedError,
+  buildShared,
+  type CacheOptions,
+  type CallOptions,
+  type GetOrSetOptions,
+  type Shared,
+  type WriteOptions,
+} from './cache-options.js';
+import { FAILED, type Failed, fault, runCall } from './call-policy.js';
+import { CORRUPT, GraceEntry, STALE_SCHEMA } from './codec.js';
+import { withDeadline } from './deadline.js';
+import type { CacheEventName, CacheListener } from './emitter.js';
+import {
   CacheConfigError,
-  type CacheError,
-  CacheUnavailableError,
-  CircuitOpenError,
   InvalidKeyError,
-  isStoreFault,
-  StoreError,
+  NotIntegerError,
   StoreTimeoutError,
   ValueTooLargeError,
 } from './errors.js';
 import { Generation } from './generation.js';
+import { checkHealth, type HealthReport, type HealthThresholds } from './health.js';
 import {
   checkScopeFits,
   escapeBody,
@@ -23,89 +27,12 @@ import {
   namespaceSegment,
   validateKeyPart,
 } from './keys.js';
-import { type CacheLogger, consoleLogger, RateLimitedLog } from './logger.js';
-import { MemoryStore } from './memory-store.js';
-import { jsonSerializer, type Serializer } from './serializer.js';
-import { type CacheOperation, type CacheStats, StatsRecorder } from './stats.js';
+import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
+import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
-import { createTtlPolicy, resolveTtl, type Ttl, type TtlPolicy } from './ttl.js';
+import { parseTtl, resolveTtl } from './ttl.js';
 
-/** Options for `createCache`. Every option has a default that is safe in production. */
-export interface CacheOptions {
-  /** The backend. @default a new `MemoryStore` */
-  store?: Store;
-  /** First part of every stored key; printable ASCII without ':', '@' or '#'. @default 'larder' */
-  prefix?: string;
-  /** Second part of every stored key; bump it to invalidate everything written under the old one. @default 1 */
-  version?: number | string;
-  /** Maps the caller's key to the key body; prefix, version and namespaces are still added around it. */
-  keyFunction?: (key: string) => string;
-  /** TTL when a call gives none. @default '1h' */
-  defaultTtl?: Ttl;
-  /** Upper bound for every TTL; longer ones are capped. @default none */
-  maxTtl?: Ttl;
-  /** Shortens each TTL by up to this fraction, at random, so keys written together do not expire together. @default 0 */
-  ttlJitter?: number;
-  /** Lets a call pass ttl 'never' (or defaultTtl 'never'). @default false */
-  allowNoExpiry?: boolean;
-  /** Value serializer. @default jsonSerializer */
-  serializer?: Serializer;
-  /** Compress values at or above a size threshold. @default false (off) */
-  compression?: CompressionOptions | false;
-  /** Stored with each value; a value of another schema version reads as a miss. @default none */
-  schemaVersion?: number;
-  /** Store failures become misses / `false` (counted, emitted, logged) instead of errors. @default true */
-  ignoreErrors?: boolean;
-  /** Deadline for every store call, in ms (at most 60 000). @default 1000 */
-  timeout?: number;
-  /** Skip the store for a while after consecutive failures; `false` turns it off. @default { failures: 5, cooldown: 1000 } */
-  circuitBreaker?: CircuitBreakerOptions | false;
-  /** Where failures are logged (pino-compatible). @default console, at most one line per store per `logInterval` */
-  logger?: CacheLogger;
-  /** Minimum ms between two log lines about the same kind of failure. @default 10_000 */
-  logInterval?: number;
-  /** For stores that cannot clear by prefix: how often a process re-reads the clear generation, in ms. @default 1000 */
-  generationRefresh?: number;
-  /** Clock, for tests. @default Date.now */
-  now?: () => number;
-}
-
-/** Options accepted by a single call. */
-export interface CallOptions {
-  /** Overrides the cache's `version` for this call. */
-  version?: number | string;
-}
-
-/** Options accepted by calls that write. */
-export interface WriteOptions extends CallOptions {
-  /** TTL for this call; `0` means "do not store" and removes an existing entry. @default the cache's defaultTtl */
-  ttl?: Ttl;
-}
-
-const FAILED: unique symbol = Symbol('failed');
-type Failed = typeof FAILED;
-
-/** State shared by a cache and all its namespaces. */
-interface Shared {
-  readonly store: Store;
-  readonly codec: Codec;
-  readonly policy: TtlPolicy;
-  readonly stats: StatsRecorder;
-  readonly emitter: CacheEmitter;
-  readonly breaker: CircuitBreaker | undefined;
-  readonly log: RateLimitedLog;
-  readonly ignoreErrors: boolean;
-  readonly timeoutMs: number;
-  readonly deadlines: DeadlineQueue;
-  readonly inProcess: boolean;
-  readonly prefix: string;
-  readonly version: string;
-  readonly keyFunction: ((key: string) => string) | undefined;
-  readonly generationRefreshMs: number;
-  readonly now: () => number;
-  readonly flights: Map<string, Promise<unknown>>;
-  closed: boolean;
-}
+export type { CacheOptions, CallOptions, GetOrSetOptions, WriteOptions };
 
 /** Builds a cache; every option is checked here, so bad configuration fails now, not on the first request. */
 export function createCache(options: CacheOptions = {}): Cache {
@@ -126,12 +53,18 @@ export class Cache {
   readonly #generations: readonly Generation[];
 
   constructor(options: CacheOptions | { parent: Cache; namespace: string }) {
-    if ('parent' in options) {
-      const parent = options.parent;
+    const parent =
+      typeof options === 'object' &&
+      options !== null &&
+      'parent' in options &&
+      options.parent instanceof Cache
+        ? options.parent
+        : undefined;
+    if (parent !== undefined) {
       this.#s = parent.#s;
-      this.#namespace = parent.#namespace + namespaceSegment(options.namespace);
+      this.#namespace = parent.#namespace + namespaceSegment((options as { namespace: string }).namespace);
     } else {
-      this.#s = buildShared(options);
+      this.#s = buildShared(options as CacheOptions);
       this.#namespace = '';
     }
     const s = this.#s;
@@ -139,7 +72,7 @@ export class Cache {
     checkScopeFits(this.#scope, s.store.capabilities);
     if (s.store.capabilities.clearScope === 'none') {
       const own = new Generation(s.store, `${this.#scope}#gen`, s.generationRefreshMs, s.now);
-      this.#generations = 'parent' in options ? [...options.parent.#generations, own] : [own];
+      this.#generations = parent === undefined ? [own] : [...parent.#generations, own];
     } else {
       this.#generations = [];
     }
@@ -156,7 +89,8 @@ export class Cache {
     let pending: Promise<Uint8Array | undefined | Failed>;
     try {
       const body = this.#body(key);
-      pending = this.#run(
+      pending = runCall(
+        this.#s,
         'get',
         key,
         this.#on(body, options, (k) => this.#s.store.get(k)),
@@ -171,7 +105,7 @@ export class Cache {
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return [];
-    const found = await this.#run('getMany', undefined, async () =>
+    const found = await runCall(this.#s, 'getMany', undefined, async () =>
       this.#s.store.getMany(await this.#keys(bodies, options)),
     );
     return keys.map((key, i) => this.#decode<T>(key, found === FAILED ? undefined : found[i]));
@@ -185,12 +119,14 @@ export class Cache {
       await this.delete(key, options);
       return false;
     }
-    const bytes = this.#encode(key, value);
+    const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
+    const bytes = this.#encode(key, value, graceMs === 0 ? undefined : this.#s.now() + ttlMs);
     if (bytes === FAILED) return false;
-    const done = await this.#run(
+    const done = await runCall(
+      this.#s,
       'set',
       key,
-      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs)),
+      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs + graceMs)),
     );
     return this.#wrote(key, done !== FAILED);
   }
@@ -214,7 +150,7 @@ export class Cache {
     const values = pairs.map(([key, value]) => this.#encode(key, value));
     if (values.includes(FAILED)) return false;
     if (pairs.length === 0) return true;
-    const done = await this.#run('setMany', undefined, async () => {
+    const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));
       return this.#s.store.setMany(batch);
@@ -231,7 +167,8 @@ export class Cache {
     if (ttlMs === 0) return false;
     const bytes = this.#encode(key, value);
     if (bytes === FAILED) return false;
-    const added = await this.#run(
+    const added = await runCall(
+      this.#s,
       'add',
       key,
       this.#on(body, options, (k) => this.#s.store.add(k, bytes, ttlMs)),
@@ -244,18 +181,45 @@ export class Cache {
    * time in this process), stores its result and hands it to every waiter. A factory error
    * reaches every waiter and is not cached. `undefined` from the factory is returned, not stored.
    */
-  async getOrSet<T>(key: string, factory: () => T | Promise<T>, options?: WriteOptions): Promise<T> {
-    const slot = `${this.#scope}${options?.version ?? ''}\u0000${key}`;
-    const flights = this.#s.flights;
+  async getOrSet<T>(
+    key: string,
+    factory: (signal: AbortSignal) => T | Promise<T>,
+    options?: GetOrSetOptions,
+  ): Promise<T> {
+    const s = this.#s;
+    const body = this.#body(key);
+    // Bad input fails now, not after the store read and the factory.
+    resolveTtl(s.policy, options?.ttl);
+    if (options?.grace !== undefined) graceOf(options.grace);
+    const refreshing =
+      options !== undefined &&
+      (options.grace !== undefined ||
+        options.softTimeout !== undefined ||
+        options.hardTimeout !== undefined ||
+        (options.lock !== undefined && options.lock !== false))
+        ? refreshSettings(options)
+        : undefined;
+    if (typeof factory !== 'function') {
+      throw new CacheConfigError(`getOrSet needs a factory function, got ${typeof factory}`, { key });
+    }
+    const version = options?.version === undefined ? s.version : String(options.version);
+    const slot = `${this.#scope}${version === s.version ? '' : version}\u0000${key}`;
+    const flights = s.flights;
     const running = flights.get(slot);
     if (running !== undefined) return running as Promise<T>;
-    const flight = (async () => {
-      const cached = await this.get<T>(key, options);
-      if (cached !== undefined) return cached;
-      const value = await factory();
-      if (value !== undefined) await this.set(key, value, options);
-      return value;
-    })();
+    const flight =
+      refreshing === undefined
+        ? (async () => {
+            const started = performance.now();
+            const cached = await this.get<T>(key, options);
+            if (cached !== undefined) return cached;
+            // One deadline for the whole call: the write gets what the read left of it.
+            const left = s.timeoutMs - (performance.now() - started);
+            const value = await factory(NEVER_ABORTED);
+            if (value !== undefined) await this.#within(left, this.set(key, value, options), key);
+            return value;
+          })()
+        : refreshingGetOrSet(this.#refreshIo(key, body, slot, options!), factory, refreshing);
     flights.set(slot, flight);
     const release = () => {
       if (flights.get(slot) === flight) flights.delete(slot);
@@ -267,7 +231,8 @@ export class Cache {
   /** Removes a key. Resolves whether a live entry was removed. */
   async delete(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#body(key);
-    const removed = await this.#run(
+    const removed = await runCall(
+      this.#s,
       'delete',
       key,
       this.#on(body, options, (k) => this.#s.store.delete(k)),
@@ -281,7 +246,7 @@ export class Cache {
   async deleteMany(keys: readonly string[], options?: CallOptions): Promise<number> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return 0;
-    const removed = await this.#run('deleteMany', undefined, async () =>
+    const removed = await runCall(this.#s, 'deleteMany', undefined, async () =>
       this.#s.store.deleteMany(await this.#keys(bodies, options)),
     );
     if (removed === FAILED) return 0;
@@ -292,7 +257,8 @@ export class Cache {
   /** Whether a live value exists (a store failure under ignoreErrors reads as `false`). */
   async has(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#body(key);
-    const found = await this.#run(
+    const found = await runCall(
+      this.#s,
       'has',
       key,
       this.#on(body, options, (k) => this.#s.store.has(k)),
@@ -308,12 +274,16 @@ export class Cache {
   async incr(key: string, delta = 1, options?: WriteOptions): Promise<number | undefined> {
     const body = this.#body(key);
     if (!Number.isSafeInteger(delta)) {
-      throw new InvalidKeyError(`incr delta must be a safe integer, got ${delta}`, { key });
+      throw new NotIntegerError(
+        `incr delta must be a safe integer (a whole number within ±2^53), got ${String(delta)}`,
+        { key },
+      );
     }
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0)
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
-    const value = await this.#run(
+    const value = await runCall(
+      this.#s,
       'incr',
       key,
       this.#on(body, options, (k) => this.#s.store.incr(k, delta, ttlMs)),
@@ -331,7 +301,8 @@ export class Cache {
     const body = this.#body(key);
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0) return this.delete(key, options);
-    const touched = await this.#run(
+    const touched = await runCall(
+      this.#s,
       'touch',
       key,
       this.#on(body, options, (k) => this.#s.store.touch(k, ttlMs)),
@@ -342,7 +313,8 @@ export class Cache {
   /** Remaining life in ms, `Infinity` for a key without expiry, `undefined` when missing. */
   async ttl(key: string, options?: CallOptions): Promise<number | undefined> {
     const body = this.#body(key);
-    const remaining = await this.#run(
+    const remaining = await runCall(
+      this.#s,
       'ttl',
       key,
       this.#on(body, options, (k) => this.#s.store.ttl(k)),
@@ -357,7 +329,7 @@ export class Cache {
    */
   async clear(): Promise<boolean> {
     const s = this.#s;
-    const done = await this.#run('clear', undefined, async () => {
+    const done = await runCall(this.#s, 'clear', undefined, async () => {
       const own = this.#generations.at(-1);
       if (own !== undefined) return own.bump();
       return s.store.clear(this.#namespace === '' ? `${s.prefix}:` : this.#scope);
@@ -373,6 +345,14 @@ export class Cache {
   /** Joins parts into one collision-safe key: `key('a:b', 'c') !== key('a', 'b:c')`. */
   key(...parts: (string | number)[]): string {
     return joinKeyParts(parts);
+  }
+
+  /**
+   * Checks the cache against the operator's thresholds (hit rate, memory, hit latency, store
+   * errors since the last call, eviction policy, connection pool), reading the store's `info()`.
+   */
+  health(thresholds?: HealthThresholds): Promise<HealthReport> {
+    return checkHealth(this.#s.stats, this.#s.store, this.#s.timeoutMs, thresholds);
   }
 
   /** Counters and latency since creation or the last `resetStats()`. */
@@ -411,6 +391,106 @@ export class Cache {
     } catch (error) {
       s.log.warn('close', { err: error, store: s.store.name }, `closing the ${s.store.name} store failed`);
     }
+  }
+
+  /** What the refreshing `getOrSet` needs, bound to one key. */
+  #refreshIo(key: string, body: string, slot: string, options: GetOrSetOptions): RefreshIo {
+    const s = this.#s;
+    const leaseBody = `#lease:${body}`;
+    return {
+      peek: () => this.#peek(key, body, options),
+      write: (value) => this.set(key, value, options),
+      servedStale: () => {
+        s.stats.stale++;
+      },
+      lease: {
+        acquire: async (token, ttlMs) =>
+          (await runCall(
+            this.#s,
+            'add',
+            key,
+            this.#on(leaseBody, options, (k) => s.store.add(k, Buffer.from(token), ttlMs)),
+          )) === true,
+        holder: async () => {
+          const bytes = await runCall(
+            this.#s,
+            'get',
+            key,
+            this.#on(leaseBody, options, (k) => s.store.get(k)),
+          );
+          return bytes === FAILED || bytes === undefined ? undefined : Buffer.from(bytes).toString();
+        },
+        drop: async () => {
+          await runCall(
+            this.#s,
+            'delete',
+            key,
+            this.#on(leaseBody, options, (k) => s.store.delete(k)),
+          );
+        },
+      },
+      retryAfter: s.retryAfter,
+      slot,
+      now: s.now,
+    };
+  }
+
+  /** Reads an entry fresh or stale (within its grace); counts a hit only when it is fresh. */
+  async #peek(
+    key: string,
+    body: string,
+    options: CallOptions | undefined,
+  ): Promise<{ value: unknown; fresh: boolean } | undefined> {
+    const s = this.#s;
+    const bytes = await runCall(
+      this.#s,
+      'get',
+      key,
+      this.#on(body, options, (k) => s.store.get(k)),
+    );
+    if (bytes === FAILED || bytes === undefined) return this.#miss(key);
+    const decoded = s.codec.decode(bytes);
+    if (decoded instanceof GraceEntry && s.now() >= decoded.freshUntil) {
+      this.#miss(key);
+      return { value: decoded.value, fresh: false };
+    }
+    const value = this.#decode(key, bytes, decoded);
+    return value === undefined ? undefined : { value, fresh: true };
+  }
+
+  /**
+   * Waits for a write at most `ms` (what is left of the call's deadline). Past it the write
+   * goes on in the background under its own deadline, and the caller gets `false` (or a
+   * `StoreTimeoutError` when errors are not ignored).
+   */
+  #within(ms: number, write: Promise<boolean>, key: string): Promise<boolean> {
+    const s = this.#s;
+    if (s.inProcess) return write;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          write.catch(() => {});
+          if (s.ignoreErrors) return resolve(false);
+          reject(
+            new StoreTimeoutError(
+              `${s.store.name} getOrSet did not finish within ${s.timeoutMs} ms; check the server or raise the cache's timeout`,
+              { key, store: s.store.name },
+            ),
+          );
+        },
+        Math.max(0, ms),
+      );
+      write.then(
+        (stored) => {
+          clearTimeout(timer);
+          resolve(stored);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   #body(key: string): string {
@@ -461,23 +541,29 @@ export class Cache {
     return Promise.all(generations).then(segment);
   }
 
-  #encode(key: string, value: unknown): Uint8Array | Failed {
-    const bytes = this.#s.codec.encode(value);
+  #encode(key: string, value: unknown, freshUntil?: number): Uint8Array | Failed {
+    const codec = this.#s.codec;
+    const bytes = freshUntil === undefined ? codec.encode(value) : codec.encodeGrace(value, freshUntil);
     const { maxValueBytes } = this.#s.store.capabilities;
     if (bytes.byteLength > maxValueBytes) {
       const error = new ValueTooLargeError(
         `value of ${bytes.byteLength} bytes exceeds the ${this.#s.store.name} store's limit of ${maxValueBytes} bytes; enable compression, store less, or raise the store's maxValueBytes`,
         { key, store: this.#s.store.name },
       );
-      return this.#fault('set', key, error);
+      return fault(this.#s, 'set', key, error);
     }
     return bytes;
   }
 
-  #decode<T>(key: string, bytes: Uint8Array | undefined): T | undefined {
+  #decode<T>(key: string, bytes: Uint8Array | undefined, decoded?: unknown): T | undefined {
     const s = this.#s;
     if (bytes === undefined) return this.#miss(key);
-    const value = s.codec.decode(bytes);
+    let value = decoded ?? s.codec.decode(bytes);
+    if (value instanceof GraceEntry) {
+      // Past its TTL, a value kept for its grace period is a miss to a plain read.
+      if (s.now() >= value.freshUntil) return this.#miss(key);
+      value = value.value;
+    }
     if (value === CORRUPT) {
       s.stats.corrupt++;
       s.log.warn(
@@ -513,145 +599,14 @@ export class Cache {
     s.stats.deletes++;
     if (s.emitter.listeners.delete.length > 0) s.emitter.emit('delete', { key });
   }
-
-  /**
-   * Runs one store call under the deadline and the circuit breaker, and applies the error
-   * policy in this one place: a backend fault is counted, emitted, logged and then either
-   * swallowed (FAILED) or thrown; a programmer error is always thrown.
-   */
-  #run<T>(operation: CacheOperation, key: string | undefined, call: () => Promise<T>): Promise<T | Failed> {
-    const s = this.#s;
-    if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
-    if (s.breaker !== undefined && !s.breaker.allow()) {
-      return Promise.resolve(
-        this.#fault(
-          operation,
-          key,
-          new CircuitOpenError(
-            `the ${s.store.name} store failed repeatedly; calls skip it until the circuit breaker's cooldown ends`,
-            { key, store: s.store.name },
-          ),
-        ),
-      );
-    }
-    const started = performance.now();
-    let pending: Promise<T>;
-    try {
-      pending = call();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    // An in-process store has finished its work when it returns: no deadline can cut it short.
-    if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
-    return pending.then(
-      (result) => {
-        if (s.breaker?.success()) {
-          s.log.warn('recovered', { store: s.store.name }, `the ${s.store.name} store answers again`);
-        }
-        s.stats.recordLatency(operation, performance.now() - started);
-        return result;
-      },
-      (error: unknown) => this.#failed(operation, key, error),
-    );
-  }
-
-  #failed(operation: CacheOperation, key: string | undefined, error: unknown): Failed {
-    if (!isStoreFault(error)) throw error;
-    const s = this.#s;
-    const wrapped =
-      error instanceof StoreError
-        ? error
-        : new CacheUnavailableError(
-            `${s.store.name} ${operation} failed: ${(error as Error)?.message ?? error}`,
-            {
-              key,
-              store: s.store.name,
-              cause: error,
-            },
-          );
-    if (!(wrapped instanceof ValueTooLargeError)) s.breaker?.failure();
-    return this.#fault(operation, key, wrapped);
-  }
-
-  #fault(operation: CacheOperation, key: string | undefined, error: StoreError): Failed {
-    this.#report(operation, key, error);
-    if (!this.#s.ignoreErrors) throw error;
-    return FAILED;
-  }
-
-  #report(operation: CacheOperation, key: string | undefined, error: CacheError): void {
-    const s = this.#s;
-    s.stats.errors++;
-    if (s.emitter.listeners.error.length > 0) s.emitter.emit('error', { error, operation, key });
-    s.log.warn(
-      'failure',
-      { err: error, store: s.store.name, operation },
-      `${s.store.name} ${operation} failed (${error.code})${s.ignoreErrors ? '; served as a miss' : ''}`,
-    );
-  }
 }
 
-function buildShared(options: CacheOptions): Shared {
-  const now = options.now ?? Date.now;
-  const timeoutMs = options.timeout ?? 1000;
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= 60_000)) {
-    throw new CacheConfigError(`timeout ${timeoutMs} must be a number of ms between 1 and 60000`);
-  }
-  const breakerOptions = options.circuitBreaker ?? {};
-  let breaker: CircuitBreaker | undefined;
-  if (breakerOptions !== false) {
-    const failures = breakerOptions.failures ?? 5;
-    const cooldown = breakerOptions.cooldown ?? 1000;
-    if (!(Number.isInteger(failures) && failures > 0)) {
-      throw new CacheConfigError(`circuitBreaker.failures ${failures} must be a positive integer`);
-    }
-    if (!(Number.isFinite(cooldown) && cooldown > 0)) {
-      throw new CacheConfigError(`circuitBreaker.cooldown ${cooldown} must be a positive number of ms`);
-    }
-    breaker = new CircuitBreaker({ failures, cooldown }, now);
-  }
-  const prefix = validateKeyPart('prefix', options.prefix ?? 'larder');
-  const version = validateKeyPart('version', String(options.version ?? 1));
-  for (const [what, value] of [
-    ['prefix', prefix],
-    ['version', version],
-  ] as const) {
-    if (/[@#]/.test(value)) throw new CacheConfigError(`${what} "${value}" may not contain '@' or '#'`);
-  }
-  const logInterval = options.logInterval ?? 10_000;
-  const generationRefreshMs = options.generationRefresh ?? 1000;
-  if (!(generationRefreshMs >= 0)) throw new CacheConfigError('generationRefresh must be >= 0 ms');
-  const store = options.store ?? new MemoryStore();
-  const deadlines = new DeadlineQueue(
-    timeoutMs,
-    (operation, key) =>
-      new StoreTimeoutError(
-        `${store.name} ${operation} did not answer within ${timeoutMs} ms; check the server or raise the cache's timeout`,
-        { key, store: store.name },
-      ),
-  );
-  return {
-    deadlines,
-    inProcess: store.capabilities.inProcess === true,
-    store,
-    codec: new Codec({
-      serializer: options.serializer ?? jsonSerializer,
-      compression: options.compression ?? false,
-      schemaVersion: options.schemaVersion,
-    }),
-    policy: createTtlPolicy(options),
-    stats: new StatsRecorder(),
-    emitter: new CacheEmitter(),
-    breaker,
-    log: new RateLimitedLog(options.logger ?? consoleLogger, logInterval, now),
-    ignoreErrors: options.ignoreErrors ?? true,
-    timeoutMs,
-    prefix,
-    version,
-    keyFunction: options.keyFunction,
-    generationRefreshMs,
-    now,
-    flights: new Map(),
-    closed: false,
-  };
+/** A signal for factories of the plain `getOrSet`, which are never abandoned. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** A grace period in ms: finite, 0 or more. */
+function graceOf(grace: WriteOptions['grace']): number {
+  const ms = parseTtl(grace!, 'grace');
+  if (!Number.isFinite(ms)) throw new CacheConfigError("grace must be finite; 'never' is not a grace period");
+  return ms;
 }

@@ -14,6 +14,21 @@ import { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
  * fail to decode and read back as a corrupt miss, never an exception.
  */
 
+/**
+ * A value written with a grace period: fresh until `freshUntil` (ms, the writer's clock),
+ * then servable as stale until the store expires it. Framed as 0x00, a float64 (big-endian)
+ * `freshUntil`, then an ordinary frame.
+ */
+export class GraceEntry {
+  constructor(
+    readonly value: unknown,
+    readonly freshUntil: number,
+  ) {}
+}
+
+const GRACE_HEADER = 0x00;
+const GRACE_PREFIX_BYTES = 9;
+
 /** What a read found that is not a value: undecodable bytes, or a value of another schema version. */
 export const CORRUPT: unique symbol = Symbol('corrupt');
 export const STALE_SCHEMA: unique symbol = Symbol('stale-schema');
@@ -29,7 +44,12 @@ export interface CodecOptions {
   serializer: Serializer;
   compression: CompressionOptions | false;
   schemaVersion: number | undefined;
+  /** Largest size a compressed value may inflate to on read. */
+  maxDecompressedBytes: number;
 }
+
+/** The default cap on what one compressed value may inflate to: 32 MiB. */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 const SCHEMA_FLAG = 0x10;
 const MAX_PLAIN_INTEGER_DIGITS = 17;
@@ -40,9 +60,16 @@ export class Codec {
   readonly #threshold: number;
   readonly #schemaVersion: number | undefined;
   readonly #custom: Serializer | undefined;
+  readonly #maxDecompressedBytes: number;
 
   constructor(options: CodecOptions) {
-    const { serializer, compression, schemaVersion } = options;
+    const { serializer, compression, schemaVersion, maxDecompressedBytes } = options;
+    if (!(Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes > 0)) {
+      throw new CacheConfigError(
+        `maxDecompressedBytes ${maxDecompressedBytes} must be a positive whole number of bytes`,
+      );
+    }
+    this.#maxDecompressedBytes = maxDecompressedBytes;
     if (
       schemaVersion !== undefined &&
       !(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion < 65536)
@@ -73,6 +100,16 @@ export class Codec {
     }
   }
 
+  /** Frames `value` as fresh until `freshUntil`; see `GraceEntry`. */
+  encodeGrace(value: unknown, freshUntil: number): Uint8Array {
+    const inner = this.encode(value);
+    const out = Buffer.allocUnsafe(GRACE_PREFIX_BYTES + inner.byteLength);
+    out[0] = GRACE_HEADER;
+    out.writeDoubleBE(freshUntil, 1);
+    out.set(inner, GRACE_PREFIX_BYTES);
+    return out;
+  }
+
   /** Serializes (throwing `SerializationError` before any I/O), compresses above the threshold, frames. */
   encode(value: unknown): Uint8Array {
     if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
@@ -80,7 +117,12 @@ export class Codec {
     }
     let body = this.#serializer.serialize(value);
     let header = this.#serializer.id;
-    if (this.#compressor !== undefined && body.byteLength >= this.#threshold) {
+    // A body over the read limit stays plain: compressed, this cache could not read it back.
+    if (
+      this.#compressor !== undefined &&
+      body.byteLength >= this.#threshold &&
+      body.byteLength <= this.#maxDecompressedBytes
+    ) {
       const packed = this.#compressor.compress(body);
       if (packed.byteLength < body.byteLength) {
         body = packed;
@@ -100,11 +142,15 @@ export class Codec {
     return out;
   }
 
-  /** Reads a frame back. Never throws: foreign bytes give `CORRUPT`, another schema version `STALE_SCHEMA`. */
+  /**
+   * Reads a frame back. Never throws: foreign bytes, and compressed values that would inflate
+   * past `maxDecompressedBytes`, give `CORRUPT`; another schema version gives `STALE_SCHEMA`.
+   */
   decode(bytes: Uint8Array): unknown {
     const length = bytes.byteLength;
     if (length === 0) return CORRUPT;
     const header = bytes[0]!;
+    if (header === GRACE_HEADER) return this.#decodeGrace(bytes);
     if (header > 0x1f) return length <= MAX_PLAIN_INTEGER_DIGITS ? parsePlainInteger(bytes) : CORRUPT;
     let start = 1;
     if (header & SCHEMA_FLAG) {
@@ -121,11 +167,22 @@ export class Codec {
     if (chosen === undefined) return CORRUPT;
     try {
       let body = bytes.subarray(start);
-      if (compression !== 0) body = compressorsById[compression]!.decompress(body);
+      if (compression !== 0)
+        body = compressorsById[compression]!.decompress(body, this.#maxDecompressedBytes);
       return chosen.deserialize(body);
     } catch {
       return CORRUPT;
     }
+  }
+
+  #decodeGrace(bytes: Uint8Array): GraceEntry | typeof CORRUPT | typeof STALE_SCHEMA {
+    if (bytes.byteLength <= GRACE_PREFIX_BYTES) return CORRUPT;
+    const freshUntil = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readDoubleBE(1);
+    const inner = bytes.subarray(GRACE_PREFIX_BYTES);
+    // One level only: a grace frame inside a grace frame is not something this codec writes.
+    if (!Number.isFinite(freshUntil) || inner[0] === GRACE_HEADER) return CORRUPT;
+    const value = this.decode(inner);
+    return value === CORRUPT || value === STALE_SCHEMA ? value : new GraceEntry(value, freshUntil);
   }
 }
 

@@ -12,7 +12,8 @@ export type CacheErrorCode =
   | 'E_STORE_AUTH'
   | 'E_STORE_PERMISSION'
   | 'E_STORE_FULL'
-  | 'E_VALUE_TOO_LARGE';
+  | 'E_VALUE_TOO_LARGE'
+  | 'E_FACTORY_TIMEOUT';
 
 /** Where an error happened: the cache key (as the caller wrote it) and the backend. */
 export interface CacheErrorContext {
@@ -87,6 +88,13 @@ export class NotIntegerError extends CacheError {
   }
 }
 
+/** A `getOrSet` factory ran past its `hardTimeout` with no stale value to serve. Always thrown. */
+export class FactoryTimeoutError extends CacheError {
+  constructor(message: string, context?: CacheErrorContext) {
+    super('E_FACTORY_TIMEOUT', message, context);
+  }
+}
+
 /** A call on a cache or store after `close()`. Always thrown. */
 export class CacheClosedError extends CacheError {
   constructor(message = 'the cache is closed; create a new one after close()', context?: CacheErrorContext) {
@@ -101,28 +109,28 @@ export class CacheClosedError extends CacheError {
 export class StoreError extends CacheError {}
 
 /** The backend could not be reached or failed the call. */
-export class CacheUnavailableError extends StoreError {
+export class StoreUnavailableError extends StoreError {
   constructor(message: string, context?: CacheErrorContext, code: CacheErrorCode = 'E_STORE_UNAVAILABLE') {
     super(code, message, context);
   }
 }
 
 /** The call did not settle within the cache's deadline (`timeout`). */
-export class StoreTimeoutError extends CacheUnavailableError {
+export class StoreTimeoutError extends StoreUnavailableError {
   constructor(message: string, context?: CacheErrorContext) {
     super(message, context, 'E_STORE_TIMEOUT');
   }
 }
 
 /** The circuit breaker is open after consecutive failures; the store is skipped until the cooldown ends. */
-export class CircuitOpenError extends CacheUnavailableError {
+export class CircuitOpenError extends StoreUnavailableError {
   constructor(message: string, context?: CacheErrorContext) {
     super(message, context, 'E_CIRCUIT_OPEN');
   }
 }
 
 /** The server rejected our credentials. */
-export class CacheAuthError extends StoreError {
+export class StoreAuthError extends StoreError {
   constructor(message: string, context?: CacheErrorContext) {
     super('E_STORE_AUTH', message, context);
   }
@@ -148,6 +156,15 @@ export class ValueTooLargeError extends StoreError {
     super('E_VALUE_TOO_LARGE', message, context);
   }
 }
+
+/** @deprecated Renamed `StoreUnavailableError` (the `E_STORE_*` family); this alias goes in 1.0. */
+export const CacheUnavailableError = StoreUnavailableError;
+/** @deprecated Renamed `StoreUnavailableError`. */
+export type CacheUnavailableError = StoreUnavailableError;
+/** @deprecated Renamed `StoreAuthError` (the `E_STORE_*` family); this alias goes in 1.0. */
+export const CacheAuthError = StoreAuthError;
+/** @deprecated Renamed `StoreAuthError`. */
+export type CacheAuthError = StoreAuthError;
 
 // A scheme, then userinfo up to the LAST `@` of the line that a host follows: a raw password
 // may hold `/`, `?`, `#`, `@` and spaces, so no shorter span is safe. Text between two URLs

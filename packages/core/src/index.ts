@@ -1,8 +1,15 @@
-export { Cache, type CacheOptions, type CallOptions, createCache, type WriteOptions } from './cache.js';
+export {
+  Cache,
+  type CacheOptions,
+  type CallOptions,
+  createCache,
+  type GetOrSetOptions,
+  type WriteOptions,
+} from './cache.js';
 export type { CircuitBreakerOptions } from './circuit-breaker.js';
 export { ReadCoalescer } from './coalescer.js';
-export { CORRUPT, Codec, type CompressionOptions, STALE_SCHEMA } from './codec.js';
-export { type CompressionAlgorithm, type Compressor, compressors } from './compression.js';
+export type { CompressionOptions } from './codec.js';
+export type { CompressionAlgorithm } from './compression.js';
 export type { CacheEventName, CacheEvents, CacheListener } from './emitter.js';
 export {
   CacheAuthError,
@@ -13,24 +20,26 @@ export {
   type CacheErrorContext,
   CacheUnavailableError,
   CircuitOpenError,
+  FactoryTimeoutError,
   InvalidKeyError,
   InvalidTtlError,
   isStoreFault,
   NotIntegerError,
   redactUrl,
   SerializationError,
+  StoreAuthError,
   StoreError,
   StoreFullError,
   StorePermissionError,
   StoreTimeoutError,
-  sanitizeCause,
+  StoreUnavailableError,
   ValueTooLargeError,
 } from './errors.js';
-export { escapeBody, fitKey, joinKeyParts } from './keys.js';
+export type { HealthCheck, HealthCheckStatus, HealthReport, HealthThresholds } from './health.js';
 export { type CacheLogger, consoleLogger } from './logger.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './memory-store.js';
 export { checkOptions, type OptionRule, type OptionSpec } from './options.js';
 export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
-export type { CacheOperation, CacheStats, LatencySummary } from './stats.js';
+export { type CacheOperation, type CacheStats, LATENCY_BUCKETS_MS, type LatencySummary } from './stats.js';
 export type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
 export { MAX_FINITE_TTL_MS, parseTtl, type Ttl } from './ttl.js';

@@ -27,6 +27,12 @@ export function namespaceSegment(name: string): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new CacheConfigError('a namespace name must be a non-empty string');
   }
+  if (LONE_SURROGATE.test(name)) {
+    // UTF-8 turns every lone surrogate into U+FFFD, so '\ud800', '\udc00' and '\ufffd' would share storage.
+    throw new CacheConfigError(
+      'a namespace name contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the name',
+    );
+  }
   const encoded = SAFE_SEGMENT.test(name)
     ? name
     : Array.from(new TextEncoder().encode(name), (byte) => {

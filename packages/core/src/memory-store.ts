@@ -1,4 +1,4 @@
-import { CacheClosedError, CacheConfigError, NotIntegerError } from './errors.js';
+import { CacheClosedError, CacheConfigError, NotIntegerError, ValueTooLargeError } from './errors.js';
 import type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
 
 /** Options for the in-process store. */
@@ -38,6 +38,12 @@ export class MemoryStore implements Store {
   readonly #maxBytes: number;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
+  /**
+   * Where eviction left off. Map iterators are live (they skip deleted entries and reach new
+   * ones), so keeping one makes eviction O(1) amortized; a fresh `entries()` per eviction
+   * would walk every hole that earlier deletions left at the old end of the map.
+   */
+  #hand: MapIterator<[string, Entry]> | undefined;
   #bytes = 0;
   #evictions = 0;
   #closed = false;
@@ -82,6 +88,15 @@ export class MemoryStore implements Store {
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
+    // All or nothing: check every size before the first write.
+    const limit = this.capabilities.maxValueBytes;
+    if (entries.some(({ value }) => value.byteLength > limit)) {
+      const largest = Math.max(...entries.map(({ value }) => value.byteLength));
+      throw new ValueTooLargeError(
+        `a value of ${largest} bytes exceeds this MemoryStore's maxValueBytes (${limit}); raise maxValueBytes or store less`,
+        { store: this.name },
+      );
+    }
     for (const { key, value, ttlMs } of entries) this.#write(key, value, ttlMs);
   }
 
@@ -174,6 +189,7 @@ export class MemoryStore implements Store {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#entries.clear();
+    this.#hand = undefined;
     this.#bytes = 0;
   }
 
@@ -208,6 +224,12 @@ export class MemoryStore implements Store {
 
   #write(key: string, value: Uint8Array, ttlMs: number): void {
     this.#assertOpen();
+    if (value.byteLength > this.capabilities.maxValueBytes) {
+      throw new ValueTooLargeError(
+        `value of ${value.byteLength} bytes exceeds this MemoryStore's maxValueBytes (${this.capabilities.maxValueBytes}); raise maxValueBytes or store less`,
+        { store: this.name },
+      );
+    }
     // Copy: the caller may reuse its buffer, and a cache must hand back what was stored.
     const stored = Uint8Array.prototype.slice.call(value);
     const existing = this.#entries.get(key);
@@ -245,8 +267,14 @@ export class MemoryStore implements Store {
   #evict(): void {
     const entries = this.#entries;
     while (entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const oldest = entries.entries().next();
-      if (oldest.done) return;
+      this.#hand ??= entries.entries();
+      const oldest = this.#hand.next();
+      if (oldest.done) {
+        // Past the young end: start over from the (now) oldest entry.
+        this.#hand = undefined;
+        if (entries.size === 0) return;
+        continue;
+      }
       const [key, entry] = oldest.value;
       if (entry.used && entry.expiresAt > this.#now()) {
         // Second chance: move a recently read entry to the young end.

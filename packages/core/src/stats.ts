@@ -13,11 +13,20 @@ export type CacheOperation =
   | 'ttl'
   | 'clear';
 
+/** Upper bounds, in ms, of the cumulative latency buckets in `LatencySummary.buckets` (for exporters). */
+export const LATENCY_BUCKETS_MS: readonly number[] = [
+  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000,
+];
+
 /** Latency of one operation in milliseconds, from the histogram (bucket upper bounds, ~19% resolution). */
 export interface LatencySummary {
   count: number;
   p50: number;
   p99: number;
+  /** Sum of all latencies, in ms. */
+  sum: number;
+  /** Cumulative counts at `LATENCY_BUCKETS_MS`: `buckets[i]` calls took at most that long. */
+  buckets: number[];
 }
 
 /** A snapshot of the cache's counters. */
@@ -32,8 +41,14 @@ export interface CacheStats {
   errors: number;
   /** Reads that found bytes Larder could not decode (counted as misses too). */
   corrupt: number;
+  /** Stale values `getOrSet` served within their grace period (the read counted as a miss). */
+  stale: number;
   /** Per-operation latency, only for operations that ran. */
   latency: Partial<Record<CacheOperation, LatencySummary>>;
+  /** `errors` broken down by `CacheError` code (`E_STORE_TIMEOUT`, ...). */
+  errorsByCode: Record<string, number>;
+  /** Store calls started and not yet settled, right now. */
+  inFlight: number;
 }
 
 // Buckets: 4 per doubling of the latency in µs (≤ 19% apart), from 1 µs to ~70 minutes.
@@ -44,6 +59,7 @@ const BUCKETS = 32 * STEPS_PER_DOUBLING;
 export class Histogram {
   readonly #counts = new Uint32Array(BUCKETS);
   #total = 0;
+  #sumMs = 0;
 
   record(ms: number): void {
     // Integer math instead of log2: the power of two from clz32, the quarter from the next two bits.
@@ -56,10 +72,31 @@ export class Histogram {
     }
     this.#counts[Math.min(index, BUCKETS - 1)]!++;
     this.#total++;
+    this.#sumMs += ms;
   }
 
   get count(): number {
     return this.#total;
+  }
+
+  /** Sum of every recorded latency, in ms. */
+  get sum(): number {
+    return this.#sumMs;
+  }
+
+  /**
+   * Cumulative counts for exporters: for each bound (ms, ascending), how many recordings
+   * fell in buckets whose upper bound is at or below it (a bucket is never split).
+   */
+  cumulative(boundsMs: readonly number[]): number[] {
+    const out: number[] = [];
+    let seen = 0;
+    let i = 0;
+    for (const bound of boundsMs) {
+      while (i < BUCKETS && bucketUpperBound(i) / 1000 <= bound) seen += this.#counts[i++]!;
+      out.push(seen);
+    }
+    return out;
   }
 
   /** The upper bound, in ms, of the bucket holding quantile `q`. */
@@ -77,6 +114,7 @@ export class Histogram {
   reset(): void {
     this.#counts.fill(0);
     this.#total = 0;
+    this.#sumMs = 0;
   }
 }
 
@@ -88,7 +126,17 @@ export class StatsRecorder {
   deletes = 0;
   errors = 0;
   corrupt = 0;
+  stale = 0;
+  /** Store calls in flight; the cache counts up when a call starts and down when it settles. */
+  inFlight = 0;
   readonly #latency = new Map<CacheOperation, Histogram>();
+  readonly #errorsByCode = new Map<string, number>();
+
+  /** Counts one error under its code (and in `errors`). */
+  recordError(code: string): void {
+    this.errors++;
+    this.#errorsByCode.set(code, (this.#errorsByCode.get(code) ?? 0) + 1);
+  }
 
   recordLatency(operation: CacheOperation, ms: number): void {
     let histogram = this.#latency.get(operation);
@@ -106,6 +154,8 @@ export class StatsRecorder {
         count: histogram.count,
         p50: histogram.quantile(0.5),
         p99: histogram.quantile(0.99),
+        sum: histogram.sum,
+        buckets: histogram.cumulative(LATENCY_BUCKETS_MS),
       };
     }
     const reads = this.hits + this.misses;
@@ -117,13 +167,17 @@ export class StatsRecorder {
       deletes: this.deletes,
       errors: this.errors,
       corrupt: this.corrupt,
+      stale: this.stale,
       latency,
+      errorsByCode: Object.fromEntries(this.#errorsByCode),
+      inFlight: this.inFlight,
     };
   }
 
   reset(): void {
-    this.hits = this.misses = this.sets = this.deletes = this.errors = this.corrupt = 0;
+    this.hits = this.misses = this.sets = this.deletes = this.errors = this.corrupt = this.stale = 0;
     this.#latency.clear();
+    this.#errorsByCode.clear();
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore, memoryStore } from '../src/index.js';
 import { describeStoreContract } from '../src/testing/index.js';
 
-describeStoreContract({ name: 'MemoryStore', createStore: () => memoryStore() });
+describeStoreContract({ name: 'MemoryStore', createStore: () => memoryStore(), separateInstances: true });
 
 describe('MemoryStore', () => {
   const HOUR = 3_600_000;

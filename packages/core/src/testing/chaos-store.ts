@@ -110,8 +110,16 @@ export class ChaosStore implements Store {
   info(): Promise<StoreInfo> {
     return this.#chaos(() => this.inner.info());
   }
+  async *keys(prefix: string): AsyncIterable<string> {
+    const inner = this.inner;
+    if (inner.keys === undefined) throw new Error(`the ${inner.name} store cannot list keys`);
+    yield* await this.#chaos(async () => inner.keys!(prefix));
+  }
+  /** Closes the inner store; in `hang` mode the close itself hangs until `release()`. */
   close() {
-    this.release();
-    return this.inner.close();
+    return this.#chaos(() => {
+      this.release();
+      return this.inner.close();
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NotIntegerError } from '../errors.js';
+import { CacheClosedError, NotIntegerError } from '../errors.js';
 import type { Store } from '../store.js';
 
 /** Settings for `describeStoreContract`. */
@@ -13,12 +13,30 @@ export interface StoreContractOptions {
   supportsNoExpiry?: boolean;
   /** Largest value the suite writes; the store's declared `maxValueBytes` when smaller. @default 1 MiB */
   maxValueBytesToTest?: number;
+  /**
+   * Each `createStore()` call gets data of its own (MemoryStore, SQLite `:memory:`), so the
+   * cross-instance tests do not apply. @default false
+   */
+  separateInstances?: boolean;
 }
+
+/** A value up to this size is written to check that one byte more is refused. */
+const OVER_LIMIT_TEST_MAX = 64 * 1024 * 1024;
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text));
 const text = (value: Uint8Array | undefined) =>
   value === undefined ? undefined : Buffer.from(value).toString();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** [prefix to clear, a key (without the run prefix) it would remove only as a wildcard pattern]. */
+const WILDCARD_CASES: readonly (readonly [string, string])[] = [
+  ['w%:', 'wZZ:'],
+  ['w_:', 'wZ:'],
+  ['w*:', 'wab:'],
+  ['w?:', 'wb:'],
+  ['w[ab]:', 'wa:'],
+  ['w\\:', 'w:'],
+];
 
 /**
  * The behaviour every backend must have, as a vitest suite. A backend's spec calls this
@@ -48,6 +66,59 @@ export function describeStoreContract(options: StoreContractOptions): void {
       expect(c.maxKeyBytes).toBeGreaterThanOrEqual(200);
       expect(c.maxValueBytes).toBeGreaterThan(1024);
       expect(['prefix', 'none']).toContain(c.clearScope);
+      expect(typeof store.keys === 'function').toBe(c.listKeys === true);
+    });
+
+    it('an inProcess store settles every call before any timer can fire (the cache arms no deadline for it)', async (ctx) => {
+      if (store.capabilities.inProcess !== true) ctx.skip('the store does not declare inProcess');
+      const order: string[] = [];
+      const timer = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          order.push('timer');
+          resolve();
+        }, 0),
+      );
+      const k = key('in-process');
+      await Promise.all([
+        store.set(k, bytes('x'), HOUR).then(() => order.push('set')),
+        store.get(k).then(() => order.push('get')),
+        store.incr(key('in-process-n'), 1, HOUR).then(() => order.push('incr')),
+        timer,
+      ]);
+      expect(order.at(-1)).toBe('timer');
+    });
+
+    it('has() is true for a live key', async () => {
+      const k = key('has');
+      await store.set(k, bytes('x'), HOUR);
+      expect(await store.has(k)).toBe(true);
+      const empty = key('has-empty');
+      await store.set(empty, new Uint8Array(0), HOUR);
+      expect(await store.has(empty)).toBe(true);
+    });
+
+    it('round-trips a key of exactly maxKeyBytes bytes', async () => {
+      const size = Math.min(store.capabilities.maxKeyBytes, 64 * 1024);
+      const base = key('max-key');
+      const k = base + 'k'.repeat(size - Buffer.byteLength(base));
+      expect(Buffer.byteLength(k)).toBe(size);
+      await store.set(k, bytes('long'), HOUR);
+      expect(text(await store.get(k))).toBe('long');
+      expect(await store.has(k)).toBe(true);
+    });
+
+    it('refuses a value one byte over maxValueBytes with E_VALUE_TOO_LARGE and keeps the old one', async (ctx) => {
+      const limit = store.capabilities.maxValueBytes;
+      if (limit > OVER_LIMIT_TEST_MAX) ctx.skip(`maxValueBytes ${limit} is too large to allocate in a test`);
+      const k = key('over-limit');
+      await store.set(k, bytes('old'), HOUR);
+      await expect(store.set(k, new Uint8Array(limit + 1), HOUR)).rejects.toMatchObject({
+        code: 'E_VALUE_TOO_LARGE',
+      });
+      await expect(
+        store.setMany([{ key: k, value: new Uint8Array(limit + 1), ttlMs: HOUR }]),
+      ).rejects.toMatchObject({ code: 'E_VALUE_TOO_LARGE' });
+      expect(text(await store.get(k))).toBe('old');
     });
 
     it('misses a key that was never set', async () => {
@@ -100,12 +171,32 @@ export function describeStoreContract(options: StoreContractOptions): void {
       expect(await store.getMany([])).toEqual([]);
     });
 
+    it('getMany answers a repeated key in every slot it appears in', async () => {
+      const [a, b] = [key('repeat'), key('repeat')];
+      await store.set(a, bytes('A'), HOUR);
+      expect((await store.getMany([a, b, a, a, b])).map(text)).toEqual(['A', undefined, 'A', 'A', undefined]);
+    });
+
     it('setMany writes every entry, and deleteMany counts what it removed', async () => {
       const keys = Array.from({ length: 20 }, () => key('batch'));
       await store.setMany(keys.map((k, i) => ({ key: k, value: bytes(`v${i}`), ttlMs: HOUR })));
       expect((await store.getMany(keys)).map(text)).toEqual(keys.map((_, i) => `v${i}`));
       expect(await store.deleteMany([...keys.slice(0, 5), key('never-set')])).toBe(5);
       expect((await store.getMany(keys.slice(0, 6))).map(text)).toEqual([...Array(5).fill(undefined), 'v5']);
+    });
+
+    it('setMany writes each entry with its own TTL', async () => {
+      const granularity = store.capabilities.ttlGranularityMs;
+      const [short, long] = [key('batch-ttl'), key('batch-ttl')];
+      await store.setMany([
+        { key: short, value: bytes('s'), ttlMs: 60_000 },
+        { key: long, value: bytes('l'), ttlMs: HOUR },
+      ]);
+      const [shortTtl, longTtl] = [await store.ttl(short), await store.ttl(long)];
+      expect(shortTtl).toBeGreaterThan(60_000 - granularity - 2000);
+      expect(shortTtl).toBeLessThanOrEqual(60_000 + granularity);
+      expect(longTtl).toBeGreaterThan(HOUR - granularity - 2000);
+      expect(longTtl).toBeLessThanOrEqual(HOUR + granularity);
     });
 
     it('add stores only when the key is absent', async () => {
@@ -142,6 +233,46 @@ export function describeStoreContract(options: StoreContractOptions): void {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(HOUR + store.capabilities.ttlGranularityMs);
     });
+
+    it('incr on an existing key keeps the TTL it had', async () => {
+      const granularity = store.capabilities.ttlGranularityMs;
+      const k = key('incr-ttl');
+      await store.set(k, bytes('1'), 60_000);
+      expect(await store.incr(k, 1, HOUR)).toBe(2);
+      const ttl = await store.ttl(k);
+      expect(ttl).toBeGreaterThan(60_000 - granularity - 2000);
+      expect(ttl).toBeLessThanOrEqual(60_000 + granularity);
+    });
+
+    it('incr refuses to leave the safe-integer range and keeps the stored value readable', async () => {
+      const k = key('incr-edge');
+      const top = String(Number.MAX_SAFE_INTEGER);
+      await store.set(k, bytes(top), HOUR);
+      await expect(store.incr(k, 1, HOUR)).rejects.toBeInstanceOf(NotIntegerError);
+      expect(text(await store.get(k))).toBe(top);
+      const bottom = String(-Number.MAX_SAFE_INTEGER);
+      await store.set(k, bytes(bottom), HOUR);
+      await expect(store.incr(k, -1, HOUR)).rejects.toBeInstanceOf(NotIntegerError);
+      expect(text(await store.get(k))).toBe(bottom);
+      expect(await store.incr(k, 1, HOUR)).toBe(-Number.MAX_SAFE_INTEGER + 1);
+    });
+
+    it.skipIf(options.separateInstances === true)(
+      'concurrent incr through two store instances adds exactly 200',
+      async () => {
+        const other = await options.createStore();
+        try {
+          const k = key('incr-two');
+          await Promise.all(
+            Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? store : other).incr(k, 1, HOUR)),
+          );
+          expect(text(await store.get(k))).toBe('200');
+          expect(text(await other.get(k))).toBe('200');
+        } finally {
+          await other.close();
+        }
+      },
+    );
 
     it('200 concurrent incr add exactly 200', async () => {
       const k = key('incr-race');
@@ -193,16 +324,18 @@ export function describeStoreContract(options: StoreContractOptions): void {
       expect(remaining).toBeLessThanOrEqual(60_000 + granularity);
     });
 
-    it('keeps a key without expiry when asked to (ttl Infinity)', async () => {
-      if (options.supportsNoExpiry === false) return;
-      const k = key('forever');
-      await store.set(k, bytes('x'), Number.POSITIVE_INFINITY);
-      expect(await store.ttl(k)).toBe(Number.POSITIVE_INFINITY);
-      await store.delete(k);
-    });
+    it.skipIf(options.supportsNoExpiry === false)(
+      'keeps a key without expiry when asked to (ttl Infinity)',
+      async () => {
+        const k = key('forever');
+        await store.set(k, bytes('x'), Number.POSITIVE_INFINITY);
+        expect(await store.ttl(k)).toBe(Number.POSITIVE_INFINITY);
+        await store.delete(k);
+      },
+    );
 
-    it('clear(prefix) removes the prefix and leaves other prefixes untouched', async () => {
-      if (store.capabilities.clearScope !== 'prefix') return;
+    it('clear(prefix) removes the prefix and leaves other prefixes untouched', async (ctx) => {
+      if (store.capabilities.clearScope !== 'prefix') ctx.skip('the store clears by generation');
       const mine = `${run}clear-a:`;
       const theirs = `${run}clear-ab:`;
       const glob = `${run}clear-*?[x]%_\\:`;
@@ -225,16 +358,52 @@ export function describeStoreContract(options: StoreContractOptions): void {
       expect(await store.get(`${glob}1`)).toBeUndefined();
     });
 
+    it('clear(prefix) reads %, _, *, ?, [ and \\ literally: keys they would match as wildcards stay', async (ctx) => {
+      if (store.capabilities.clearScope !== 'prefix') ctx.skip('the store clears by generation');
+      const survivors = WILDCARD_CASES.map(([, other]) => `${run}${other}1`);
+      await store.setMany(survivors.map((k) => ({ key: k, value: bytes('stay'), ttlMs: HOUR })));
+      for (const [pattern] of WILDCARD_CASES) await store.clear(`${run}${pattern}`);
+      expect((await store.getMany(survivors)).map(text)).toEqual(survivors.map(() => 'stay'));
+    });
+
+    it('keys(prefix) lists exactly the live keys under the prefix, wildcards read literally', async (ctx) => {
+      const list = store.keys?.bind(store);
+      if (store.capabilities.listKeys !== true || list === undefined) {
+        ctx.skip('the store cannot list keys');
+        return;
+      }
+      const granularity = store.capabilities.ttlGranularityMs;
+      const mine = `${run}list-a_%*:`;
+      const live = Array.from({ length: 30 }, (_, i) => `${mine}${i}`);
+      await store.setMany(live.map((k) => ({ key: k, value: bytes('x'), ttlMs: HOUR })));
+      await store.set(`${mine}expired`, bytes('x'), Math.max(granularity, 50));
+      // Would be listed only if '_', '%' or '*' were read as wildcards.
+      await store.set(`${run}list-ab%*:1`, bytes('x'), HOUR);
+      await store.set(`${run}list-a_xx*:1`, bytes('x'), HOUR);
+      await store.set(`${run}list-a_%X:1`, bytes('x'), HOUR);
+      await sleep(Math.max(granularity, 50) + granularity + 100);
+      const found: string[] = [];
+      for await (const k of list(mine)) found.push(k);
+      expect(found.sort()).toEqual([...live].sort());
+    });
+
     it('info reports what the server knows', async () => {
       const info = await store.info();
       expect(typeof info).toBe('object');
       expect(typeof info.serverVersion).toBe('string');
     });
 
-    it('close is idempotent', async () => {
+    it('close is idempotent, and calls after close are rejected', async () => {
       const other = await options.createStore();
       await other.close();
       await other.close();
+      for (const call of [() => other.get(key('closed')), () => other.set(key('closed'), bytes('x'), HOUR)]) {
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(CacheClosedError);
+      }
     });
   });
 }
