@@ -1,13 +1,12 @@
 import {
-  CacheAuthError,
-  CacheUnavailableError,
-  redactUrl,
+  StoreAuthError,
   type StoreError,
   StoreFullError,
-  type StoreInfo,
   StorePermissionError,
   StoreTimeoutError,
+  StoreUnavailableError,
 } from '@larder/core';
+import { redactUrl, type StoreInfo } from '@larder/core/store-kit';
 import type pg from 'pg';
 import type { SqlExecutor, SqlRow, SqlStatement } from './dialect.js';
 import type { TableName } from './sql.js';
@@ -165,7 +164,7 @@ function postgresError(error: unknown, timeoutMs: number): StoreError {
   const context = { store: 'postgres', cause: error };
   const state = code === '' ? '' : ` (${code})`;
   if (code === '28P01' || code === '28000') {
-    return new CacheAuthError(
+    return new StoreAuthError(
       `postgres rejected the login${state}: ${detail}; check the user and password`,
       context,
     );
@@ -186,13 +185,13 @@ function postgresError(error: unknown, timeoutMs: number): StoreError {
     );
   }
   if (code === '42P01') {
-    return new CacheUnavailableError(
+    return new StoreUnavailableError(
       `postgres: the cache table does not exist${state}; run createCacheTable() or leave createTable on`,
       context,
     );
   }
   const connection = CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('57P');
-  return new CacheUnavailableError(
+  return new StoreUnavailableError(
     connection ? `postgres cannot be reached${state}: ${detail}` : `postgres call failed${state}: ${detail}`,
     context,
   );

@@ -1,4 +1,5 @@
-import { CacheConfigError, checkOptions } from '@larder/core';
+import { CacheConfigError } from '@larder/core';
+import { checkOptions } from '@larder/core/store-kit';
 import pg from 'pg';
 import { PostgresExecutor } from './postgres-executor.js';
 import { postgresSyntax } from './postgres-syntax.js';

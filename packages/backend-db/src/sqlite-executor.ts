@@ -1,12 +1,12 @@
 import {
-  CacheUnavailableError,
   type StoreError,
   StoreFullError,
-  type StoreInfo,
   StorePermissionError,
   StoreTimeoutError,
+  StoreUnavailableError,
   ValueTooLargeError,
 } from '@larder/core';
+import type { StoreInfo } from '@larder/core/store-kit';
 import Database from 'better-sqlite3';
 import type { SqlExecutor, SqlRow, SqlStatement } from './dialect.js';
 import type { TableName } from './sql.js';
@@ -111,7 +111,7 @@ export class SqliteExecutor implements SqlExecutor {
   /** The open handle, opening (and configuring) the file on first use. */
   open(): Database.Database {
     if (this.#db !== undefined) return this.#db;
-    if (this.#closed) throw new CacheUnavailableError('the sqlite store is closed', { store: 'sqlite' });
+    if (this.#closed) throw new StoreUnavailableError('the sqlite store is closed', { store: 'sqlite' });
     const { given, busyTimeout } = this.#c;
     if (given !== undefined) {
       if (busyTimeout !== undefined) given.pragma(`busy_timeout = ${busyTimeout}`);
@@ -175,7 +175,7 @@ export class SqliteExecutor implements SqlExecutor {
   }
 
   #error(error: unknown): StoreError {
-    if (error instanceof CacheUnavailableError) return error;
+    if (error instanceof StoreUnavailableError) return error;
     return sqliteError(error, this.#c.given?.name ?? this.#c.path, this.#c.timeout);
   }
 }
@@ -223,18 +223,18 @@ function sqliteError(error: unknown, path: string, timeout: number): StoreError 
     );
   }
   if (code.startsWith('SQLITE_NOTADB')) {
-    return new CacheUnavailableError(
+    return new StoreUnavailableError(
       `${path} is not a SQLite database (${code}); point path at a new file or remove this one. The cache serves misses until then`,
       context,
     );
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
-    return new CacheUnavailableError(
+    return new StoreUnavailableError(
       `cannot open sqlite database ${path} (${code}); check that its directory exists and is writable`,
       context,
     );
   }
-  return new CacheUnavailableError(
+  return new StoreUnavailableError(
     `sqlite call failed${code === '' ? '' : ` (${code})`}: ${detail}`,
     context,
   );

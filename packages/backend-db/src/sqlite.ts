@@ -1,4 +1,5 @@
-import { CacheConfigError, checkOptions } from '@larder/core';
+import { CacheConfigError } from '@larder/core';
+import { checkOptions } from '@larder/core/store-kit';
 import type Database from 'better-sqlite3';
 import { SqliteExecutor } from './sqlite-executor.js';
 import { sqliteSyntax } from './sqlite-syntax.js';

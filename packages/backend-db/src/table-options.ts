@@ -1,4 +1,5 @@
-import { CacheConfigError, type OptionSpec } from '@larder/core';
+import { CacheConfigError } from '@larder/core';
+import type { OptionSpec } from '@larder/core/store-kit';
 
 /** Options every table store accepts. */
 export interface TableStoreOptions {

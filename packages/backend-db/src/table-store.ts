@@ -1,13 +1,11 @@
+import { CacheClosedError, NotIntegerError, ValueTooLargeError } from '@larder/core';
 import {
-  CacheClosedError,
-  NotIntegerError,
   ReadCoalescer,
   type Store,
   type StoreCapabilities,
   type StoreEntry,
   type StoreInfo,
-  ValueTooLargeError,
-} from '@larder/core';
+} from '@larder/core/store-kit';
 import type { SqlExecutor, SqlSyntax } from './dialect.js';
 import { Housekeeping, type PruneResult } from './housekeeping.js';
 import { asBuffer, chunks, compareKeys, type TableName, tableName } from './sql.js';

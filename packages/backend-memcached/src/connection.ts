@@ -7,7 +7,7 @@
  * to `~1.3.2`, and test/memjs-internals.test.ts fails naming the internal when one changes.
  */
 import type { Socket } from 'node:net';
-import { CacheClosedError, CacheUnavailableError } from '@larder/core';
+import { CacheClosedError, StoreUnavailableError } from '@larder/core';
 import { Client, type Response, Server } from 'memjs';
 import { connectionError, NAME, statusError, timeoutError } from './errors.js';
 import { encodeRequest, Opcode, requestBytes, Status, writeRequest } from './protocol.js';
@@ -203,7 +203,7 @@ export class Connection {
     const server =
       servers.length === 1 ? servers[0] : (this.#client.server(key) as WireServer | null | undefined);
     if (server == null) {
-      throw new CacheUnavailableError('no memcached server is available for this key', { key, store: NAME });
+      throw new StoreUnavailableError('no memcached server is available for this key', { key, store: NAME });
     }
     return server;
   }

@@ -1,14 +1,14 @@
 import {
-  CacheAuthError,
   CacheClosedError,
   type CacheError,
-  CacheUnavailableError,
   NotIntegerError,
-  redactUrl,
+  StoreAuthError,
   StoreFullError,
   StoreTimeoutError,
+  StoreUnavailableError,
   ValueTooLargeError,
 } from '@larder/core';
+import { redactUrl } from '@larder/core/store-kit';
 import type { Response } from 'memjs';
 import { Status } from './protocol.js';
 
@@ -39,12 +39,12 @@ export function connectionError(key: string | undefined, endpoint: string, error
   if (error instanceof CacheClosedError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/authentication failed/i.test(message)) {
-    return new CacheAuthError(
+    return new StoreAuthError(
       `memcached at ${endpoint} rejected the SASL credentials; check username and password`,
       { key, store: NAME },
     );
   }
-  return new CacheUnavailableError(`memcached at ${endpoint} is unreachable: ${redactUrl(message)}`, {
+  return new StoreUnavailableError(`memcached at ${endpoint} is unreachable: ${redactUrl(message)}`, {
     key,
     store: NAME,
     cause: error instanceof Error ? error : undefined,
@@ -68,11 +68,11 @@ export function statusError(operation: string, response: Response, key: string |
         context,
       );
     case Status.authError:
-      return new CacheAuthError('memcached requires SASL authentication; set username and password', context);
+      return new StoreAuthError('memcached requires SASL authentication; set username and password', context);
     case Status.nonNumeric:
       return new NotIntegerError('the value under this key is not an integer; incr needs one', context);
     default:
-      return new CacheUnavailableError(
+      return new StoreUnavailableError(
         `memcached ${operation} failed with status 0x${status.toString(16)}: ${text}`,
         context,
       );
@@ -80,8 +80,8 @@ export function statusError(operation: string, response: Response, key: string |
 }
 
 /** A compare-and-swap loop that kept losing to concurrent writers. */
-export function raceLost(operation: string, key: string): CacheUnavailableError {
-  return new CacheUnavailableError(
+export function raceLost(operation: string, key: string): StoreUnavailableError {
+  return new StoreUnavailableError(
     `memcached ${operation} lost ${CAS_ATTEMPTS} compare-and-swap races in a row on this key; try again`,
     { key, store: NAME },
   );

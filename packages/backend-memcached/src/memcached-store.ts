@@ -1,14 +1,11 @@
+import { CacheClosedError, CacheConfigError, NotIntegerError, ValueTooLargeError } from '@larder/core';
 import {
-  CacheClosedError,
-  CacheConfigError,
-  NotIntegerError,
   ReadCoalescer,
   type Store,
   type StoreCapabilities,
   type StoreEntry,
   type StoreInfo,
-  ValueTooLargeError,
-} from '@larder/core';
+} from '@larder/core/store-kit';
 import type { Response } from 'memjs';
 import { Connection, type MemjsClient } from './connection.js';
 import {

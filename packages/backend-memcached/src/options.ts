@@ -1,4 +1,5 @@
-import { CacheConfigError, checkOptions, type OptionSpec } from '@larder/core';
+import { CacheConfigError } from '@larder/core';
+import { checkOptions, type OptionSpec } from '@larder/core/store-kit';
 import { createClient, isClient, type MemjsClient } from './connection.js';
 import { NAME } from './errors.js';
 import { MAX_KEY_BYTES } from './protocol.js';

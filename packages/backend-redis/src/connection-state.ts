@@ -1,10 +1,10 @@
 import {
-  CacheAuthError,
   CacheClosedError,
   type CacheError,
-  CacheUnavailableError,
+  StoreAuthError,
   StorePermissionError,
   StoreTimeoutError,
+  StoreUnavailableError,
 } from '@larder/core';
 import type { Cluster, Redis } from 'ioredis';
 import { toStoreError } from './errors.js';
@@ -103,7 +103,7 @@ export class ConnectionState {
     if (status === 'ready' || this.#queuesOffline) return Promise.resolve();
     if (status === 'end') {
       return Promise.reject(
-        new CacheUnavailableError(`the redis client for ${this.#endpoint} was closed; create a new store`, {
+        new StoreUnavailableError(`the redis client for ${this.#endpoint} was closed; create a new store`, {
           key,
           store: 'redis',
         }),
@@ -132,9 +132,9 @@ export class ConnectionState {
   #unavailable(key: string | undefined): CacheError {
     const last = this.#lastError;
     // The server told us why it refuses us: say so on every call, not "unreachable".
-    if (last instanceof CacheAuthError || last instanceof StorePermissionError) return last;
+    if (last instanceof StoreAuthError || last instanceof StorePermissionError) return last;
     const reason = last?.cause instanceof Error ? last.cause.message : 'connection lost';
-    return new CacheUnavailableError(`redis at ${this.#endpoint} is unreachable (${reason}); reconnecting`, {
+    return new StoreUnavailableError(`redis at ${this.#endpoint} is unreachable (${reason}); reconnecting`, {
       key,
       store: 'redis',
       cause: last?.cause ?? last,

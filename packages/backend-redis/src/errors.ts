@@ -1,11 +1,11 @@
 import {
-  CacheAuthError,
   CacheError,
-  CacheUnavailableError,
   NotIntegerError,
+  StoreAuthError,
   StoreFullError,
   StorePermissionError,
   StoreTimeoutError,
+  StoreUnavailableError,
 } from '@larder/core';
 
 /** What the error mapper needs to know to write a message that says what to change. */
@@ -52,7 +52,7 @@ export function toStoreError(error: unknown, context: ErrorContext): CacheError 
   const message = messageOf(error);
   const base = { key: context.key, store: STORE, cause: error };
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
-    return new CacheAuthError(
+    return new StoreAuthError(
       `authentication failed for ${context.endpoint} (check the password / ACL user)`,
       base,
     );
@@ -86,7 +86,7 @@ export function toStoreError(error: unknown, context: ErrorContext): CacheError 
   if (context.operation === 'incr' && isNotInteger(error)) {
     return new NotIntegerError('incr on a value that is not an integer (or would overflow 64 bits)', base);
   }
-  return new CacheUnavailableError(
+  return new StoreUnavailableError(
     `redis ${context.operation} failed at ${context.endpoint}: ${message}`,
     base,
   );

@@ -1,12 +1,7 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import {
-  CacheConfigError,
-  type CacheLogger,
-  checkOptions,
-  consoleLogger,
-  type OptionSpec,
-} from '@larder/core';
+import { CacheConfigError, type CacheLogger, consoleLogger } from '@larder/core';
+import { checkOptions, type OptionSpec } from '@larder/core/store-kit';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 /** A pino-compatible sink for the store's one-off warnings (e.g. `maxmemory-policy noeviction`). */

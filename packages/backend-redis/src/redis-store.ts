@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
+import { type CacheError, ValueTooLargeError } from '@larder/core';
 import {
-  type CacheError,
   ReadCoalescer,
   type Store,
   type StoreCapabilities,
   type StoreEntry,
   type StoreInfo,
-} from '@larder/core';
+} from '@larder/core/store-kit';
 import type { Cluster, Redis } from 'ioredis';
 import { batchIndexes, CHUNK, keyNodes } from './cluster.js';
 import { ConnectionState } from './connection-state.js';
@@ -26,12 +26,13 @@ const SCAN_COUNT = 500;
 // Creates a missing key with its TTL in the same atomic step; an existing key keeps its expiry.
 // EXISTS (not "result == delta and PTTL == -1") is the exact test: a key holding "0" without
 // expiry must not gain one. A result past ±(2^53 - 1) is taken back inside the script (so no
-// one ever reads it) and refused: JavaScript numbers hold integers exactly only up to there.
+// one ever reads it, and with INCRBY only, the one counter command an ACL user is granted) and refused: JavaScript numbers hold integers exactly only up to there.
 // The new value goes back as its decimal text: ioredis misreads integer replies near 2^53.
 const INCR_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if value > 9007199254740991 or value < -9007199254740991 then
-  redis.call('DECRBY', KEYS[1], ARGV[1])
+  local back = string.sub(ARGV[1], 1, 1) == '-' and string.sub(ARGV[1], 2) or ('-' .. ARGV[1])
+  if ARGV[1] ~= '0' then redis.call('INCRBY', KEYS[1], back) end
   return redis.error_reply('LARDER_UNSAFE_INTEGER incr would leave the safe-integer range')
 end
 if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -127,6 +128,7 @@ export class RedisStore implements Store {
 
   set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     return this.#run('set', key, async () => {
+      this.#checkValue(value, key);
       await this.#setOne(key, value, ttlMs);
     });
   }
@@ -134,6 +136,7 @@ export class RedisStore implements Store {
   setMany(entries: readonly StoreEntry[]): Promise<void> {
     return this.#run('setMany', undefined, async () => {
       if (entries.length === 0) return;
+      for (const { key, value } of entries) this.#checkValue(value, key);
       if (this.#cluster) {
         // Each SET is single-key; ioredis routes it to the slot's master.
         await Promise.all(entries.map(({ key, value, ttlMs }) => this.#setOne(key, value, ttlMs)));
@@ -153,6 +156,7 @@ export class RedisStore implements Store {
 
   add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
     return this.#run('add', key, async () => {
+      this.#checkValue(value, key);
       const reply =
         ttlMs === Number.POSITIVE_INFINITY
           ? await this.client.set(key, toBuffer(value), 'NX')
@@ -321,6 +325,17 @@ export class RedisStore implements Store {
       clearTimeout(timer);
     }
     this.client.disconnect();
+  }
+
+  /** A value over `maxValueBytes` is refused before a byte is sent. */
+  #checkValue(value: Uint8Array, key: string): void {
+    const max = this.capabilities.maxValueBytes;
+    if (value.byteLength > max) {
+      throw new ValueTooLargeError(
+        `value of ${value.byteLength} bytes exceeds the redis store's maxValueBytes (${max}); raise maxValueBytes (up to Redis' proto-max-bulk-len) or enable compression`,
+        { key, store: 'redis' },
+      );
+    }
   }
 
   #run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {

@@ -21,7 +21,7 @@ const text = (value: Uint8Array | undefined) =>
 
 describeStoreContract({
   name: 'RedisStore (3-master cluster)',
-  createStore: () => redisStore({ cluster: cluster.nodes, logger: quietLogger() }),
+  createStore: () => redisStore({ cluster: cluster.nodes, maxValueBytes: 256 * 1024, logger: quietLogger() }),
   maxValueBytesToTest: 256 * 1024,
 });
 

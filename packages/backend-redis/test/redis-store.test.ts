@@ -24,7 +24,8 @@ describeStoreContract({
 
 describeStoreContract({
   name: 'RedisStore without read coalescing',
-  createStore: () => redisStore({ url: server.url, coalesceReads: false, logger: quietLogger() }),
+  createStore: () =>
+    redisStore({ url: server.url, coalesceReads: false, maxValueBytes: 64 * 1024, logger: quietLogger() }),
   maxValueBytesToTest: 64 * 1024,
 });
 
