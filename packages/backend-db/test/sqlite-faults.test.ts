@@ -12,6 +12,24 @@ import { sqliteStore } from '../src/sqlite.js';
 const quiet = { warn() {}, error() {} };
 const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
 
+/** Another process takes the database's write lock (BEGIN IMMEDIATE) for `ms`; resolves once it holds it, with its exit. */
+async function holdWriteLock(path: string, ms: number): Promise<{ exited: Promise<unknown> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const db = new (require(${JSON.stringify(betterSqlite)}))(${JSON.stringify(path)});
+       db.exec('BEGIN IMMEDIATE'); db.prepare("DELETE FROM larder_cache WHERE key = 'nothing'").run();
+       process.stdout.write('locked\\n');
+       setTimeout(() => { db.exec('COMMIT'); db.close(); }, ${ms});`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  return { exited };
+}
+
 describe('SqliteStore under faults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'larder-sqlite-faults-'));
   const unhandled = trackUnhandled();
@@ -34,19 +52,7 @@ describe('SqliteStore under faults', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const baselineStall = baseline.stop();
-    const child = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const db = new (require(${JSON.stringify(betterSqlite)}))(${JSON.stringify(path)});
-         db.exec('BEGIN IMMEDIATE'); db.prepare("DELETE FROM larder_cache WHERE key = 'nothing'").run();
-         process.stdout.write('locked\\n');
-         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const { exited } = await holdWriteLock(path, 1500);
 
     // A store opened while the lock is held still reads (WAL); its lazy CREATE TABLE IF NOT EXISTS needs no lock.
     const reader = createCache({ store: sqliteStore({ path }), logger: quiet, circuitBreaker: false });
@@ -87,19 +93,7 @@ describe('SqliteStore under faults', () => {
     const path = join(dir, 'short-lock.db');
     const store = sqliteStore({ path });
     await store.set('k', Buffer.from('v'), 60_000);
-    const child = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const db = new (require(${JSON.stringify(betterSqlite)}))(${JSON.stringify(path)});
-         db.exec('BEGIN IMMEDIATE'); db.prepare("DELETE FROM larder_cache WHERE key = 'nothing'").run();
-         process.stdout.write('locked\\n');
-         setTimeout(() => { db.exec('COMMIT'); db.close(); }, 200);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    const { exited } = await holdWriteLock(path, 200);
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 5);
     expect(await store.incr('n', 5, 60_000)).toBe(5);
