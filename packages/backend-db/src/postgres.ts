@@ -47,8 +47,13 @@ export class PostgresStore extends TableStore {
   declare readonly client: pg.Pool;
 
   constructor(options: PostgresStoreOptions) {
+    if (options === undefined) {
+      throw new CacheConfigError(
+        'postgresStore needs a connection: pass connectionString (postgres://user:pass@host:5432/db), poolConfig or pool',
+      );
+    }
     checkOptions('postgresStore', options, SPEC);
-    const timeout = options?.timeout ?? 1000;
+    const timeout = options.timeout ?? 1000;
     if (!(Number.isFinite(timeout) && timeout > 0 && timeout <= 60_000)) {
       throw new CacheConfigError(
         `timeout must be a number of ms between 1 and 60000, got ${options.timeout}`,

@@ -55,6 +55,15 @@ describeWithServer('postgres', 'PostgresStore', (server) => {
       await store.close();
     });
 
+    it('without options, or with unknown ones, fails with E_CONFIG in the constructor', () => {
+      expect(() => postgresStore(undefined as never)).toThrow(/needs a connection/);
+      expect(() => postgresStore({ connectionString: server.url, timout: 5 } as never)).toThrow(
+        /unknown option timout.*did you mean timeout/,
+      );
+      expect(() => postgresStore({ connectionString: 5 } as never)).toThrow(/connectionString/);
+      expect(() => postgresStore({ pool: {} } as never)).toThrow(/pool/);
+    });
+
     it('info reports the pool and the server connection limit', async () => {
       const name = table();
       made.push(name);
