@@ -166,10 +166,10 @@ export const CacheAuthError = StoreAuthError;
 /** @deprecated Renamed `StoreAuthError`. */
 export type CacheAuthError = StoreAuthError;
 
-// A scheme, then userinfo up to the LAST `@` of the line that a host follows: a raw password
-// may hold `/`, `?`, `#`, `@` and spaces, so no shorter span is safe. Text between two URLs
-// on one line may be hidden with it; a secret never shows.
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^\n]*)@(?=[^\s@])/gi;
+// A scheme, then userinfo up to the last `@` that a host follows, before the line ends or
+// another `scheme://` starts: a raw password may hold `/`, `?`, `#`, `@` and spaces, so no
+// shorter span is safe, and a URL without credentials never swallows the next URL's.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)((?:(?![a-z][a-z0-9+.-]*:\/\/)[^\n])*)@(?=[^\s@])/gi;
 const PLAIN_USER = /^[\w.~%+-]*$/;
 
 /**

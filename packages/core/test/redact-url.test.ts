@@ -43,9 +43,19 @@ describe('redactUrl', () => {
   });
 
   it('hides a user name that carries the secret (no colon) and several URLs on one line', () => {
-    expect(redactUrl('redis://tok3n@h:1 and memcached://a:b@m:2')).toBe('redis://***@m:2');
+    expect(redactUrl('redis://tok3n@h:1 and memcached://a:b@m:2')).toBe(
+      'redis://***@h:1 and memcached://a:***@m:2',
+    );
     expect(redactUrl('redis://tok3n@h:1\nmemcached://a:b@m:2')).toBe(
       'redis://***@h:1\nmemcached://a:***@m:2',
+    );
+  });
+
+  it('never lets a URL without credentials swallow the text up to the next URL', () => {
+    const text =
+      'redis://127.0.0.1:6379 requires a password; put it in the URL as redis://:password@host:port';
+    expect(redactUrl(text)).toBe(
+      'redis://127.0.0.1:6379 requires a password; put it in the URL as redis://:***@host:port',
     );
   });
 
