@@ -75,6 +75,11 @@ export interface WriteOptions extends CallOptions {
    * The store keeps the entry for ttl + grace. @default none
    */
   grace?: Ttl;
+  /**
+   * Tags of the entry (`set` and `getOrSet`): `invalidateTags([tag])` makes every entry
+   * carrying the tag read as a miss. A tagged read costs one more round trip. @default none
+   */
+  tags?: readonly string[];
 }
 
 /** Options of `getOrSet`: stale-while-revalidate, factory timeouts and a cross-process lease. */

@@ -7,7 +7,7 @@ import {
   type WriteOptions,
 } from './cache-options.js';
 import { FAILED, type Failed, fault, runCall } from './call-policy.js';
-import { CORRUPT, GraceEntry, STALE_SCHEMA } from './codec.js';
+import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from './codec.js';
 import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import {
@@ -30,6 +30,7 @@ import {
 import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
 import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
+import { checkTags, currentVersions, stillValid, TAG_TTL_MS, tagBody } from './tags.js';
 import { parseTtl, resolveTtl } from './ttl.js';
 
 export type { CacheOptions, CallOptions, GetOrSetOptions, WriteOptions };
@@ -93,7 +94,9 @@ export class Cache {
         this.#s,
         'get',
         key,
-        this.#on(body, options, (k) => this.#s.store.get(k)),
+        this.#on(body, options, (k, scope) =>
+          this.#s.store.get(k).then((bytes) => this.#screen(bytes, scope)),
+        ),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -105,9 +108,11 @@ export class Cache {
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return [];
-    const found = await runCall(this.#s, 'getMany', undefined, async () =>
-      this.#s.store.getMany(await this.#keys(bodies, options)),
-    );
+    const found = await runCall(this.#s, 'getMany', undefined, async () => {
+      const scope = await this.#scopeFor(options);
+      const list = await this.#s.store.getMany(this.#keysIn(scope, bodies));
+      return list.some(isTagged) ? this.#screenMany(list, scope) : list;
+    });
     return keys.map((key, i) => this.#decode<T>(key, found === FAILED ? undefined : found[i]));
   }
 
@@ -120,13 +125,23 @@ export class Cache {
       return false;
     }
     const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
+    const tags = options?.tags === undefined ? undefined : checkTags(options.tags);
     const bytes = this.#encode(key, value, graceMs === 0 ? undefined : this.#s.now() + ttlMs);
     if (bytes === FAILED) return false;
+    const s = this.#s;
     const done = await runCall(
-      this.#s,
+      s,
       'set',
       key,
-      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs + graceMs)),
+      this.#on(body, options, async (k, scope) => {
+        if (tags === undefined || tags.length === 0) return s.store.set(k, bytes, ttlMs + graceMs);
+        const versions = await currentVersions(s.store, this.#keysIn(scope, tags.map(tagBody)), s.now);
+        const framed = s.codec.encodeTagged(
+          bytes,
+          tags.map((tag, i) => [tag, versions[i]!] as const),
+        );
+        return s.store.set(k, framed, ttlMs + graceMs);
+      }),
     );
     return this.#wrote(key, done !== FAILED);
   }
@@ -337,6 +352,21 @@ export class Cache {
     return done !== FAILED;
   }
 
+  /**
+   * Every entry of this cache view written with one of `tags` reads as a miss from now on, in
+   * every process (each tag's counter in the store is bumped). Resolves `false` when a store
+   * failure was swallowed.
+   */
+  async invalidateTags(tags: readonly string[], options?: CallOptions): Promise<boolean> {
+    const s = this.#s;
+    const list = checkTags(tags);
+    const done = await runCall(s, 'incr', undefined, async () => {
+      const keys = this.#keysIn(await this.#scopeFor(options), list.map(tagBody));
+      await Promise.all(keys.map((key) => s.store.incr(key, 1, TAG_TTL_MS)));
+    });
+    return done !== FAILED;
+  }
+
   /** A view whose keys live in their own namespace; it shares the store, stats and events. */
   namespace(name: string): Cache {
     return new Cache({ parent: this, namespace: name });
@@ -446,10 +476,11 @@ export class Cache {
       this.#s,
       'get',
       key,
-      this.#on(body, options, (k) => s.store.get(k)),
+      this.#on(body, options, (k, scope) => s.store.get(k).then((found) => this.#screen(found, scope))),
     );
     if (bytes === FAILED || bytes === undefined) return this.#miss(key);
-    const decoded = s.codec.decode(bytes);
+    let decoded = s.codec.decode(bytes);
+    if (decoded instanceof TaggedEntry) decoded = decoded.value;
     if (decoded instanceof GraceEntry && s.now() >= decoded.freshUntil) {
       this.#miss(key);
       return { value: decoded.value, fresh: false };
@@ -511,20 +542,53 @@ export class Cache {
   #on<T>(
     body: string,
     options: CallOptions | undefined,
-    call: (key: string) => Promise<T>,
+    call: (key: string, scope: string) => Promise<T>,
   ): () => Promise<T> {
     return () => {
       const scope = this.#scopeFor(options);
       const capabilities = this.#s.store.capabilities;
-      if (typeof scope === 'string') return call(fitKey(scope, scope + body, capabilities));
-      return scope.then((resolved) => call(fitKey(resolved, resolved + body, capabilities)));
+      if (typeof scope === 'string') return call(fitKey(scope, scope + body, capabilities), scope);
+      return scope.then((resolved) => call(fitKey(resolved, resolved + body, capabilities), resolved));
     };
   }
 
-  async #keys(bodies: readonly string[], options: CallOptions | undefined): Promise<string[]> {
-    const scope = await this.#scopeFor(options);
+  #keysIn(scope: string, bodies: readonly string[]): string[] {
     const capabilities = this.#s.store.capabilities;
     return bodies.map((body) => fitKey(scope, scope + body, capabilities));
+  }
+
+  /** A tagged entry whose tags were invalidated since it was written reads as missing. */
+  #screen(
+    bytes: Uint8Array | undefined,
+    scope: string,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    if (!isTagged(bytes)) return bytes;
+    return this.#screenMany([bytes], scope).then(([kept]) => kept);
+  }
+
+  async #screenMany(list: (Uint8Array | undefined)[], scope: string): Promise<(Uint8Array | undefined)[]> {
+    const s = this.#s;
+    const tagged: { index: number; entry: TaggedEntry }[] = [];
+    list.forEach((bytes, index) => {
+      if (!isTagged(bytes)) return;
+      const entry = s.codec.decode(bytes);
+      if (entry instanceof TaggedEntry) tagged.push({ index, entry });
+    });
+    if (tagged.length === 0) return list;
+    const valid = await stillValid(
+      s.store,
+      tagged.map(({ entry }) => entry),
+      (tag) => this.#keysIn(scope, [tagBody(tag)])[0]!,
+    );
+    const kept = [...list];
+    tagged.forEach(({ index }, i) => {
+      if (!valid[i]) kept[index] = undefined;
+    });
+    return kept;
+  }
+
+  async #keys(bodies: readonly string[], options: CallOptions | undefined): Promise<string[]> {
+    return this.#keysIn(await this.#scopeFor(options), bodies);
   }
 
   #scopeFor(options: CallOptions | undefined): string | Promise<string> {
@@ -559,6 +623,8 @@ export class Cache {
     const s = this.#s;
     if (bytes === undefined) return this.#miss(key);
     let value = decoded ?? s.codec.decode(bytes);
+    // Reads screen tagged entries before they get here: one that arrives is still valid.
+    if (value instanceof TaggedEntry) value = value.value;
     if (value instanceof GraceEntry) {
       // Past its TTL, a value kept for its grace period is a miss to a plain read.
       if (s.now() >= value.freshUntil) return this.#miss(key);
@@ -609,4 +675,8 @@ function graceOf(grace: WriteOptions['grace']): number {
   const ms = parseTtl(grace!, 'grace');
   if (!Number.isFinite(ms)) throw new CacheConfigError("grace must be finite; 'never' is not a grace period");
   return ms;
+}
+
+function isTagged(bytes: Uint8Array | undefined): bytes is Uint8Array {
+  return bytes !== undefined && bytes[0] === TAGGED_HEADER;
 }
