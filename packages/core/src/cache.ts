@@ -27,6 +27,7 @@ import {
   namespaceSegment,
   validateKeyPart,
 } from './keys.js';
+import type { L1 } from './l1.js';
 import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
 import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
@@ -90,12 +91,21 @@ export class Cache {
     let pending: Promise<Uint8Array | undefined | Failed>;
     try {
       const body = this.#body(key);
+      const l1 = this.#s.l1;
+      if (l1 !== undefined) {
+        const near = this.#l1Read(l1, body, options);
+        if (near !== undefined) return Promise.resolve(this.#decode<T>(key, near));
+      }
       pending = runCall(
         this.#s,
         'get',
         key,
         this.#on(body, options, (k, scope) =>
-          this.#s.store.get(k).then((bytes) => this.#screen(bytes, scope)),
+          this.#s.store.get(k).then((bytes) => {
+            if (isTagged(bytes)) return this.#screen(bytes, scope);
+            l1?.fill(k, bytes);
+            return bytes;
+          }),
         ),
       );
     } catch (error) {
@@ -126,7 +136,7 @@ export class Cache {
     }
     const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
     const tags = options?.tags === undefined ? undefined : checkTags(options.tags);
-    const bytes = this.#encode(key, value, graceMs === 0 ? undefined : this.#s.now() + ttlMs);
+    const bytes = this.#encode(key, value, this.#freshUntil(value, ttlMs, graceMs));
     if (bytes === FAILED) return false;
     const s = this.#s;
     const done = await runCall(
@@ -134,13 +144,15 @@ export class Cache {
       'set',
       key,
       this.#on(body, options, async (k, scope) => {
-        if (tags === undefined || tags.length === 0) return s.store.set(k, bytes, ttlMs + graceMs);
+        if (tags === undefined || tags.length === 0) {
+          return this.#l1Write([k], s.store.set(k, bytes, ttlMs + graceMs));
+        }
         const versions = await currentVersions(s.store, this.#keysIn(scope, tags.map(tagBody)), s.now);
         const framed = s.codec.encodeTagged(
           bytes,
           tags.map((tag, i) => [tag, versions[i]!] as const),
         );
-        return s.store.set(k, framed, ttlMs + graceMs);
+        return this.#l1Write([k], s.store.set(k, framed, ttlMs + graceMs));
       }),
     );
     return this.#wrote(key, done !== FAILED);
@@ -162,13 +174,13 @@ export class Cache {
       );
       return false;
     }
-    const values = pairs.map(([key, value]) => this.#encode(key, value));
+    const values = pairs.map(([key, value]) => this.#encode(key, value, this.#freshUntil(value, ttlMs, 0)));
     if (values.includes(FAILED)) return false;
     if (pairs.length === 0) return true;
     const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));
-      return this.#s.store.setMany(batch);
+      return this.#l1Write(keys, this.#s.store.setMany(batch));
     });
     if (done === FAILED) return false;
     for (const [key] of pairs) this.#wrote(key, true);
@@ -180,13 +192,13 @@ export class Cache {
     const body = this.#body(key);
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0) return false;
-    const bytes = this.#encode(key, value);
+    const bytes = this.#encode(key, value, this.#freshUntil(value, ttlMs, 0));
     if (bytes === FAILED) return false;
     const added = await runCall(
       this.#s,
       'add',
       key,
-      this.#on(body, options, (k) => this.#s.store.add(k, bytes, ttlMs)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.add(k, bytes, ttlMs))),
     );
     return this.#wrote(key, added === true);
   }
@@ -250,7 +262,7 @@ export class Cache {
       this.#s,
       'delete',
       key,
-      this.#on(body, options, (k) => this.#s.store.delete(k)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.delete(k))),
     );
     if (removed === FAILED) return false;
     this.#deleted(key);
@@ -261,9 +273,10 @@ export class Cache {
   async deleteMany(keys: readonly string[], options?: CallOptions): Promise<number> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return 0;
-    const removed = await runCall(this.#s, 'deleteMany', undefined, async () =>
-      this.#s.store.deleteMany(await this.#keys(bodies, options)),
-    );
+    const removed = await runCall(this.#s, 'deleteMany', undefined, async () => {
+      const stored = await this.#keys(bodies, options);
+      return this.#l1Write(stored, this.#s.store.deleteMany(stored));
+    });
     if (removed === FAILED) return 0;
     for (const key of keys) this.#deleted(key);
     return removed;
@@ -301,7 +314,7 @@ export class Cache {
       this.#s,
       'incr',
       key,
-      this.#on(body, options, (k) => this.#s.store.incr(k, delta, ttlMs)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.incr(k, delta, ttlMs))),
     );
     return value === FAILED ? undefined : value;
   }
@@ -320,7 +333,7 @@ export class Cache {
       this.#s,
       'touch',
       key,
-      this.#on(body, options, (k) => this.#s.store.touch(k, ttlMs)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.touch(k, ttlMs))),
     );
     return touched === true;
   }
@@ -344,11 +357,13 @@ export class Cache {
    */
   async clear(): Promise<boolean> {
     const s = this.#s;
+    const prefix = this.#namespace === '' ? `${s.prefix}:` : this.#scope;
     const done = await runCall(this.#s, 'clear', undefined, async () => {
       const own = this.#generations.at(-1);
-      if (own !== undefined) return own.bump();
-      return s.store.clear(this.#namespace === '' ? `${s.prefix}:` : this.#scope);
+      if (own !== undefined) await own.bump();
+      else await s.store.clear(prefix);
     });
+    if (done !== FAILED) s.l1?.invalidate({ prefix });
     return done !== FAILED;
   }
 
@@ -411,7 +426,7 @@ export class Cache {
     s.closed = true;
     try {
       await withDeadline(
-        s.store.close(),
+        Promise.all([s.store.close(), s.l1?.close()]),
         s.timeoutMs,
         () =>
           new StoreTimeoutError(`closing the ${s.store.name} store took over ${s.timeoutMs} ms`, {
@@ -487,6 +502,35 @@ export class Cache {
     }
     const value = this.#decode(key, bytes, decoded);
     return value === undefined ? undefined : { value, fresh: true };
+  }
+
+  /** The L1's copy of an entry, when the key can be built without a store round trip. */
+  #l1Read(l1: L1, body: string, options: CallOptions | undefined): Uint8Array | undefined {
+    const scope = this.#scopeFor(options);
+    if (typeof scope !== 'string') return undefined;
+    return l1.read(fitKey(scope, scope + body, this.#s.store.capabilities));
+  }
+
+  /** Around a store write: the L1 forgets the keys now, and every L1 once the write is done. */
+  #l1Write<T>(keys: string[], write: Promise<T>): Promise<T> {
+    const l1 = this.#s.l1;
+    if (l1 === undefined) return write;
+    l1.drop(keys);
+    return write.then((result) => {
+      l1.invalidate({ keys });
+      return result;
+    });
+  }
+
+  /**
+   * Until when a written value is fresh, when its frame must say so: with a grace period, or
+   * for the L1 (plain integers excepted: they stay ASCII decimal for server-side INCR).
+   */
+  #freshUntil(value: unknown, ttlMs: number, graceMs: number): number | undefined {
+    const s = this.#s;
+    if (graceMs > 0) return s.now() + ttlMs;
+    if (s.l1 === undefined || ttlMs === Number.POSITIVE_INFINITY) return undefined;
+    return typeof value === 'number' && Number.isSafeInteger(value) ? undefined : s.now() + ttlMs;
   }
 
   /**
