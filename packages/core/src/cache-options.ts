@@ -1,9 +1,11 @@
+import type { CacheBus } from './bus.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { Codec, type CompressionOptions, DEFAULT_MAX_DECOMPRESSED_BYTES } from './codec.js';
 import { DeadlineQueue } from './deadline.js';
 import { CacheEmitter } from './emitter.js';
 import { CacheConfigError, StoreTimeoutError } from './errors.js';
 import { validateKeyPart } from './keys.js';
+import { L1, type L1Options } from './l1.js';
 import { type CacheLogger, consoleLogger, RateLimitedLog } from './logger.js';
 import { MemoryStore } from './memory-store.js';
 import { checkOptions, type OptionSpec } from './options.js';
@@ -57,6 +59,14 @@ export interface CacheOptions {
   generationRefresh?: number;
   /** Clock, for tests. @default Date.now */
   now?: () => number;
+  /**
+   * An in-process tier in front of the store for `get` and `getOrSet`: hot keys are served
+   * from process memory. Without a `bus`, another process's write is seen within
+   * `l1.maxTtl`. @default none
+   */
+  l1?: L1Options;
+  /** Tells every process's L1 about writes (`redisBus`, `postgresBus`); closed with the cache. @default none */
+  bus?: CacheBus;
 }
 
 /** Options accepted by a single call. */
@@ -75,6 +85,11 @@ export interface WriteOptions extends CallOptions {
    * The store keeps the entry for ttl + grace. @default none
    */
   grace?: Ttl;
+  /**
+   * Tags of the entry (`set` and `getOrSet`): `invalidateTags([tag])` makes every entry
+   * carrying the tag read as a miss. A tagged read costs one more round trip. @default none
+   */
+  tags?: readonly string[];
 }
 
 /** Options of `getOrSet`: stale-while-revalidate, factory timeouts and a cross-process lease. */
@@ -122,6 +137,7 @@ export interface Shared {
   readonly generationRefreshMs: number;
   readonly now: () => number;
   readonly flights: Map<string, Promise<unknown>>;
+  readonly l1: L1 | undefined;
   /** getOrSet slots whose factory failed with a stale value at hand: not retried before this time. */
   readonly retryAfter: Map<string, number>;
   closed: boolean;
@@ -154,6 +170,13 @@ const CACHE_OPTION_SPEC: OptionSpec = {
   logInterval: 'number',
   generationRefresh: 'number',
   now: 'function',
+  l1: 'object',
+  bus: {
+    accepts: 'a bus such as redisBus({ url }) or postgresBus({ connectionString })',
+    check: (v) =>
+      isPlainObject(v) &&
+      ['publish', 'subscribe', 'close'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+  },
 };
 
 /** Checks every option and builds the state a cache and its namespaces share. */
@@ -165,6 +188,7 @@ export function buildShared(options: CacheOptions): Shared {
   }
   checkOptions('createCache', options, CACHE_OPTION_SPEC);
   const now = options.now ?? Date.now;
+  const logger = options.logger ?? consoleLogger;
   const timeoutMs = options.timeout ?? 1000;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= 60_000)) {
     throw new CacheConfigError(`timeout ${timeoutMs} must be a number of ms between 1 and 60000`);
@@ -219,7 +243,7 @@ export function buildShared(options: CacheOptions): Shared {
     stats: new StatsRecorder(),
     emitter: new CacheEmitter(),
     breaker,
-    log: new RateLimitedLog(options.logger ?? consoleLogger, logInterval, now),
+    log: new RateLimitedLog(logger, logInterval, now),
     ignoreErrors: options.ignoreErrors ?? true,
     timeoutMs,
     prefix,
@@ -228,6 +252,7 @@ export function buildShared(options: CacheOptions): Shared {
     generationRefreshMs,
     now,
     flights: new Map(),
+    l1: buildL1(options, now, logger),
     retryAfter: new Map(),
     closed: false,
   };
@@ -273,4 +298,17 @@ function isLogger(value: unknown): boolean {
     typeof logger.warn === 'function' &&
     typeof logger.error === 'function'
   );
+}
+
+function buildL1(options: CacheOptions, now: () => number, logger: CacheLogger): L1 | undefined {
+  if (options.l1 === undefined) {
+    if (options.bus !== undefined)
+      throw new CacheConfigError('createCache option bus needs l1: the bus keeps L1s coherent');
+    return undefined;
+  }
+  const l1 = new L1(options.l1, options.bus, now, logger);
+  l1.start().catch((error: unknown) => {
+    logger.warn({ err: error }, 'the cache bus could not subscribe; L1 entries expire within l1.maxTtl');
+  });
+  return l1;
 }

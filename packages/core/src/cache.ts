@@ -7,7 +7,7 @@ import {
   type WriteOptions,
 } from './cache-options.js';
 import { FAILED, type Failed, fault, runCall } from './call-policy.js';
-import { CORRUPT, GraceEntry, STALE_SCHEMA } from './codec.js';
+import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from './codec.js';
 import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import {
@@ -27,9 +27,11 @@ import {
   namespaceSegment,
   validateKeyPart,
 } from './keys.js';
+import type { L1 } from './l1.js';
 import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
 import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
+import { checkTags, currentVersions, stillValid, TAG_TTL_MS, tagBody } from './tags.js';
 import { parseTtl, resolveTtl } from './ttl.js';
 
 export type { CacheOptions, CallOptions, GetOrSetOptions, WriteOptions };
@@ -89,11 +91,22 @@ export class Cache {
     let pending: Promise<Uint8Array | undefined | Failed>;
     try {
       const body = this.#body(key);
+      const l1 = this.#s.l1;
+      if (l1 !== undefined) {
+        const near = this.#l1Read(l1, body, options);
+        if (near !== undefined) return Promise.resolve(this.#decode<T>(key, near));
+      }
       pending = runCall(
         this.#s,
         'get',
         key,
-        this.#on(body, options, (k) => this.#s.store.get(k)),
+        this.#on(body, options, (k, scope) =>
+          this.#s.store.get(k).then((bytes) => {
+            if (isTagged(bytes)) return this.#screen(bytes, scope);
+            l1?.fill(k, bytes);
+            return bytes;
+          }),
+        ),
       );
     } catch (error) {
       return Promise.reject(error);
@@ -105,9 +118,11 @@ export class Cache {
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return [];
-    const found = await runCall(this.#s, 'getMany', undefined, async () =>
-      this.#s.store.getMany(await this.#keys(bodies, options)),
-    );
+    const found = await runCall(this.#s, 'getMany', undefined, async () => {
+      const scope = await this.#scopeFor(options);
+      const list = await this.#s.store.getMany(this.#keysIn(scope, bodies));
+      return list.some(isTagged) ? this.#screenMany(list, scope) : list;
+    });
     return keys.map((key, i) => this.#decode<T>(key, found === FAILED ? undefined : found[i]));
   }
 
@@ -120,13 +135,25 @@ export class Cache {
       return false;
     }
     const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
-    const bytes = this.#encode(key, value, graceMs === 0 ? undefined : this.#s.now() + ttlMs);
+    const tags = options?.tags === undefined ? undefined : checkTags(options.tags);
+    const bytes = this.#encode(key, value, this.#freshUntil(value, ttlMs, graceMs));
     if (bytes === FAILED) return false;
+    const s = this.#s;
     const done = await runCall(
-      this.#s,
+      s,
       'set',
       key,
-      this.#on(body, options, (k) => this.#s.store.set(k, bytes, ttlMs + graceMs)),
+      this.#on(body, options, async (k, scope) => {
+        if (tags === undefined || tags.length === 0) {
+          return this.#l1Write([k], s.store.set(k, bytes, ttlMs + graceMs));
+        }
+        const versions = await currentVersions(s.store, this.#keysIn(scope, tags.map(tagBody)), s.now);
+        const framed = s.codec.encodeTagged(
+          bytes,
+          tags.map((tag, i) => [tag, versions[i]!] as const),
+        );
+        return this.#l1Write([k], s.store.set(k, framed, ttlMs + graceMs));
+      }),
     );
     return this.#wrote(key, done !== FAILED);
   }
@@ -147,13 +174,13 @@ export class Cache {
       );
       return false;
     }
-    const values = pairs.map(([key, value]) => this.#encode(key, value));
+    const values = pairs.map(([key, value]) => this.#encode(key, value, this.#freshUntil(value, ttlMs, 0)));
     if (values.includes(FAILED)) return false;
     if (pairs.length === 0) return true;
     const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));
-      return this.#s.store.setMany(batch);
+      return this.#l1Write(keys, this.#s.store.setMany(batch));
     });
     if (done === FAILED) return false;
     for (const [key] of pairs) this.#wrote(key, true);
@@ -165,13 +192,13 @@ export class Cache {
     const body = this.#body(key);
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0) return false;
-    const bytes = this.#encode(key, value);
+    const bytes = this.#encode(key, value, this.#freshUntil(value, ttlMs, 0));
     if (bytes === FAILED) return false;
     const added = await runCall(
       this.#s,
       'add',
       key,
-      this.#on(body, options, (k) => this.#s.store.add(k, bytes, ttlMs)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.add(k, bytes, ttlMs))),
     );
     return this.#wrote(key, added === true);
   }
@@ -235,7 +262,7 @@ export class Cache {
       this.#s,
       'delete',
       key,
-      this.#on(body, options, (k) => this.#s.store.delete(k)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.delete(k))),
     );
     if (removed === FAILED) return false;
     this.#deleted(key);
@@ -246,9 +273,10 @@ export class Cache {
   async deleteMany(keys: readonly string[], options?: CallOptions): Promise<number> {
     const bodies = this.#bodies(keys);
     if (bodies.length === 0) return 0;
-    const removed = await runCall(this.#s, 'deleteMany', undefined, async () =>
-      this.#s.store.deleteMany(await this.#keys(bodies, options)),
-    );
+    const removed = await runCall(this.#s, 'deleteMany', undefined, async () => {
+      const stored = await this.#keys(bodies, options);
+      return this.#l1Write(stored, this.#s.store.deleteMany(stored));
+    });
     if (removed === FAILED) return 0;
     for (const key of keys) this.#deleted(key);
     return removed;
@@ -286,7 +314,7 @@ export class Cache {
       this.#s,
       'incr',
       key,
-      this.#on(body, options, (k) => this.#s.store.incr(k, delta, ttlMs)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.incr(k, delta, ttlMs))),
     );
     return value === FAILED ? undefined : value;
   }
@@ -305,7 +333,7 @@ export class Cache {
       this.#s,
       'touch',
       key,
-      this.#on(body, options, (k) => this.#s.store.touch(k, ttlMs)),
+      this.#on(body, options, (k) => this.#l1Write([k], this.#s.store.touch(k, ttlMs))),
     );
     return touched === true;
   }
@@ -329,10 +357,27 @@ export class Cache {
    */
   async clear(): Promise<boolean> {
     const s = this.#s;
+    const prefix = this.#namespace === '' ? `${s.prefix}:` : this.#scope;
     const done = await runCall(this.#s, 'clear', undefined, async () => {
       const own = this.#generations.at(-1);
-      if (own !== undefined) return own.bump();
-      return s.store.clear(this.#namespace === '' ? `${s.prefix}:` : this.#scope);
+      if (own !== undefined) await own.bump();
+      else await s.store.clear(prefix);
+    });
+    if (done !== FAILED) s.l1?.invalidate({ prefix });
+    return done !== FAILED;
+  }
+
+  /**
+   * Every entry of this cache view written with one of `tags` reads as a miss from now on, in
+   * every process (each tag's counter in the store is bumped). Resolves `false` when a store
+   * failure was swallowed.
+   */
+  async invalidateTags(tags: readonly string[], options?: CallOptions): Promise<boolean> {
+    const s = this.#s;
+    const list = checkTags(tags);
+    const done = await runCall(s, 'incr', undefined, async () => {
+      const keys = this.#keysIn(await this.#scopeFor(options), list.map(tagBody));
+      await Promise.all(keys.map((key) => s.store.incr(key, 1, TAG_TTL_MS)));
     });
     return done !== FAILED;
   }
@@ -381,7 +426,7 @@ export class Cache {
     s.closed = true;
     try {
       await withDeadline(
-        s.store.close(),
+        Promise.all([s.store.close(), s.l1?.close()]),
         s.timeoutMs,
         () =>
           new StoreTimeoutError(`closing the ${s.store.name} store took over ${s.timeoutMs} ms`, {
@@ -446,16 +491,46 @@ export class Cache {
       this.#s,
       'get',
       key,
-      this.#on(body, options, (k) => s.store.get(k)),
+      this.#on(body, options, (k, scope) => s.store.get(k).then((found) => this.#screen(found, scope))),
     );
     if (bytes === FAILED || bytes === undefined) return this.#miss(key);
-    const decoded = s.codec.decode(bytes);
+    let decoded = s.codec.decode(bytes);
+    if (decoded instanceof TaggedEntry) decoded = decoded.value;
     if (decoded instanceof GraceEntry && s.now() >= decoded.freshUntil) {
       this.#miss(key);
       return { value: decoded.value, fresh: false };
     }
     const value = this.#decode(key, bytes, decoded);
     return value === undefined ? undefined : { value, fresh: true };
+  }
+
+  /** The L1's copy of an entry, when the key can be built without a store round trip. */
+  #l1Read(l1: L1, body: string, options: CallOptions | undefined): Uint8Array | undefined {
+    const scope = this.#scopeFor(options);
+    if (typeof scope !== 'string') return undefined;
+    return l1.read(fitKey(scope, scope + body, this.#s.store.capabilities));
+  }
+
+  /** Around a store write: the L1 forgets the keys now, and every L1 once the write is done. */
+  #l1Write<T>(keys: string[], write: Promise<T>): Promise<T> {
+    const l1 = this.#s.l1;
+    if (l1 === undefined) return write;
+    l1.drop(keys);
+    return write.then((result) => {
+      l1.invalidate({ keys });
+      return result;
+    });
+  }
+
+  /**
+   * Until when a written value is fresh, when its frame must say so: with a grace period, or
+   * for the L1 (plain integers excepted: they stay ASCII decimal for server-side INCR).
+   */
+  #freshUntil(value: unknown, ttlMs: number, graceMs: number): number | undefined {
+    const s = this.#s;
+    if (graceMs > 0) return s.now() + ttlMs;
+    if (s.l1 === undefined || ttlMs === Number.POSITIVE_INFINITY) return undefined;
+    return typeof value === 'number' && Number.isSafeInteger(value) ? undefined : s.now() + ttlMs;
   }
 
   /**
@@ -511,20 +586,53 @@ export class Cache {
   #on<T>(
     body: string,
     options: CallOptions | undefined,
-    call: (key: string) => Promise<T>,
+    call: (key: string, scope: string) => Promise<T>,
   ): () => Promise<T> {
     return () => {
       const scope = this.#scopeFor(options);
       const capabilities = this.#s.store.capabilities;
-      if (typeof scope === 'string') return call(fitKey(scope, scope + body, capabilities));
-      return scope.then((resolved) => call(fitKey(resolved, resolved + body, capabilities)));
+      if (typeof scope === 'string') return call(fitKey(scope, scope + body, capabilities), scope);
+      return scope.then((resolved) => call(fitKey(resolved, resolved + body, capabilities), resolved));
     };
   }
 
-  async #keys(bodies: readonly string[], options: CallOptions | undefined): Promise<string[]> {
-    const scope = await this.#scopeFor(options);
+  #keysIn(scope: string, bodies: readonly string[]): string[] {
     const capabilities = this.#s.store.capabilities;
     return bodies.map((body) => fitKey(scope, scope + body, capabilities));
+  }
+
+  /** A tagged entry whose tags were invalidated since it was written reads as missing. */
+  #screen(
+    bytes: Uint8Array | undefined,
+    scope: string,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    if (!isTagged(bytes)) return bytes;
+    return this.#screenMany([bytes], scope).then(([kept]) => kept);
+  }
+
+  async #screenMany(list: (Uint8Array | undefined)[], scope: string): Promise<(Uint8Array | undefined)[]> {
+    const s = this.#s;
+    const tagged: { index: number; entry: TaggedEntry }[] = [];
+    list.forEach((bytes, index) => {
+      if (!isTagged(bytes)) return;
+      const entry = s.codec.decode(bytes);
+      if (entry instanceof TaggedEntry) tagged.push({ index, entry });
+    });
+    if (tagged.length === 0) return list;
+    const valid = await stillValid(
+      s.store,
+      tagged.map(({ entry }) => entry),
+      (tag) => this.#keysIn(scope, [tagBody(tag)])[0]!,
+    );
+    const kept = [...list];
+    tagged.forEach(({ index }, i) => {
+      if (!valid[i]) kept[index] = undefined;
+    });
+    return kept;
+  }
+
+  async #keys(bodies: readonly string[], options: CallOptions | undefined): Promise<string[]> {
+    return this.#keysIn(await this.#scopeFor(options), bodies);
   }
 
   #scopeFor(options: CallOptions | undefined): string | Promise<string> {
@@ -559,6 +667,8 @@ export class Cache {
     const s = this.#s;
     if (bytes === undefined) return this.#miss(key);
     let value = decoded ?? s.codec.decode(bytes);
+    // Reads screen tagged entries before they get here: one that arrives is still valid.
+    if (value instanceof TaggedEntry) value = value.value;
     if (value instanceof GraceEntry) {
       // Past its TTL, a value kept for its grace period is a miss to a plain read.
       if (s.now() >= value.freshUntil) return this.#miss(key);
@@ -609,4 +719,8 @@ function graceOf(grace: WriteOptions['grace']): number {
   const ms = parseTtl(grace!, 'grace');
   if (!Number.isFinite(ms)) throw new CacheConfigError("grace must be finite; 'never' is not a grace period");
   return ms;
+}
+
+function isTagged(bytes: Uint8Array | undefined): bytes is Uint8Array {
+  return bytes !== undefined && bytes[0] === TAGGED_HEADER;
 }

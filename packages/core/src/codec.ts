@@ -26,6 +26,19 @@ export class GraceEntry {
   ) {}
 }
 
+/**
+ * A value written with tags, and the version each tag had when it was written. Framed as
+ * 0x04, a tag count (u8), per tag its UTF-8 length (u16), name and version (float64), then
+ * an ordinary or grace frame. 0x04 has serializer bits 0, so no older frame starts with it.
+ */
+export class TaggedEntry {
+  constructor(
+    readonly value: unknown,
+    readonly tags: readonly (readonly [name: string, version: number])[],
+  ) {}
+}
+
+export const TAGGED_HEADER = 0x04;
 const GRACE_HEADER = 0x00;
 const GRACE_PREFIX_BYTES = 9;
 
@@ -110,6 +123,25 @@ export class Codec {
     return out;
   }
 
+  /** Wraps an encoded frame with its tags and their versions; see `TaggedEntry`. */
+  encodeTagged(frame: Uint8Array, tags: readonly (readonly [string, number])[]): Uint8Array {
+    const names = tags.map(([name]) => Buffer.from(name, 'utf8'));
+    const size = 2 + names.reduce((sum, name) => sum + 2 + name.byteLength + 8, 0);
+    const out = Buffer.allocUnsafe(size + frame.byteLength);
+    out[0] = TAGGED_HEADER;
+    out[1] = tags.length;
+    let at = 2;
+    tags.forEach(([, version], i) => {
+      const name = names[i]!;
+      out.writeUInt16BE(name.byteLength, at);
+      out.set(name, at + 2);
+      out.writeDoubleBE(version, at + 2 + name.byteLength);
+      at += 2 + name.byteLength + 8;
+    });
+    out.set(frame, at);
+    return out;
+  }
+
   /** Serializes (throwing `SerializationError` before any I/O), compresses above the threshold, frames. */
   encode(value: unknown): Uint8Array {
     if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
@@ -151,6 +183,7 @@ export class Codec {
     if (length === 0) return CORRUPT;
     const header = bytes[0]!;
     if (header === GRACE_HEADER) return this.#decodeGrace(bytes);
+    if (header === TAGGED_HEADER) return this.#decodeTagged(bytes);
     if (header > 0x1f) return length <= MAX_PLAIN_INTEGER_DIGITS ? parsePlainInteger(bytes) : CORRUPT;
     let start = 1;
     if (header & SCHEMA_FLAG) {
@@ -173,6 +206,24 @@ export class Codec {
     } catch {
       return CORRUPT;
     }
+  }
+
+  #decodeTagged(bytes: Uint8Array): TaggedEntry | typeof CORRUPT | typeof STALE_SCHEMA {
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.byteLength < 2) return CORRUPT;
+    const tags: [string, number][] = [];
+    let at = 2;
+    for (let i = 0; i < view[1]!; i++) {
+      if (at + 2 > view.byteLength) return CORRUPT;
+      const length = view.readUInt16BE(at);
+      if (at + 2 + length + 8 > view.byteLength) return CORRUPT;
+      tags.push([view.toString('utf8', at + 2, at + 2 + length), view.readDoubleBE(at + 2 + length)]);
+      at += 2 + length + 8;
+    }
+    const inner = bytes.subarray(at);
+    if (inner[0] === TAGGED_HEADER) return CORRUPT;
+    const value = this.decode(inner);
+    return value === CORRUPT || value === STALE_SCHEMA ? value : new TaggedEntry(value, tags);
   }
 
   #decodeGrace(bytes: Uint8Array): GraceEntry | typeof CORRUPT | typeof STALE_SCHEMA {

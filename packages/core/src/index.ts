@@ -1,3 +1,4 @@
+export { type BusMessage, type CacheBus, memoryBusHub, parseBusMessage } from './bus.js';
 export {
   Cache,
   type CacheOptions,
@@ -36,6 +37,7 @@ export {
   ValueTooLargeError,
 } from './errors.js';
 export type { HealthCheck, HealthCheckStatus, HealthReport, HealthThresholds } from './health.js';
+export type { L1Options } from './l1.js';
 export { type CacheLogger, consoleLogger } from './logger.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './memory-store.js';
 export { checkOptions, type OptionRule, type OptionSpec } from './options.js';

@@ -193,6 +193,25 @@ export class MemoryStore implements Store {
     this.#bytes = 0;
   }
 
+  /** Synchronous read, for an in-process tier in front of another store (the cache's L1). */
+  readSync(key: string): Uint8Array | undefined {
+    return this.#read(key)?.value;
+  }
+
+  /** Synchronous write; a value over `maxValueBytes` is not kept (an L1 simply misses it). */
+  writeSync(key: string, value: Uint8Array, ttlMs: number): void {
+    if (value.byteLength <= this.capabilities.maxValueBytes && ttlMs > 0) this.#write(key, value, ttlMs);
+  }
+
+  /** Synchronous removal of one key, or of every key under a prefix (`''`: everything). */
+  dropSync(key: string, prefix = false): void {
+    if (!prefix) {
+      this.#remove(key);
+      return;
+    }
+    for (const stored of this.#entries.keys()) if (stored.startsWith(key)) this.#remove(stored);
+  }
+
   /** Removes expired entries now; runs on the sweep interval. */
   sweep(): void {
     const now = this.#now();

@@ -1,6 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 // By path: testkit depends on core, so core cannot depend on it as a package.
-import { loopStall, SLACK_MS, sleep, trackUnhandled } from '../../testkit/src/helpers.js';
+import {
+  failOnUnhandledRejections,
+  loopStall,
+  quietLogger,
+  SLACK_MS,
+  sleep,
+} from '../../testkit/src/helpers.js';
 import {
   type Cache,
   CacheClosedError,
@@ -18,16 +24,7 @@ import {
 } from '../src/index.js';
 import { ChaosStore } from '../src/testing/index.js';
 
-const quietLogger: CacheLogger = { warn: () => {}, error: () => {} };
-
-let unhandled: ReturnType<typeof trackUnhandled>;
-beforeEach(() => {
-  unhandled = trackUnhandled();
-});
-afterEach(() => {
-  unhandled.stop();
-  expect(unhandled.list).toEqual([]);
-});
+failOnUnhandledRejections();
 
 function setup(options: Parameters<typeof createCache>[0] = {}) {
   const memory = new MemoryStore();

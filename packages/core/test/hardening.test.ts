@@ -1,11 +1,10 @@
 import { createGzip } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // By path: testkit depends on core, so core cannot depend on it as a package.
-import { loopStall, SLACK_MS, trackUnhandled } from '../../testkit/src/helpers.js';
+import { failOnUnhandledRejections, loopStall, quietLogger, SLACK_MS } from '../../testkit/src/helpers.js';
 import {
   type Cache,
   CacheConfigError,
-  type CacheLogger,
   createCache,
   InvalidTtlError,
   MemoryStore,
@@ -15,16 +14,7 @@ import {
 } from '../src/index.js';
 import { ChaosStore } from '../src/testing/index.js';
 
-const quietLogger: CacheLogger = { warn: () => {}, error: () => {} };
-
-let unhandled: ReturnType<typeof trackUnhandled>;
-beforeEach(() => {
-  unhandled = trackUnhandled();
-});
-afterEach(() => {
-  unhandled.stop();
-  expect(unhandled.list).toEqual([]);
-});
+failOnUnhandledRejections();
 
 describe('the circuit breaker closes whatever its probe call ends in', () => {
   type Probe = (cache: Cache, chaos: ChaosStore) => Promise<unknown>;

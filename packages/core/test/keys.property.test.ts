@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  type Cache,
   CacheError,
   type CacheLogger,
   createCache,
@@ -128,26 +129,8 @@ const same = (a: Logical, b: Logical) =>
   a.namespaces.length === b.namespaces.length &&
   a.namespaces.every((name, i) => name === b.namespaces[i]);
 
-/** Writes `marker` under the logical key; `'refused'` when the library rejected it with a typed error. */
-async function write(store: ChaosStore, at: Logical, marker: string): Promise<'ok' | 'refused'> {
-  try {
-    let cache = createCache({
-      store,
-      prefix: at.prefix,
-      version: at.version,
-      logger: quiet,
-      ignoreErrors: false,
-    });
-    for (const name of at.namespaces) cache = cache.namespace(name);
-    await cache.set(at.key, marker);
-    return 'ok';
-  } catch (error) {
-    if (error instanceof CacheError) return 'refused';
-    throw error;
-  }
-}
-
-async function read(store: ChaosStore, at: Logical): Promise<unknown> {
+/** The cache view a logical key lives in: its prefix, version and namespace path. */
+function viewOf(store: ChaosStore, at: Logical): Cache {
   let cache = createCache({
     store,
     prefix: at.prefix,
@@ -156,8 +139,21 @@ async function read(store: ChaosStore, at: Logical): Promise<unknown> {
     ignoreErrors: false,
   });
   for (const name of at.namespaces) cache = cache.namespace(name);
-  return cache.get(at.key);
+  return cache;
 }
+
+/** Writes `marker` under the logical key; `'refused'` when the library rejected it with a typed error. */
+async function write(store: ChaosStore, at: Logical, marker: string): Promise<'ok' | 'refused'> {
+  try {
+    await viewOf(store, at).set(at.key, marker);
+    return 'ok';
+  } catch (error) {
+    if (error instanceof CacheError) return 'refused';
+    throw error;
+  }
+}
+
+const read = (store: ChaosStore, at: Logical) => viewOf(store, at).get(at.key);
 
 describe('property: distinct logical keys never share storage', () => {
   for (const [backend, capabilities] of Object.entries(PROFILES)) {

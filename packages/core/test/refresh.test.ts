@@ -1,24 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // By path: testkit depends on core, so core cannot depend on it as a package.
-import { sleep, trackUnhandled } from '../../testkit/src/helpers.js';
-import {
-  type CacheLogger,
-  createCache,
-  FactoryTimeoutError,
-  InvalidTtlError,
-  MemoryStore,
-} from '../src/index.js';
+import { failOnUnhandledRejections, quietLogger as quiet, sleep } from '../../testkit/src/helpers.js';
+import { createCache, FactoryTimeoutError, InvalidTtlError, MemoryStore } from '../src/index.js';
 
-const quiet: CacheLogger = { warn: () => {}, error: () => {} };
-
-let unhandled: ReturnType<typeof trackUnhandled>;
-beforeEach(() => {
-  unhandled = trackUnhandled();
-});
-afterEach(() => {
-  unhandled.stop();
-  expect(unhandled.list).toEqual([]);
-});
+failOnUnhandledRejections();
 
 /** A cache and store on one hand-driven clock. */
 function clocked() {

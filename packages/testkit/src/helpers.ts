@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterEach, beforeEach, expect } from 'vitest';
 
 /** Small helpers every test file needs; one definition here instead of one per file. */
 
@@ -28,6 +29,21 @@ export function trackUnhandled(): { list: unknown[]; stop: () => void } {
   const listener = (reason: unknown) => list.push(reason);
   process.on('unhandledRejection', listener);
   return { list, stop: () => process.off('unhandledRejection', listener) };
+}
+
+/** A logger that drops everything, for tests that provoke failures on purpose. */
+export const quietLogger = { warn: () => {}, error: () => {} };
+
+/** Registers hooks that fail each test of the file that leaves an unhandled rejection behind. */
+export function failOnUnhandledRejections(): void {
+  let tracked: ReturnType<typeof trackUnhandled>;
+  beforeEach(() => {
+    tracked = trackUnhandled();
+  });
+  afterEach(() => {
+    tracked.stop();
+    expect(tracked.list).toEqual([]);
+  });
 }
 
 /**
