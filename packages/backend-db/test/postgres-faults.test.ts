@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { type CacheError, createCache, StoreTimeoutError } from '@larder/core';
 import { type ServerHandle, startPostgres } from '@larder/testkit';
-import { loopStall, SLACK_MS, sleep, timed, trackUnhandled, withinDeadline } from '@larder/testkit/helpers';
+import {
+  loopStall,
+  quietLogger,
+  SLACK_MS,
+  sleep,
+  timed,
+  trackUnhandled,
+  withinDeadline,
+} from '@larder/testkit/helpers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresStore, postgresStore } from '../src/postgres.js';
 
 const code = (error: unknown) =>
   String(((error as CacheError).cause as { code?: unknown } | undefined)?.code ?? 'none');
-const quiet = { warn() {}, error() {} };
+const quiet = quietLogger;
 
 /** Calls' durations, to check that every one settles within the deadline. */
 async function record<T>(durations: number[], call: () => Promise<T>): Promise<T> {

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CacheUnavailableError, createCache, StoreFullError, StoreTimeoutError } from '@larder/core';
-import { loopStall, SLACK_MS, trackUnhandled, withinDeadline } from '@larder/testkit/helpers';
+import { loopStall, quietLogger, SLACK_MS, trackUnhandled, withinDeadline } from '@larder/testkit/helpers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sqliteStore } from '../src/sqlite.js';
 
-const quiet = { warn() {}, error() {} };
+const quiet = quietLogger;
 const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
 
 /** Another process takes the database's write lock (BEGIN IMMEDIATE) for `ms`; resolves once it holds it, with its exit. */

@@ -1,7 +1,15 @@
 import type { Socket } from 'node:net';
 import { type Cache, CacheError, createCache } from '@larder/core';
 import { type ServerHandle, startMemcached } from '@larder/testkit';
-import { loopStall, randomPrefix, SLACK_MS, sleep, timed, trackUnhandled } from '@larder/testkit/helpers';
+import {
+  loopStall,
+  quietLogger,
+  randomPrefix,
+  SLACK_MS,
+  sleep,
+  timed,
+  trackUnhandled,
+} from '@larder/testkit/helpers';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MemcachedStore } from '../src/index.js';
 import { idleSockets, waitStopped } from './helpers.js';
@@ -10,7 +18,7 @@ import { idleSockets, waitStopped } from './helpers.js';
 // plus the slack and the event-loop stall measured while it ran.
 const DEADLINE = 500;
 const SLACK = SLACK_MS;
-const quiet = { warn() {}, error() {} };
+const quiet = quietLogger;
 const unhandled = trackUnhandled();
 const servers: ServerHandle[] = [];
 const caches: Cache[] = [];

@@ -11,7 +11,7 @@ import {
 } from '@larder/core';
 import { describeStoreContract } from '@larder/core/testing';
 import { type ServerHandle, startMemcached } from '@larder/testkit';
-import { bytes, randomPrefix, sleep, trackUnhandled } from '@larder/testkit/helpers';
+import { bytes, quietLogger, randomPrefix, sleep, trackUnhandled } from '@larder/testkit/helpers';
 import { Client } from 'memjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemcachedStore, type MemjsClient, memcachedStore } from '../src/index.js';
@@ -44,7 +44,7 @@ function cacheOn(store: MemcachedStore, options: Parameters<typeof createCache>[
   return cache;
 }
 
-const quiet = { warn() {}, error() {}, info() {}, debug() {} };
+const quiet = quietLogger;
 
 beforeAll(async () => {
   [server, own] = await Promise.all([startMemcached(), startMemcached({ memoryMb: 32 })]);
