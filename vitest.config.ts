@@ -7,6 +7,7 @@ const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import
 export default defineConfig({
   resolve: {
     alias: [
+      { find: /^@larder\/core\/chaos$/, replacement: src('core/src/chaos.ts') },
       { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
       { find: /^@larder\/testkit\/helpers$/, replacement: src('testkit/src/helpers.ts') },
