@@ -10,6 +10,7 @@ export default defineConfig({
       { find: /^@larder\/core\/chaos$/, replacement: src('core/src/chaos.ts') },
       { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@larder\/keyv$/, replacement: src('keyv/src/index.ts') },
       { find: /^@larder\/testkit\/helpers$/, replacement: src('testkit/src/helpers.ts') },
       { find: /^@larder\/testkit\/vitest$/, replacement: src('testkit/src/vitest.ts') },
       { find: /^@larder\/testkit$/, replacement: src('testkit/src/index.ts') },

@@ -3,12 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Cache, CacheError, createCache, MemoryStore, NotIntegerError } from '@larder/core';
-import { redisStore } from '@larder/backend-redis';
-import { memcachedStore } from '@larder/backend-memcached';
 import type { TableStoreOptions } from '@larder/backend-db';
 import { postgresStore } from '@larder/backend-db/postgres';
 import { sqliteStore } from '@larder/backend-db/sqlite';
+import { memcachedStore } from '@larder/backend-memcached';
+import { redisStore } from '@larder/backend-redis';
+import { type Cache, CacheError, createCache, MemoryStore, NotIntegerError } from '@larder/core';
 import { ChaosStore } from '@larder/core/chaos';
 
 interface User {
@@ -53,7 +53,9 @@ try {
   chaos.mode = 'throw';
   const degraded = createCache({ store: chaos, logger: { warn() {}, error() {} } });
   const miss = await degraded.get('anything');
-  console.log(`ChaosStore: a failing store reads as ${String(miss)} (${degraded.stats().errors} error counted)`);
+  console.log(
+    `ChaosStore: a failing store reads as ${String(miss)} (${degraded.stats().errors} error counted)`,
+  );
   await degraded.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });

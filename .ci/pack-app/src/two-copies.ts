@@ -2,8 +2,8 @@
 // peer there is one copy: the backend's errors are the app's classes, so a programmer error
 // (incr on a string) throws NotIntegerError instead of being logged as a store outage.
 import { createRequire } from 'node:module';
-import { createCache, NotIntegerError } from '@larder/core';
 import { sqliteStore } from '@larder/backend-db/sqlite';
+import { createCache, NotIntegerError } from '@larder/core';
 
 const require = createRequire(import.meta.url);
 const appCore = require.resolve('@larder/core');
@@ -26,7 +26,9 @@ try {
 }
 await cache.close();
 if (!(thrown instanceof NotIntegerError)) {
-  throw new Error(`incr on a string: expected NotIntegerError, got ${String(thrown)}; logged: ${logged.join('; ')}`);
+  throw new Error(
+    `incr on a string: expected NotIntegerError, got ${String(thrown)}; logged: ${logged.join('; ')}`,
+  );
 }
 if (logged.some((line) => line.includes('E_STORE_UNAVAILABLE'))) {
   throw new Error(`a programmer error was logged as a store outage: ${logged.join('; ')}`);
