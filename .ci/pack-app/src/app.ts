@@ -10,6 +10,8 @@ import { memcachedStore } from '@larder/backend-memcached';
 import { redisStore } from '@larder/backend-redis';
 import { type Cache, CacheError, createCache, MemoryStore, NotIntegerError } from '@larder/core';
 import { ChaosStore } from '@larder/core/chaos';
+import { createKeyv } from '@larder/keyv';
+import { createCache as createCacheManager } from 'cache-manager';
 
 interface User {
   id: number;
@@ -57,6 +59,19 @@ try {
     `ChaosStore: a failing store reads as ${String(miss)} (${degraded.stats().errors} error counted)`,
   );
   await degraded.close();
+
+  const larder = createCache({ prefix: 'app' });
+  const manager = createCacheManager({ stores: [createKeyv(larder)] });
+  let loads = 0;
+  const load = async (): Promise<User> => ({ id: ++loads, name: 'Ada' });
+  await manager.wrap('user:1', load, 60_000);
+  const wrapped = await manager.wrap('user:1', load, 60_000);
+  if (loads !== 1 || wrapped.name !== 'Ada')
+    throw new Error(`cache-manager wrap ran the loader ${loads} times`);
+  console.log(
+    `@larder/keyv: cache-manager wrap ran the loader once; Larder counted ${larder.stats().sets} set`,
+  );
+  await larder.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

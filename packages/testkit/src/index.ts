@@ -4,6 +4,7 @@ export type { ServerHandle, ServerKind, ServerSource } from './handle.js';
 export { type MemcachedServerOptions, memcachedVersion, startMemcached } from './memcached.js';
 export { type PgLogin, type PgResult, PgServerError, pgSession } from './pgwire.js';
 export { type PostgresServerOptions, postgresVersion, startPostgres } from './postgres.js';
+export { readmeBlock } from './readme-block.js';
 export { type RedisServerHandle, type RedisServerOptions, startRedis } from './redis.js';
 export { listStartedServers, type RegistryEntry, registryDir, type StartedServer } from './registry.js';
 export { encodeCommand, parseReply, RespError, type RespValue, redisCommands, redisVersion } from './resp.js';
