@@ -26,12 +26,10 @@ async function exercise(cache: Cache, label: string): Promise<void> {
   });
   const views = await cache.incr('views');
   await cache.set('name', 'alice');
-  let thrown: unknown;
-  try {
-    await cache.incr('name');
-  } catch (error) {
-    thrown = error;
-  }
+  const thrown = await cache.incr('name').then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   if (greeting?.text !== 'hello' || user.name !== 'Ada' || views !== 1) {
     throw new Error(`${label}: unexpected values ${JSON.stringify({ greeting, user, views })}`);
   }

@@ -18,12 +18,10 @@ const log = (object: Record<string, unknown>, message: string) => {
 };
 const cache = createCache({ store: sqliteStore(), logger: { warn: log, error: log } });
 await cache.set('name', 'alice');
-let thrown: unknown;
-try {
-  await cache.incr('name');
-} catch (error) {
-  thrown = error;
-}
+const thrown = await cache.incr('name').then(
+  () => undefined,
+  (error: unknown) => error,
+);
 await cache.close();
 if (!(thrown instanceof NotIntegerError)) {
   throw new Error(

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { findBinary } from './binaries.js';
 import { startContainer } from './container.js';
 import { answerWithin } from './errors.js';
-import { ExternalServer, useEnvServer } from './external.js';
+import { useEnvServer } from './external.js';
 import { findServer } from './find-server.js';
 import type { Endpoint, ServerHandle } from './handle.js';
 import { LocalServer } from './process.js';
@@ -111,22 +111,13 @@ function startLocal(binary: string, args: string[]): Promise<ServerHandle> {
   });
 }
 
-async function startInContainer(args: string[]): Promise<ServerHandle> {
-  const container = await startContainer({
+function startInContainer(args: string[]): Promise<ServerHandle> {
+  return startContainer({
     kind: 'memcached',
     image: 'memcached:1.6',
     port: 11211,
     command: ['memcached', ...args],
+    url: (host, port) => `${host}:${port}`,
+    probe: (endpoint) => memcachedVersion(endpoint, 5_000),
   });
-  const version = await memcachedVersion(container, 5_000);
-  const url = `${container.host}:${container.port}`;
-  return new ExternalServer(
-    'memcached',
-    'container',
-    url,
-    container.host,
-    container.port,
-    version,
-    container.stop,
-  );
 }

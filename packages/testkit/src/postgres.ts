@@ -17,7 +17,7 @@ import pg from 'pg';
 import { findBinary, postgresBinDirs } from './binaries.js';
 import { startContainer } from './container.js';
 import { answerWithin, NoReplyError, ServerUnavailableError } from './errors.js';
-import { ExternalServer, useEnvServer } from './external.js';
+import { useEnvServer } from './external.js';
 import { findServer } from './find-server.js';
 import type { Endpoint, ServerHandle } from './handle.js';
 import { LocalServer } from './process.js';
@@ -117,25 +117,16 @@ function fromEnv(url: string): Promise<ServerHandle> {
   );
 }
 
-async function startInContainer(options: PostgresServerOptions): Promise<ServerHandle> {
-  const container = await startContainer({
+function startInContainer(options: PostgresServerOptions): Promise<ServerHandle> {
+  return startContainer({
     kind: 'postgres',
     image: 'postgres:15',
     port: 5432,
     environment: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
     command: ['postgres', '-c', 'fsync=off', ...maxConnectionsArgs(options)],
+    url: (host, port) => `postgres://postgres@${host}:${port}/postgres`,
+    probe: (endpoint) => waitForVersion(endpoint, 30_000),
   });
-  const version = await waitForVersion(container, 30_000);
-  const url = `postgres://postgres@${container.host}:${container.port}/postgres`;
-  return new ExternalServer(
-    'postgres',
-    'container',
-    url,
-    container.host,
-    container.port,
-    version,
-    container.stop,
-  );
 }
 
 function maxConnectionsArgs(options: PostgresServerOptions): string[] {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
 import { startContainer } from './container.js';
-import { ExternalServer, useEnvServer } from './external.js';
+import { useEnvServer } from './external.js';
 import { findServer } from './find-server.js';
 import type { ServerHandle } from './handle.js';
 import { LocalServer } from './process.js';
@@ -144,23 +144,14 @@ async function startInContainer(options: RedisServerOptions): Promise<RedisServe
   if (options.requirepass !== undefined) args.push('--requirepass', options.requirepass);
   if (options.maxmemory) args.push('--maxmemory', options.maxmemory);
   if (options.maxmemoryPolicy) args.push('--maxmemory-policy', options.maxmemoryPolicy);
-  const container = await startContainer({
+  const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
+  const server = await startContainer({
     kind: 'redis',
     image: 'redis:7',
     port: 6379,
     command: ['redis-server', ...args],
+    url: (host, port) => `redis://${credentials}${host}:${port}`,
+    probe: (endpoint) => redisVersion({ ...endpoint, password: options.requirepass }, 5_000),
   });
-  const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
-  const version = await redisVersion({ ...container, password: options.requirepass }, 5_000);
-  const url = `redis://${credentials}${container.host}:${container.port}`;
-  const server = new ExternalServer(
-    'redis',
-    'container',
-    url,
-    container.host,
-    container.port,
-    version,
-    container.stop,
-  );
   return Object.assign(server, { tls: undefined });
 }
