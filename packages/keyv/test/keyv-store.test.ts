@@ -1,7 +1,9 @@
 import keyvTestSuite from '@keyv/test-suite';
 import { sqliteStore } from '@larder/backend-db/sqlite';
+import { redisStore } from '@larder/backend-redis';
 import { CacheConfigError, createCache, MemoryStore } from '@larder/core';
 import { randomPrefix } from '@larder/testkit/helpers';
+import { describeWithServer } from '@larder/testkit/vitest';
 import { createCache as createCacheManager } from 'cache-manager';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import * as vitest from 'vitest';
@@ -19,6 +21,15 @@ describe('@keyv/test-suite on a Larder MemoryStore', () => {
 describe('@keyv/test-suite on a Larder SqliteStore', () => {
   const cache = createCache({ store: sqliteStore(), prefix: randomPrefix('kv') });
   afterAll(() => cache.close());
+  keyvTestSuite(vitest, Keyv, () => new LarderKeyvStore(cache));
+});
+
+describeWithServer('redis', '@keyv/test-suite on a Larder RedisStore', (server) => {
+  const cache = createCache({ store: redisStore({ url: server.url }), prefix: randomPrefix('kv') });
+  afterAll(async () => {
+    await cache.clear(); // this suite's prefix only
+    await cache.close();
+  });
   keyvTestSuite(vitest, Keyv, () => new LarderKeyvStore(cache));
 });
 
