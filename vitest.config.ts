@@ -8,8 +8,10 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@larder\/core\/store-kit$/, replacement: src('core/src/store-kit.ts') },
+      { find: /^@larder\/core\/chaos$/, replacement: src('core/src/chaos.ts') },
       { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@larder\/keyv$/, replacement: src('keyv/src/index.ts') },
       { find: /^@larder\/testkit\/helpers$/, replacement: src('testkit/src/helpers.ts') },
       { find: /^@larder\/testkit\/vitest$/, replacement: src('testkit/src/vitest.ts') },
       { find: /^@larder\/testkit$/, replacement: src('testkit/src/index.ts') },
