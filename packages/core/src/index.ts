@@ -34,3 +34,5 @@ export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
 export type { CacheOperation, CacheStats, LatencySummary } from './stats.js';
 export type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
 export { MAX_FINITE_TTL_MS, parseTtl, type Ttl } from './ttl.js';
+export type { WarmEntry, WarmOptions, WarmProgress, WarmResult } from './warm.js';
+export type { WrapOptions, WrappedFunction } from './wrap.js';
