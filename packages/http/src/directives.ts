@@ -39,10 +39,17 @@ export function headerText(value: HeaderValue): string {
   return Array.isArray(value) ? value.join(', ') : String(value);
 }
 
-/** Something that holds response headers: a node:http `ServerResponse`, or a Fastify reply. */
-export interface HeaderTarget {
-  getHeader(name: string): HeaderValue;
-  setHeader(name: string, value: string | string[] | number): unknown;
+/** Something that holds response headers: a node:http `ServerResponse` (Express's too), or a Fastify reply. */
+export type HeaderTarget =
+  | {
+      getHeader(name: string): HeaderValue;
+      setHeader(name: string, value: string | string[] | number): unknown;
+    }
+  | { getHeader(name: string): HeaderValue; header(name: string, value: string): unknown };
+
+function setOn(target: HeaderTarget | ServerResponse, name: string, value: string): void {
+  if ('setHeader' in target && typeof target.setHeader === 'function') target.setHeader(name, value);
+  else (target as { header(name: string, value: string): unknown }).header(name, value);
 }
 
 const NEVER_CACHE = 'max-age=0, no-cache, no-store, must-revalidate, private';
@@ -52,7 +59,7 @@ const NEVER_CACHE = 'max-age=0, no-cache, no-store, must-revalidate, private';
  * `never_cache`): `Cache-Control: max-age=0, no-cache, no-store, must-revalidate, private`.
  */
 export function neverCache(res: HeaderTarget | ServerResponse): void {
-  (res as HeaderTarget).setHeader('Cache-Control', NEVER_CACHE);
+  setOn(res, 'Cache-Control', NEVER_CACHE);
 }
 
 /**
@@ -77,7 +84,7 @@ export function varyOn(res: HeaderTarget | ServerResponse, ...headers: string[])
       }
     }
   }
-  target.setHeader('Vary', merged.join(', '));
+  setOn(target, 'Vary', merged.join(', '));
 }
 
 /** Directives for `cacheControl(res, directives)`: `true` adds a bare directive, `false` removes it. */
@@ -98,7 +105,7 @@ export function cacheControl(res: HeaderTarget | ServerResponse, directives: Cac
     else current.set(name, value === true ? true : String(value));
   }
   const text = [...current].map(([name, value]) => (value === true ? name : `${name}=${value}`)).join(', ');
-  target.setHeader('Cache-Control', text);
+  setOn(target, 'Cache-Control', text);
 }
 
 /** Copies headers into a plain object with lower-case names, dropping undefined ones. */

@@ -46,9 +46,16 @@ export function fastifyPageCache(
   done: (error?: Error) => void,
 ): void {
   const { global = false, ...rest } = options ?? ({} as FastifyPageCacheOptions);
-  if (typeof global !== 'boolean')
-    throw new CacheConfigError('fastifyPageCache option global must be a boolean');
-  const engine = new PageCacheEngine('fastifyPageCache', rest as PageCacheOptions);
+  let engine: PageCacheEngine;
+  try {
+    if (typeof global !== 'boolean') {
+      throw new CacheConfigError('fastifyPageCache option global must be a boolean');
+    }
+    engine = new PageCacheEngine('fastifyPageCache', rest as PageCacheOptions);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
   fastify.addHook('onRoute', (route) => {
     const own = (route as RouteOptions & { pageCache?: FastifyRoutePageCache | boolean }).pageCache;
     if (own === false || (own === undefined && !global)) return;
