@@ -15,7 +15,7 @@ export function langOf(header: string | undefined): Lang {
   return /^\s*fr/i.test(header ?? '') ? 'fr' : 'en';
 }
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * One product card: two queries (the product with its category, its rating). With a cache it
@@ -40,7 +40,7 @@ export async function productCard(
     const product = rows[0];
     if (product === undefined) return '';
     const w = words[lang];
-    return `<li class="card" data-id="${id}"><h3>${escape(product.name)}</h3><p>${escape(product.category)}</p>
+    return `<li class="card" data-id="${id}"><h3>${escapeHtml(product.name)}</h3><p>${escapeHtml(product.category)}</p>
 <p>${w.price}: ${(product.price_cents / 100).toFixed(2)} · ${product.stock} ${w.stock} · ${w.rating} ${rating[0]?.avg ?? '-'} (${rating[0]?.n ?? 0})</p>
 <form method="post" action="/cart"><input type="hidden" name="id" value="${id}"><button>${w.add}</button></form></li>`;
   };
@@ -72,7 +72,7 @@ export async function listPage(
   for (const { id } of ids) cards.push(await productCard(db, cache, id, lang));
   const w = words[lang];
   return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>${w.title}</title></head><body>
-<header><div id="me">…</div><nav>${categories.map((c) => `<a href="#c${c.id}">${escape(c.name)}</a>`).join(' ')}</nav></header>
+<header><div id="me">…</div><nav>${categories.map((c) => `<a href="#c${c.id}">${escapeHtml(c.name)}</a>`).join(' ')}</nav></header>
 <h1>${w.title} · page ${page}</h1><ul id="products">${cards.join('\n')}</ul>
 <script>
 fetch('/me', { credentials: 'same-origin' }).then((r) => r.json()).then((me) => {

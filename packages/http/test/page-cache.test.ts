@@ -11,7 +11,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map(close));
 });
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+type Handler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 /** A node:http app behind cachePage; `runs` counts handler runs per path. */
 async function app(handler: Handler, options: Partial<Parameters<typeof cachePage>[1]> = {}) {
