@@ -72,7 +72,7 @@ export async function listPage(
   for (const { id } of ids) cards.push(await productCard(db, cache, id, lang));
   const w = words[lang];
   return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>${w.title}</title></head><body>
-<header><div id="me">…</div><nav>${categories.map((c) => `<a href="#c${c.id}">${escapeHtml(c.name)}</a>`).join(' ')}</nav></header>
+<header><div id="me">…</div><form method="post" action="/logout"><button id="logout">Log out</button></form><nav>${categories.map((c) => `<a href="#c${c.id}">${escapeHtml(c.name)}</a>`).join(' ')}</nav></header>
 <h1>${w.title} · page ${page}</h1><ul id="products">${cards.join('\n')}</ul>
 <script>
 fetch('/me', { credentials: 'same-origin' }).then((r) => r.json()).then((me) => {
