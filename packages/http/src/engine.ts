@@ -149,7 +149,9 @@ export class PageCacheEngine {
       const key = entryKey(o.cache, request, context.target, index);
       await o.cache.set(key, entry, { ttl: decision.ttlMs });
       if (context.index === undefined || context.index.vary.join(',') !== vary.join(',')) {
-        await o.cache.set(indexKey(o.cache, context.target), index, { ttl: o.ttlMs });
+        await o.cache.set(indexKey(o.cache, context.target), index, {
+          ttl: Math.max(o.ttlMs, decision.ttlMs),
+        });
       }
     } catch {
       // A store failure (under ignoreErrors: false) leaves the page uncached; the user already has it.
