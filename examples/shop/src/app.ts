@@ -22,6 +22,8 @@ export interface ShopOptions {
   sessions: LarderSessionStore;
   /** Signs the session cookie. */
   secret: string;
+  /** Serve the list page through the page cache (with `cache` set). @default true */
+  pageCache?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export function createShop(options: ShopOptions): express.Express {
       next(error);
     }
   };
-  if (cache === undefined) app.get('/products', list);
+  if (cache === undefined || options.pageCache === false) app.get('/products', list);
   else app.get('/products', pageCache({ cache, vary: ['Accept-Language'], shared: true, ttl: '5m' }), list);
   app.get('/', (_req, res) => res.redirect('/products'));
 

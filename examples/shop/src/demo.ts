@@ -62,33 +62,29 @@ try {
   );
   console.log(`autocannon: ${connections} connections, ${seconds} s per run, 10 list-page variants\n`);
 
-  const off = await startShop({
-    databaseUrl: postgres.url,
-    redisUrl: redis.url,
-    schema,
-    prefix,
-    caching: false,
-  });
+  const base = { databaseUrl: postgres.url, redisUrl: redis.url, schema, prefix };
+  const off = await startShop({ ...base, caching: 'off' });
   shops.push(off);
   const uncached = await measure('cache off', off);
   await off.close();
   shops.pop();
 
-  const on = await startShop({
-    databaseUrl: postgres.url,
-    redisUrl: redis.url,
-    schema,
-    prefix,
-    caching: true,
-  });
-  shops.push(on);
-  const warmed = await warmShop(on.db, on.cache, 5);
+  // Fragments alone: what a page that cannot be cached whole (a per-user one) still gains.
+  const fragmentsOnly = await startShop({ ...base, caching: 'fragments' });
+  shops.push(fragmentsOnly);
+  const warmed = await warmShop(fragmentsOnly.db, fragmentsOnly.cache, 5);
   console.log(
     `warm: ${warmed.written} fragments written, ${warmed.failed} failed, in ${warmed.ms.toFixed(0)} ms`,
   );
+  const fragments = await measure('fragments only', fragmentsOnly);
+  await fragmentsOnly.close();
+  shops.pop();
+
+  const on = await startShop({ ...base, caching: 'full' });
+  shops.push(on);
   const cached = await measure('cache on (page cache + fragments)', on);
 
-  const rows = [uncached, cached];
+  const rows = [uncached, fragments, cached];
   const table = rows.map((row) => ({
     run: row.label,
     'requests/s': row.requestsPerSecond.toFixed(0),

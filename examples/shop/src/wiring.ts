@@ -13,8 +13,8 @@ export interface ShopConfig {
   redisUrl: string;
   /** The Postgres schema of the shop's tables. @default 'shop' */
   schema?: string;
-  /** Page cache and fragments on. @default true */
-  caching?: boolean;
+  /** `'full'`: page cache and fragments; `'fragments'`: fragments only; `'off'`: every page from the database. @default 'full' */
+  caching?: 'full' | 'fragments' | 'off';
   /** Keep sessions in Postgres too, so a Redis restart logs no one out. @default false */
   durable?: boolean;
   /** Port to listen on (0: any free one). @default 0 */
@@ -57,7 +57,8 @@ export async function startShop(config: ShopConfig): Promise<RunningShop> {
   const sessions = new LarderSessionStore({ cache: sessionCache, durable });
   const app = createShop({
     db,
-    cache: config.caching === false ? undefined : cache,
+    cache: config.caching === 'off' ? undefined : cache,
+    pageCache: config.caching !== 'fragments',
     sessions,
     secret: 'example-shop-secret-change-me',
   });
