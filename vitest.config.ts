@@ -22,10 +22,12 @@ export default defineConfig({
       { find: /^@larder\/backend-db$/, replacement: src('backend-db/src/index.ts') },
       { find: /^@larder\/metrics$/, replacement: src('metrics/src/index.ts') },
       { find: /^@larder\/cli$/, replacement: src('cli/src/index.ts') },
+      { find: /^@larder\/http$/, replacement: src('http/src/index.ts') },
+      { find: /^@larder\/session$/, replacement: src('session/src/index.ts') },
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     // One Redis, Memcached and Postgres per run, shared by every suite (see @larder/testkit).
     globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: 20_000,
