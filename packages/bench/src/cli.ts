@@ -3,14 +3,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommand, timestampDir, USAGE, UsageError } from './args.js';
+import { parseCommand, timestampDir, USAGE, UsageError } from './options.js';
 import { FatalSetupError, runBench } from './bench.js';
-import { type CheckReport, checkResults } from './check-results.js';
+import { type CheckReport, checkResults } from './check.js';
 import { compareRuns, renderComparison } from './compare.js';
 import { runCleanups } from './lifecycle.js';
 import { Progress } from './progress.js';
 import { renderMarkdown } from './report/markdown.js';
-import { renderSvg } from './report/svg.js';
 import { renderTerminal } from './report/terminal.js';
 import type { BenchResults } from './types.js';
 
@@ -71,13 +70,12 @@ function compareFiles(files: readonly [string, string]): number {
   return comparison.agrees ? 0 : 1;
 }
 
-/** Writes results.json, results.md, chart.svg and summary.txt; returns the JSON text written. */
+/** Writes results.json, results.md and summary.txt; returns the JSON text written. */
 function writeResults(results: BenchResults, outDir: string): string {
   mkdirSync(outDir, { recursive: true });
   const json = `${JSON.stringify(results, null, 2)}\n`;
   writeFileSync(join(outDir, 'results.json'), json);
   writeFileSync(join(outDir, 'results.md'), renderMarkdown(results));
-  writeFileSync(join(outDir, 'chart.svg'), renderSvg(results));
   writeFileSync(join(outDir, 'summary.txt'), `${renderTerminal(results)}\n`);
   return json;
 }
@@ -135,7 +133,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const json = writeResults(results, outDir);
   process.stdout.write(`\n${renderTerminal(results)}\n\n`);
   const shown = relative(process.cwd(), outDir) || '.';
-  process.stdout.write(`Results: ${join(shown, 'results.json')}, results.md, chart.svg, summary.txt\n`);
+  process.stdout.write(`Results: ${join(shown, 'results.json')}, results.md, summary.txt\n`);
   if (options.check) {
     return printReport(checkResults(JSON.parse(json)), join(shown, 'results.json'));
   }

@@ -1,3 +1,5 @@
+import type { Interval } from './types.js';
+
 /** Operations per second with thousands separators and no decimals: 123,456. */
 export function formatOps(value: number): string {
   return Math.round(value).toLocaleString('en-US');
@@ -41,6 +43,22 @@ export function formatSeconds(ms: number): string {
 /** A ratio as 0.93×. */
 export function formatRatio(value: number): string {
   return `${value.toFixed(2)}×`;
+}
+
+/** Whether an interval holds 1.0: the two sides cannot be told apart. */
+export function spansOne(interval: Interval): boolean {
+  return interval.low <= 1 && interval.high >= 1;
+}
+
+/** A ratio with its interval, "2.02× (1.85–2.20)"; one spanning 1.0 says so. */
+export function formatInterval(interval: Interval): string {
+  const text = `${formatRatio(interval.median)} (${interval.low.toFixed(2)}–${interval.high.toFixed(2)})`;
+  return spansOne(interval) ? `${text} no measurable difference` : text;
+}
+
+/** Microseconds of CPU per operation: 3.2 µs, 41 µs. */
+export function formatCpu(us: number): string {
+  return us < 10 ? `${us.toFixed(1)} µs` : `${Math.round(us)} µs`;
 }
 
 /** A padded text table: the first row is the header; numeric-looking columns align right. */

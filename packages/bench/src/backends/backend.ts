@@ -1,7 +1,10 @@
 import { type Cache, type CacheLogger, createCache, type Store } from '@larder/core';
 import { batchSize, makeValue, memoryKey } from '../data.js';
 import type { PhaseHandle } from '../progress.js';
-import type { BackendName, ServerInfo, Side } from '../types.js';
+import type { BackendName, ServerInfo } from '../types.js';
+
+/** The two sides the memory figure compares. */
+export type MemorySideName = 'larder' | 'raw';
 
 /**
  * The operations a workload runs, on either side. Reads resolve the decoded value or
@@ -11,9 +14,10 @@ export interface Driver {
   get(key: string): Promise<unknown>;
   /** Resolves whether the value was stored. */
   set(key: string, value: unknown): Promise<boolean>;
-  getMany(keys: readonly string[]): Promise<readonly unknown[]>;
-  /** Resolves the new value, or undefined when it was not counted. */
-  incr(key: string): Promise<number | undefined>;
+  /** Absent on peers, which are measured on get and set only. */
+  getMany?(keys: readonly string[]): Promise<readonly unknown[]>;
+  /** Resolves the new value, or undefined when it was not counted. Absent on peers. */
+  incr?(key: string): Promise<number | undefined>;
 }
 
 /** The raw client doing what an app would write by hand: JSON.stringify / JSON.parse around the client's own calls. */
@@ -61,25 +65,21 @@ export interface BenchBackend {
   readonly faults: FaultTarget | undefined;
   /** Why faults cannot be injected, when `faults` is undefined. */
   readonly faultsUnavailable: string | undefined;
+  /** The server's URL (password included), for peers that connect on their own; undefined when embedded. */
+  readonly url: string | undefined;
   /**
-   * How another process reaches the same data: the server's URL, handed to that process in the
-   * environment variable the testkit reads. Undefined for embedded backends: such a process
-   * opens the same files (SQLite, in the run's temp dir) or loads its own heap (memory).
+   * The `set-full` workload's sides (memory only): Larder over a MemoryStore filled to its
+   * `maxEntries` by `fill`, and the raw `Map` of `set`.
    */
-  readonly connection: { variable: string; url: string } | undefined;
-  /** Process ids of the servers the bench started (their CPU is not "other" load). */
-  serverPids(): number[];
+  readonly fullStore?: { larder: Cache; fill(): Promise<void> };
   /**
-   * Brings the server to a steady state, untimed: after the working set is loaded and again
-   * before every pass over the cases (Postgres: VACUUM ANALYZE and a CHECKPOINT), so that the
-   * dead rows and dirty pages left by the write cases are cleared at a fixed point instead of
-   * by background work landing in some timed round. Absent where there is nothing to settle.
+   * Brings the server to a steady state, untimed, before each case (Postgres: VACUUM ANALYZE
+   * and a CHECKPOINT), so that the dead rows and dirty pages left by the write cases are
+   * cleared at a fixed point instead of by background work landing in some timed round.
    */
   settle?(): Promise<void>;
   /** Loads entries through one side and reports the bytes the server (or heap) needed for them. */
-  measureMemory(side: Side, load: MemoryLoad): Promise<MemoryReading>;
-  /** Closes this process's clients, leaving the server and the data as they are. Idempotent. */
-  disconnect(): Promise<void>;
+  measureMemory(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading>;
   /** Deletes what the bench wrote, closes clients and stops servers it started. Idempotent. */
   teardown(): Promise<void>;
 }
@@ -200,7 +200,7 @@ export interface MemoryPlan {
  * difference between the two is what Larder adds per entry: its frame byte and expiry
  * bookkeeping (plus, on memcached, the clear generation in the key), not a longer key name.
  */
-export function memoryPlan(side: Side, load: MemoryLoad): MemoryPlan {
+export function memoryPlan(side: MemorySideName, load: MemoryLoad): MemoryPlan {
   const pool = Array.from({ length: 64 }, (_, n) => makeValue(n, load.valueSize));
   const rawPrefix = side === 'raw' ? 'larder:1:' : '';
   return {

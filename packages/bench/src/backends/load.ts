@@ -89,11 +89,6 @@ export async function startServer(
   }
 }
 
-/** The URL another process of the bench uses to reach the same server (see `BenchBackend.connection`). */
-export function connectionOf(kind: ServerKind, handle: ServerHandleLike): { variable: string; url: string } {
-  return { variable: ENV_VARIABLES[kind], url: handle.url };
-}
-
 /** The server description for the results (password hidden). */
 export function serverInfo(handle: ServerHandleLike): ServerInfo {
   return { version: handle.version, source: handle.source, address: redactUrl(handle.url) };

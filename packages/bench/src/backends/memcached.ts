@@ -1,7 +1,6 @@
 import type { Cache, Store } from '@larder/core';
 import memjs from 'memjs';
 import { memoryKey, rawKeysWritten } from '../data.js';
-import type { Side } from '../types.js';
 import {
   type BenchBackend,
   benchCaches,
@@ -12,6 +11,7 @@ import {
   loadBatches,
   loaderCache,
   type MemoryLoad,
+  type MemorySideName,
   type MemoryReading,
   memoryPlan,
   once,
@@ -19,7 +19,7 @@ import {
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, faultsFor, importPackage, serverInfo, startServer } from './load.js';
 
 /** The part of `@larder/backend-memcached` the bench uses. */
 interface MemcachedModule {
@@ -99,7 +99,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
       rawClient.close();
     });
 
-    const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+    const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
       const before = await stats(rawClient);
       let memoryLoader: Cache | undefined;
@@ -132,16 +132,14 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
       name: 'memcached',
       rawClient: 'memjs get/set',
       server: serverInfo(server),
+      url: server.url,
       larder,
       loader,
       raw,
       timeoutMs: 1000,
       faults,
       faultsUnavailable: why,
-      connection: connectionOf('memcached', server),
-      serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       measureMemory,
-      disconnect,
       teardown: once(async () => {
         if (server.source !== 'local') {
           // A shared server: bump Larder's generation and delete the raw keys we wrote.

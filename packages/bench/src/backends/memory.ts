@@ -1,19 +1,25 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { memoryStore } from '@larder/core';
+import { makeValue } from '../data.js';
 import { trackChild } from '../lifecycle.js';
-import type { Side } from '../types.js';
 import {
   type BenchBackend,
   benchCaches,
   CountingLogger,
   decodeRaw,
   encodeRaw,
+  larderLoader,
+  loadBatches,
   type MemoryLoad,
+  type MemorySideName,
   type MemoryReading,
   once,
   type RawDriver,
 } from './backend.js';
+
+/** MemoryStore's default `maxEntries`: the set-full workload writes into a store this full. */
+export const FULL_STORE_ENTRIES = 100_000;
 
 const CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url));
 
@@ -40,13 +46,21 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
       for (const [key, value] of entries) map.set(key, encodeRaw(value));
     },
   };
+  // The set-full workload's store: MemoryStore's default size, filled before its case.
+  const full = benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }), logger);
+  const fill = async () => {
+    const keys = Array.from({ length: FULL_STORE_ENTRIES }, (_, n) => `fill:${n}`);
+    const value = makeValue(0, 100);
+    await loadBatches(keys, () => value, 1000, larderLoader(full.loader));
+  };
   const teardown = once(async () => {
     map.clear();
     await larder.close();
+    await full.larder.close();
   });
   // Both children start on the first call: each measures its own fresh heap, so they may run side by side.
-  let readings: Record<Side, Promise<MemoryReading>> | undefined;
-  const measureMemory = (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+  let readings: Record<MemorySideName, Promise<MemoryReading>> | undefined;
+  const measureMemory = (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
     if (readings === undefined) {
       readings = { larder: measureInChild('larder', load), raw: measureInChild('raw', load) };
       // Handled here too, so a failure of the side nobody awaits yet is never an unhandled rejection.
@@ -60,22 +74,21 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     name: 'memory',
     rawClient: 'Map of JSON strings',
     server: { version: process.version, source: 'embedded', address: 'in-process' },
+    url: undefined,
+    fullStore: { larder: full.larder, fill },
     larder,
     loader,
     raw,
     timeoutMs: 1000,
     faults: undefined,
     faultsUnavailable: 'embedded in the process: nothing to kill',
-    connection: undefined,
-    serverPids: () => [],
     measureMemory,
-    disconnect: teardown,
     teardown,
   };
 }
 
 /** Heap + external bytes added by the entries, measured in a fresh `node --expose-gc` process. */
-function measureInChild(side: Side, load: MemoryLoad): Promise<MemoryReading> {
+function measureInChild(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,

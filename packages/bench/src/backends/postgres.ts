@@ -1,6 +1,5 @@
 import type { Cache, Store } from '@larder/core';
 import pg from 'pg';
-import type { Side } from '../types.js';
 import {
   type BenchBackend,
   benchCaches,
@@ -11,13 +10,14 @@ import {
   loadBatches,
   loaderCache,
   type MemoryLoad,
+  type MemorySideName,
   type MemoryReading,
   memoryPlan,
   once,
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, faultsFor, importPackage, serverInfo, startServer } from './load.js';
 
 /** The part of `@larder/backend-db/postgres` the bench uses. */
 interface PostgresModule {
@@ -141,7 +141,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
       await rawPool.end().catch(() => {});
     });
 
-    const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+    const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
       const table = side === 'larder' ? LARDER_MEMORY_TABLE : RAW_MEMORY_TABLE;
       await rawPool.query(`DROP TABLE IF EXISTS ${table}`);
@@ -184,14 +184,13 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
       name: 'postgres',
       rawClient: 'pg prepared statements, pool of 10',
       server: serverInfo(server),
+      url: server.url,
       larder,
       loader,
       raw,
       timeoutMs: 1000,
       faults,
       faultsUnavailable: why,
-      connection: connectionOf('postgres', server),
-      serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       settle: async () => {
         // Vacuum here, between passes, and never in the background during a timed round: the
         // write cases leave tens of thousands of dead rows per pass, enough to start autovacuum.
@@ -205,7 +204,6 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
         await rawPool.query('CHECKPOINT').catch(() => {});
       },
       measureMemory,
-      disconnect,
       teardown: once(async () => {
         await closeQuietly(larder);
         await rawPool

@@ -1,7 +1,6 @@
 import type { Cache, Store } from '@larder/core';
 import { Redis } from 'ioredis';
 import { rawKeysWritten } from '../data.js';
-import type { Side } from '../types.js';
 import {
   type BenchBackend,
   benchCaches,
@@ -12,6 +11,7 @@ import {
   loadBatches,
   loaderCache,
   type MemoryLoad,
+  type MemorySideName,
   type MemoryReading,
   memoryPlan,
   once,
@@ -19,7 +19,7 @@ import {
   type RawDriver,
 } from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, faultsFor, importPackage, serverInfo, startServer } from './load.js';
 
 /** The part of `@larder/backend-redis` the bench uses. */
 interface RedisModule {
@@ -88,7 +88,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       rawClient.disconnect();
     });
 
-    const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+    const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
       const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
       const used = async () => usedMemory(await rawClient.info('memory'));
       // Each side loads into its own empty logical database, so each pays for growing its own
@@ -131,16 +131,14 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       name: 'redis',
       rawClient: 'ioredis GET/SET',
       server: serverInfo(server),
+      url: server.url,
       larder,
       loader,
       raw,
       timeoutMs: 1000,
       faults,
       faultsUnavailable: why,
-      connection: connectionOf('redis', server),
-      serverPids: () => (server.pid === undefined ? [] : [server.pid]),
       measureMemory,
-      disconnect,
       teardown: once(async () => {
         if (server.source !== 'local') {
           // A shared server: remove only what the bench wrote.

@@ -2,7 +2,6 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '@larder/core';
 import Database from 'better-sqlite3';
-import type { Side } from '../types.js';
 import {
   type BenchBackend,
   benchCaches,
@@ -13,6 +12,7 @@ import {
   loadBatches,
   loaderCache,
   type MemoryLoad,
+  type MemorySideName,
   type MemoryReading,
   memoryPlan,
   once,
@@ -108,7 +108,7 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     rawDb.close();
   });
 
-  const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+  const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
     const path = join(tempDir, `memory-${side}.db`);
     removeDb(path);
     const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
@@ -149,17 +149,15 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     name: 'sqlite',
     rawClient: 'better-sqlite3 prepared statements',
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
+    url: undefined,
     larder,
     loader,
     raw,
     timeoutMs: 1000,
     faults: undefined,
     faultsUnavailable: 'embedded in the process: nothing to kill',
-    connection: undefined,
-    serverPids: () => [],
     measureMemory,
     // The files go with the run's temp dir.
-    disconnect,
     teardown: disconnect,
   };
 }

@@ -13,7 +13,7 @@ export function nonFinitePaths(value: unknown, path = '$'): string[] {
   return [];
 }
 
-/** What a check found: problems fail it; warnings are measurements worth a look (errors under load, a busy machine). */
+/** What a check found: problems fail it; warnings are measurements worth a look (errors under load). */
 export interface CheckReport {
   problems: string[];
   warnings: string[];
@@ -22,28 +22,27 @@ export interface CheckReport {
 function checkCases(backend: BackendResult, options: BenchResults['options'], report: CheckReport): void {
   const { problems, warnings } = report;
   for (const workload of options.workloads) {
+    if (workload === 'set-full' && backend.name !== 'memory') continue;
     for (const concurrency of options.concurrency) {
       const at = `${backend.name} ${workload} c=${concurrency}`;
       const c = backend.cases.find((x) => x.workload === workload && x.concurrency === concurrency);
       if (c === undefined) {
-        const failure = backend.failures.find(
-          (f) => f.workload === workload && f.concurrency === concurrency,
-        );
+        const failure = backend.failures.find((f) => f.workload === workload && f.concurrency === concurrency);
         problems.push(`${at} has no result${failure ? `: ${failure.error}` : ''}`);
         continue;
       }
-      if (c.busy) warnings.push(`${at}: measured on a busy machine`);
-      for (const side of ['larder', 'raw'] as const) {
-        const s = c[side];
-        const where = `${at} ${side}`;
-        if (s.rounds.length < 3) problems.push(`${where}: ${s.rounds.length} rounds, expected at least 3`);
-        if (s.opsPerSec.min > s.opsPerSec.median || s.opsPerSec.median > s.opsPerSec.max) {
-          problems.push(`${where}: median outside min–max`);
+      if (c.rounds.length !== options.rounds) problems.push(`${at}: ${c.rounds.length} rounds kept, expected ${options.rounds}`);
+      if (c.ratios.larder === undefined) problems.push(`${at}: no Larder ÷ raw ratio`);
+      for (const [side, r] of Object.entries(c.ratios)) {
+        for (const i of [r.ops, r.cpu]) {
+          if (!(i.low <= i.median && i.median <= i.high)) problems.push(`${at} ${side}: ratio outside its interval`);
         }
-        if (s.p50Ms > s.p99Ms) problems.push(`${where}: p50 above p99`);
-        if (!(s.opsPerSec.median > 0)) warnings.push(`${where}: no operation succeeded`);
-        if (s.errors > 0) warnings.push(`${where}: ${s.errors} errors`);
-        if (s.failed > 0) warnings.push(`${where}: ${s.failed} operations failed`);
+      }
+      for (const [side, s] of Object.entries(c.sides)) {
+        if (s.p50Ms > s.p99Ms) problems.push(`${at} ${side}: p50 above p99`);
+        if (!(s.opsPerSec > 0)) warnings.push(`${at} ${side}: no operation succeeded`);
+        if (s.errors > 0) warnings.push(`${at} ${side}: ${s.errors} errors`);
+        if (s.failed > 0) warnings.push(`${at} ${side}: ${s.failed} operations failed`);
       }
     }
   }
@@ -52,14 +51,14 @@ function checkCases(backend: BackendResult, options: BenchResults['options'], re
 /**
  * Validates a results file: the shape, every number finite, every backend that was asked for
  * either measured or listed as skipped with a reason, and every measured backend complete
- * (all workloads × concurrencies, memory and stability unless skipped). Errors and failed
- * operations are measurements, not harness faults: they are warnings.
+ * (all workloads × concurrencies with every round and an interval on every ratio, memory and
+ * stability unless skipped). Errors and failed operations are measurements: warnings.
  */
 export function checkResults(data: unknown): CheckReport {
   const report: CheckReport = { problems: [], warnings: [] };
   const { problems } = report;
   if (!isObject(data)) return { problems: ['the results are not a JSON object'], warnings: [] };
-  if (data.schema !== 1) problems.push(`schema is ${String(data.schema)}, expected 1`);
+  if (data.schema !== 2) problems.push(`schema is ${String(data.schema)}, expected 2`);
   for (const path of nonFinitePaths(data)) problems.push(`${path} is not a finite number`);
   const results = data as unknown as BenchResults;
   if (!isObject(results.environment) || typeof results.environment.node !== 'string') {
@@ -71,17 +70,15 @@ export function checkResults(data: unknown): CheckReport {
   }
   const { options } = results;
   const measured = new Set(results.backends.map((b) => b.name));
-  const skipped = new Set(results.skipped.map((s) => s.name));
+  const skipped = new Set<string>(results.skipped.map((s) => s.name));
   for (const name of options.backends ?? []) {
     if (!(BACKEND_NAMES as readonly string[]).includes(name)) problems.push(`unknown backend "${name}"`);
-    if (!measured.has(name) && !skipped.has(name))
-      problems.push(`${name} is neither measured nor listed as skipped`);
+    if (!measured.has(name) && !skipped.has(name)) problems.push(`${name} is neither measured nor listed as skipped`);
   }
   for (const s of results.skipped) {
     if (!s.reason || !s.fix) problems.push(`${s.name} is skipped without a reason and a fix`);
   }
   if (results.backends.length === 0) problems.push('no backend was measured');
-
   for (const backend of results.backends) {
     const name = backend.name;
     if (backend.error !== undefined) {
@@ -96,14 +93,8 @@ export function checkResults(data: unknown): CheckReport {
         problems.push(`${name}: memory figure is not positive`);
       }
     }
-    if (!options.skip.includes('stability')) {
-      if (backend.stability === undefined) {
-        problems.push(
-          `${name}: no stability figures${backend.stabilityError ? `: ${backend.stabilityError}` : ''}`,
-        );
-      } else if (typeof backend.stability.larder.summary !== 'string') {
-        problems.push(`${name}: stability summary missing`);
-      }
+    if (!options.skip.includes('stability') && typeof backend.stability?.larder.summary !== 'string') {
+      problems.push(`${name}: no stability figures${backend.stabilityError ? `: ${backend.stabilityError}` : ''}`);
     }
   }
   return report;

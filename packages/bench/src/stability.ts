@@ -1,10 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BenchBackend, type Driver, type FaultTarget, larderDriver } from '../backends/backend.js';
-import { type Dataset, STABILITY_KEYS_PER_WORKER, STABILITY_WORKERS, stabilityKey } from '../data.js';
-import { formatCount, formatSeconds } from '../format.js';
-import type { PhaseHandle, Progress } from '../progress.js';
-import { quantile } from '../stats.js';
-import type { BurstResult, FaultResult, Side, SideStability, StabilityResult } from '../types.js';
+import {
+  type BenchBackend,
+  type Driver,
+  type FaultTarget,
+  larderDriver,
+  type MemorySideName,
+} from './backends/backend.js';
+import { type Dataset, STABILITY_KEYS_PER_WORKER, STABILITY_WORKERS, stabilityKey } from './data.js';
+import { formatCount, formatSeconds } from './format.js';
+import type { PhaseHandle, Progress } from './progress.js';
+import { quantile } from './stats.js';
+import type { BackendResult, BurstResult, FaultResult, SideStability } from './types.js';
+
+type StabilityResult = NonNullable<BackendResult['stability']>;
 
 /** Slack added to the deadline before an operation counts as late (RELIABILITY.md's ε). */
 export const SLACK_MS = 50;
@@ -26,7 +34,6 @@ export interface StabilityOptions {
 export async function burst(driver: Driver, data: Dataset, count: number): Promise<BurstResult> {
   const latencies = new Float64Array(count);
   let errors = 0;
-  const started = performance.now();
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const key = data.keys[data.order[i & data.mask]!]!;
@@ -46,7 +53,6 @@ export async function burst(driver: Driver, data: Dataset, count: number): Promi
     errors,
     p99Ms: quantile(all, 0.99),
     maxMs: Math.max(...all),
-    seconds: (performance.now() - started) / 1000,
   };
 }
 
@@ -218,7 +224,7 @@ export async function measureStability(
     larderBurst.errors += backend.larder.stats().errors - errorsBefore;
     const rawBurst = await burst(backend.raw, data, options.inFlight);
 
-    const result: Record<Side, Omit<SideStability, 'summary'>> = {
+    const result: Record<MemorySideName, Omit<SideStability, 'summary'>> = {
       larder: { burst: larderBurst, faults: [] },
       raw: { burst: rawBurst, faults: [] },
     };

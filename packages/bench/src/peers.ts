@@ -1,0 +1,160 @@
+import { Redis } from 'ioredis';
+import type { BenchBackend, Driver } from './backends/backend.js';
+import { batchSize, type Dataset } from './data.js';
+import { packageVersion } from './env.js';
+import type { PeerName, Skipped } from './types.js';
+
+/** A peer library set up on a backend's server: what a round times, and how to load and remove its data. */
+export interface Peer {
+  name: PeerName;
+  /** "Keyv 5.6.0 + @keyv/redis 5.1.6". */
+  label: string;
+  driver: Driver;
+  /** Writes the working set through the peer (never timed). */
+  load(data: Dataset): Promise<void>;
+  /** Removes what it wrote (its namespace) and closes its clients. */
+  close(): Promise<void>;
+}
+
+/** The same TTL as Larder's default and the raw clients' `EX 3600`. */
+const TTL_MS = 3_600_000;
+
+/** Which peers sit beside which backend. */
+export const PEERS_OF: Partial<Record<BenchBackend['name'], PeerName[]>> = {
+  memory: ['lru-cache'],
+  redis: ['keyv', 'cache-manager', 'bentocache'],
+};
+
+function label(name: string, extra = ''): string {
+  return `${name} ${packageVersion(name) ?? '?'}${extra}`;
+}
+
+async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
+  const batch = batchSize(data.valueSize, 512 * 1024, 500);
+  for (let i = 0; i < data.keys.length; i += batch) {
+    const keys = data.keys.slice(i, i + batch);
+    const stored = await Promise.all(
+      keys.map((key, j) => driver.set(key, data.values[(i + j) % data.values.length])),
+    );
+    if (!stored.every(Boolean)) throw new Error(`a write through the peer was not stored (batch at ${i})`);
+  }
+}
+
+/** Keyv 5 over @keyv/redis (node-redis underneath), in its own namespace. */
+async function keyvOn(url: string, namespace: string) {
+  const { Keyv } = await import('keyv');
+  const { default: KeyvRedis } = await import('@keyv/redis');
+  return new Keyv({ store: new KeyvRedis(url), namespace });
+}
+
+async function createPeer(name: PeerName, backend: BenchBackend): Promise<Peer> {
+  const url = backend.url ?? '';
+  if (name === 'keyv') {
+    const keyv = await keyvOn(url, 'bench-keyv');
+    const driver: Driver = {
+      get: (key) => keyv.get(key),
+      set: (key, value) => keyv.set(key, value, TTL_MS),
+    };
+    return {
+      name,
+      label: label('keyv', ` + ${label('@keyv/redis')}`),
+      driver,
+      load: (data) => loadThrough(driver, data),
+      close: async () => {
+        await keyv.clear();
+        await keyv.disconnect();
+      },
+    };
+  }
+  if (name === 'cache-manager') {
+    const { createCache } = await import('cache-manager');
+    const cache = createCache({ stores: [await keyvOn(url, 'bench-cm')], ttl: TTL_MS });
+    const driver: Driver = {
+      get: async (key) => (await cache.get(key)) ?? undefined,
+      set: async (key, value) => (await cache.set(key, value, TTL_MS)) !== undefined,
+    };
+    return {
+      name,
+      label: label('cache-manager', ' over Keyv + @keyv/redis'),
+      driver,
+      load: (data) => loadThrough(driver, data),
+      close: async () => {
+        await cache.clear();
+        await cache.disconnect();
+      },
+    };
+  }
+  if (name === 'bentocache') {
+    const { BentoCache, bentostore } = await import('bentocache');
+    const { redisDriver } = await import('bentocache/drivers/redis');
+    const client = new Redis(url);
+    client.on('error', () => {});
+    const bento = new BentoCache({
+      default: 'redis',
+      prefix: 'bench-bento',
+      stores: { redis: bentostore().useL2Layer(redisDriver({ connection: client as never })) },
+    });
+    const driver: Driver = {
+      get: (key) => bento.get({ key }),
+      set: (key, value) => bento.set({ key, value, ttl: TTL_MS }),
+    };
+    return {
+      name,
+      label: label('bentocache', ' (Redis driver, L2 only)'),
+      driver,
+      load: (data) => loadThrough(driver, data),
+      close: async () => {
+        await bento.clear();
+        await bento.disconnectAll();
+        client.disconnect();
+      },
+    };
+  }
+  const { LRUCache } = await import('lru-cache');
+  // Objects as they are, no serialization: how lru-cache is used (readers share one object).
+  const lru = new LRUCache<string, object>({ max: 1_000_000, ttl: TTL_MS });
+  const driver: Driver = {
+    get: async (key) => lru.get(key),
+    set: async (key, value) => {
+      lru.set(key, value as object);
+      return true;
+    },
+  };
+  return {
+    name,
+    label: label('lru-cache', ' (objects, not copied)'),
+    driver,
+    load: (data) => loadThrough(driver, data),
+    close: async () => {
+      lru.clear();
+    },
+  };
+}
+
+/**
+ * The peers that sit beside `backend`, set up and loaded. A peer that is not installed or
+ * fails to start is skipped with the reason; the run goes on without it.
+ */
+export async function startPeers(
+  backend: BenchBackend,
+  data: Dataset,
+): Promise<{ peers: Peer[]; skipped: Skipped[] }> {
+  const peers: Peer[] = [];
+  const skipped: Skipped[] = [];
+  for (const name of PEERS_OF[backend.name] ?? []) {
+    let peer: Peer | undefined;
+    try {
+      peer = await createPeer(name, backend);
+      await peer.load(data);
+      peers.push(peer);
+    } catch (error) {
+      await peer?.close().catch(() => {});
+      skipped.push({
+        name,
+        reason: `${name} could not run on ${backend.name}: ${(error as Error).message.split('\n')[0]}`,
+        fix: 'install the bench devDependencies (`pnpm install` at the repository root)',
+      });
+    }
+  }
+  return { peers, skipped };
+}
