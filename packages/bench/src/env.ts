@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Environment } from './types.js';
 
 /** A package's installed version (found from its entry point, since `exports` may hide package.json). */
 export function packageVersion(name: string): string | undefined {
@@ -36,7 +35,7 @@ function osName(): string {
 const CLIENTS = ['ioredis', 'memjs', 'pg', 'better-sqlite3'];
 
 /** Where the run happened: date, Node, CPU, OS, load and the client library versions. */
-export function describeEnvironment(date: Date, peers: readonly string[] = []): Environment {
+export function describeEnvironment(date: Date, peers: readonly string[] = []) {
   const packages: Record<string, string> = {};
   for (const name of [...CLIENTS, ...peers]) {
     const version = packageVersion(name);

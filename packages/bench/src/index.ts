@@ -5,5 +5,5 @@ export { type Command, parseCommand, parseSize, USAGE, UsageError } from './opti
 export { Progress, type ProgressMode } from './progress.js';
 export { renderMarkdown } from './report/markdown.js';
 export { renderSummary, renderTerminal } from './report/terminal.js';
-export { LatencyHistogram, median, medianInterval, pairedRatio, quantile } from './stats.js';
+export { Latencies, median, medianInterval, pairedRatio, quantile } from './stats.js';
 export type * from './types.js';

@@ -2,7 +2,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Driver } from './backends/backend.js';
 import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
-import { LatencyHistogram, median, pairedRatio } from './stats.js';
+import { Latencies, median, pairedRatio } from './stats.js';
 import type { BenchOptions, CaseResult, Round, Side, SideRound, SideSummary } from './types.js';
 import type { Op, Workload } from './workloads/workload.js';
 
@@ -21,7 +21,7 @@ export interface Contender {
  * CPU per op = this process's user + system CPU over the round ÷ those operations.
  */
 export async function timeSide(ops: readonly Op[], durationMs: number): Promise<SideRound> {
-  const histogram = new LatencyHistogram();
+  const latencies = new Latencies();
   let completed = 0;
   let errors = 0;
   let failed = 0;
@@ -40,7 +40,7 @@ export async function timeSide(ops: readonly Op[], durationMs: number): Promise<
         errors++;
         failed++;
       }
-      histogram.record(performance.now() - t0);
+      latencies.record(performance.now() - t0);
       // In-process backends resolve at once; yield now and then so timers (the spinner) run.
       if ((++n & 255) === 0) await yieldToLoop();
     }
@@ -53,8 +53,8 @@ export async function timeSide(ops: readonly Op[], durationMs: number): Promise<
     elapsedMs,
     opsPerSec: (completed / elapsedMs) * 1000,
     cpuUsPerOp: completed > 0 ? (cpu.user + cpu.system) / completed : 0,
-    p50Ms: histogram.quantile(0.5),
-    p99Ms: histogram.quantile(0.99),
+    p50Ms: latencies.quantile(0.5),
+    p99Ms: latencies.quantile(0.99),
     errors,
     failed,
   };
@@ -66,20 +66,6 @@ export function roundOrder<T>(sides: readonly T[], round: number): T[] {
   return [...sides.slice(shift), ...sides.slice(0, shift)];
 }
 
-/** Medians over rounds of one side's figures. */
-function summarize(label: string, rounds: readonly SideRound[]): SideSummary {
-  const of = (pick: (r: SideRound) => number) => median(rounds.map(pick));
-  return {
-    label,
-    opsPerSec: of((r) => r.opsPerSec),
-    cpuUsPerOp: of((r) => r.cpuUsPerOp),
-    p50Ms: of((r) => r.p50Ms),
-    p99Ms: of((r) => r.p99Ms),
-    errors: rounds.reduce((n, r) => n + r.errors, 0),
-    failed: rounds.reduce((n, r) => n + r.failed, 0),
-  };
-}
-
 /** A case's figures from its rounds: each side's medians and every side's paired ratios to raw. */
 export function summarizeCase(
   workload: Workload,
@@ -89,26 +75,28 @@ export function summarizeCase(
 ): CaseResult {
   const sides: CaseResult['sides'] = {};
   const ratios: CaseResult['ratios'] = {};
-  const raw = rounds.map((r) => r.sides.raw);
   for (const side of Object.keys(labels) as Side[]) {
-    const mine = rounds.map((r) => r.sides[side]).filter((r) => r !== undefined);
+    const mine = rounds.flatMap((r) => r.sides[side] ?? []);
     if (mine.length === 0) continue;
-    sides[side] = summarize(labels[side]!, mine);
-    if (side === 'raw') continue;
+    const of = (pick: (r: SideRound) => number) => median(mine.map(pick));
+    const total = (pick: (r: SideRound) => number) => mine.reduce((n, r) => n + pick(r), 0);
+    sides[side] = {
+      label: labels[side]!,
+      opsPerSec: of((r) => r.opsPerSec),
+      cpuUsPerOp: of((r) => r.cpuUsPerOp),
+      p50Ms: of((r) => r.p50Ms),
+      p99Ms: of((r) => r.p99Ms),
+      errors: total((r) => r.errors),
+      failed: total((r) => r.failed),
+    };
     const paired = rounds.filter((r) => r.sides[side] !== undefined && r.sides.raw !== undefined);
-    const pick = (s: Side, f: (x: SideRound) => number) => paired.map((r) => f(r.sides[s]!));
-    if (raw.some((r) => r !== undefined)) {
-      ratios[side] = {
-        ops: pairedRatio(
-          pick(side, (x) => x.opsPerSec),
-          pick('raw', (x) => x.opsPerSec),
-        ),
-        cpu: pairedRatio(
-          pick(side, (x) => x.cpuUsPerOp),
-          pick('raw', (x) => x.cpuUsPerOp),
-        ),
-      };
-    }
+    if (side === 'raw' || paired.length === 0) continue;
+    const ratio = (pick: (r: SideRound) => number) =>
+      pairedRatio(
+        paired.map((r) => pick(r.sides[side]!)),
+        paired.map((r) => pick(r.sides.raw!)),
+      );
+    ratios[side] = { ops: ratio((r) => r.opsPerSec), cpu: ratio((r) => r.cpuUsPerOp) };
   }
   return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp, sides, ratios, rounds };
 }

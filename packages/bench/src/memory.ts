@@ -19,14 +19,14 @@ function side(bytes: number, keys: number): MemorySide {
  */
 export async function measureMemory(
   backend: BenchBackend,
-  options: Pick<BenchOptions, 'memoryKeys' | 'valueSize' | 'seed'>,
+  options: Pick<BenchOptions, 'memoryKeys' | 'valueSize'>,
   progress: Progress,
 ): Promise<MemoryResult> {
   const started = performance.now();
   const keys = options.memoryKeys;
   const phase = progress.phase(`${backend.name}: memory`, `${keys.toLocaleString('en-US')} keys`);
   try {
-    const load = { count: keys, valueSize: options.valueSize, seed: options.seed, phase };
+    const load = { count: keys, valueSize: options.valueSize, phase };
     const larder = await backend.measureMemory('larder', load);
     const raw = await backend.measureMemory('raw', load);
     const result: MemoryResult = {

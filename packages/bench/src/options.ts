@@ -17,7 +17,7 @@ const MEMORY_LOAD_BYTES = 512 * 1024 * 1024;
 
 /** Defaults of a full run and of `--quick`. */
 const DEFAULTS = {
-  full: { duration: 100, warmup: 100, rounds: 10, keys: 50_000, memoryKeys: 200_000, faultMs: 1000 },
+  full: { duration: 60, warmup: 100, rounds: 16, keys: 50_000, memoryKeys: 200_000, faultMs: 1000 },
   quick: { duration: 30, warmup: 20, rounds: 6, keys: 5_000, memoryKeys: 20_000, faultMs: 500 },
 };
 
@@ -124,38 +124,22 @@ export function parseCommand(argv: readonly string[]): Command {
   };
 }
 
+const FLAGS = ['quick', 'peers', 'check', 'compare'] as const;
+const VALUES = ['backends', 'workloads', 'skip', 'value-size', 'concurrency', 'duration', 'warmup'] as const;
+const MORE = ['rounds', 'keys', 'memory-keys', 'in-flight', 'fault-ms', 'seed', 'out', 'validate'] as const;
+type Spec = Record<(typeof FLAGS)[number] | 'help', { type: 'boolean' }> &
+  Record<(typeof VALUES)[number] | (typeof MORE)[number], { type: 'string' }>;
+
 function parse(argv: readonly string[]) {
-  const text = { type: 'string' } as const;
-  const flag = { type: 'boolean' } as const;
-  return parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: true,
-    options: {
-      quick: flag,
-      peers: flag,
-      backends: text,
-      workloads: text,
-      skip: text,
-      'value-size': text,
-      concurrency: text,
-      duration: text,
-      warmup: text,
-      rounds: text,
-      keys: text,
-      'memory-keys': text,
-      'in-flight': text,
-      'fault-ms': text,
-      seed: text,
-      out: text,
-      check: flag,
-      validate: text,
-      compare: flag,
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const options = {
+    ...Object.fromEntries(FLAGS.map((name) => [name, { type: 'boolean' }])),
+    ...Object.fromEntries([...VALUES, ...MORE].map((name) => [name, { type: 'string' }])),
+    help: { type: 'boolean', short: 'h' },
+  } as unknown as Spec;
+  return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
 }
 
+/** Parses `100`, `1KiB`, `1k`, `100KiB`, `0.5MiB` into bytes, within the sizes the bench supports. */
 export function parseSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);
   if (!match) {
@@ -172,30 +156,28 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-/** Parses a comma-separated list of known names; unknown names are an error that lists the known ones. */
-export function parseList<T extends string>(flag: string, text: string, known: readonly T[]): T[] {
-  const items = text
-    .split(',')
-    .map((item) => item.trim().toLowerCase())
-    .filter((item) => item !== '');
-  if (items.length === 0) throw new UsageError(`${flag} is empty; choose from ${known.join(', ')}`);
-  const unknown = items.filter((item) => !(known as readonly string[]).includes(item));
-  if (unknown.length > 0) {
-    throw new UsageError(
-      `${flag}: unknown ${unknown.map((u) => `"${u}"`).join(', ')}; choose from ${known.join(', ')}`,
-    );
-  }
-  // Keep the canonical order so tables always read the same way.
-  return known.filter((name) => items.includes(name));
-}
-
-function parseIntList(flag: string, text: string): number[] {
-  const items = text
+const items = (text: string) =>
+  text
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
-  if (items.length === 0) throw new UsageError(`${flag} is empty`);
-  const numbers = items.map((item) => parseInteger(flag, item));
+
+/** Parses a comma-separated list of known names; unknown names are an error that lists the known ones. */
+export function parseList<T extends string>(flag: string, text: string, known: readonly T[]): T[] {
+  const names = items(text.toLowerCase());
+  if (names.length === 0) throw new UsageError(`${flag} is empty; choose from ${known.join(', ')}`);
+  const unknown = names.filter((item) => !(known as readonly string[]).includes(item));
+  if (unknown.length > 0) {
+    const list = unknown.map((u) => `"${u}"`).join(', ');
+    throw new UsageError(`${flag}: unknown ${list}; choose from ${known.join(', ')}`);
+  }
+  // Keep the canonical order so tables always read the same way.
+  return known.filter((name) => names.includes(name));
+}
+
+function parseIntList(flag: string, text: string): number[] {
+  const numbers = items(text).map((item) => parseInteger(flag, item));
+  if (numbers.length === 0) throw new UsageError(`${flag} is empty`);
   return [...new Set(numbers)].sort((a, b) => a - b);
 }
 
@@ -225,9 +207,8 @@ function checkRange(flag: string, value: number, min: number, max: number): void
 }
 
 /** The directory name for a run started at `date`: sortable and free of ':' (2025-01-31T10-20-30). */
-export function timestampDir(date: Date): string {
-  return date
+export const timestampDir = (date: Date): string =>
+  date
     .toISOString()
     .replace(/\.\d+Z$/, '')
     .replace(/:/g, '-');
-}

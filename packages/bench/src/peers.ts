@@ -10,8 +10,6 @@ export interface Peer {
   /** "Keyv 5.6.0 + @keyv/redis 5.1.6". */
   label: string;
   driver: Driver;
-  /** Writes the working set through the peer (never timed). */
-  load(data: Dataset): Promise<void>;
   /** Removes what it wrote (its namespace) and closes its clients. */
   close(): Promise<void>;
 }
@@ -25,10 +23,94 @@ export const PEERS_OF: Partial<Record<BenchBackend['name'], PeerName[]>> = {
   redis: ['keyv', 'cache-manager', 'bentocache'],
 };
 
-function label(name: string, extra = ''): string {
-  return `${name} ${packageVersion(name) ?? '?'}${extra}`;
+const label = (name: string) => `${name} ${packageVersion(name) ?? '?'}`;
+
+/** Keyv 5 over @keyv/redis (node-redis underneath), in its own namespace. */
+async function keyvOn(url: string, namespace: string) {
+  const { Keyv } = await import('keyv');
+  const { default: KeyvRedis } = await import('@keyv/redis');
+  return new Keyv({ store: new KeyvRedis(url), namespace });
 }
 
+type Made = Omit<Peer, 'name' | 'label'>;
+
+/** How each peer is set up, used as its documentation shows, with the same TTL as Larder's default. */
+const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise<Made> }> = {
+  keyv: {
+    label: () => `${label('keyv')} + ${label('@keyv/redis')}`,
+    async make(url) {
+      const keyv = await keyvOn(url, 'bench-keyv');
+      return {
+        driver: { get: (key) => keyv.get(key), set: (key, value) => keyv.set(key, value, TTL_MS) },
+        close: async () => {
+          await keyv.clear();
+          await keyv.disconnect();
+        },
+      };
+    },
+  },
+  'cache-manager': {
+    label: () => `${label('cache-manager')} over Keyv + @keyv/redis`,
+    async make(url) {
+      const { createCache } = await import('cache-manager');
+      const cache = createCache({ stores: [await keyvOn(url, 'bench-cm')], ttl: TTL_MS });
+      return {
+        driver: {
+          get: async (key) => (await cache.get(key)) ?? undefined,
+          set: async (key, value) => (await cache.set(key, value, TTL_MS)) !== undefined,
+        },
+        close: async () => {
+          await cache.clear();
+          await cache.disconnect();
+        },
+      };
+    },
+  },
+  bentocache: {
+    label: () => `${label('bentocache')} (Redis driver, L2 only)`,
+    async make(url) {
+      const { BentoCache, bentostore } = await import('bentocache');
+      const { redisDriver } = await import('bentocache/drivers/redis');
+      const client = new Redis(url);
+      client.on('error', () => {});
+      // bentocache 1.6 declares ioredis 5 as its peer; the workspace's ioredis 6 serves the same calls.
+      const driver = redisDriver({ connection: client as never });
+      const bento = new BentoCache({
+        default: 'redis',
+        prefix: 'bench-bento',
+        stores: { redis: bentostore().useL2Layer(driver) },
+      });
+      return {
+        driver: {
+          get: (key) => bento.get({ key }),
+          set: (key, value) => bento.set({ key, value, ttl: TTL_MS }),
+        },
+        close: async () => {
+          await bento.clear();
+          await bento.disconnectAll();
+          client.disconnect();
+        },
+      };
+    },
+  },
+  'lru-cache': {
+    label: () => `${label('lru-cache')} (objects, not copied)`,
+    async make() {
+      const { LRUCache } = await import('lru-cache');
+      // Objects as they are, no serialization: how lru-cache is used (readers share one object).
+      const lru = new LRUCache<string, object>({ max: 1_000_000, ttl: TTL_MS });
+      return {
+        driver: {
+          get: async (key) => lru.get(key),
+          set: async (key, value) => lru.set(key, value as object) !== undefined,
+        },
+        close: async () => lru.clear(),
+      };
+    },
+  },
+};
+
+/** Writes the working set through a peer's own `set`, 500 at a time (never timed). */
 async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
   const batch = batchSize(data.valueSize, 512 * 1024, 500);
   for (let i = 0; i < data.keys.length; i += batch) {
@@ -38,97 +120,6 @@ async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
     );
     if (!stored.every(Boolean)) throw new Error(`a write through the peer was not stored (batch at ${i})`);
   }
-}
-
-/** Keyv 5 over @keyv/redis (node-redis underneath), in its own namespace. */
-async function keyvOn(url: string, namespace: string) {
-  const { Keyv } = await import('keyv');
-  const { default: KeyvRedis } = await import('@keyv/redis');
-  return new Keyv({ store: new KeyvRedis(url), namespace });
-}
-
-async function createPeer(name: PeerName, backend: BenchBackend): Promise<Peer> {
-  const url = backend.url ?? '';
-  if (name === 'keyv') {
-    const keyv = await keyvOn(url, 'bench-keyv');
-    const driver: Driver = {
-      get: (key) => keyv.get(key),
-      set: (key, value) => keyv.set(key, value, TTL_MS),
-    };
-    return {
-      name,
-      label: label('keyv', ` + ${label('@keyv/redis')}`),
-      driver,
-      load: (data) => loadThrough(driver, data),
-      close: async () => {
-        await keyv.clear();
-        await keyv.disconnect();
-      },
-    };
-  }
-  if (name === 'cache-manager') {
-    const { createCache } = await import('cache-manager');
-    const cache = createCache({ stores: [await keyvOn(url, 'bench-cm')], ttl: TTL_MS });
-    const driver: Driver = {
-      get: async (key) => (await cache.get(key)) ?? undefined,
-      set: async (key, value) => (await cache.set(key, value, TTL_MS)) !== undefined,
-    };
-    return {
-      name,
-      label: label('cache-manager', ' over Keyv + @keyv/redis'),
-      driver,
-      load: (data) => loadThrough(driver, data),
-      close: async () => {
-        await cache.clear();
-        await cache.disconnect();
-      },
-    };
-  }
-  if (name === 'bentocache') {
-    const { BentoCache, bentostore } = await import('bentocache');
-    const { redisDriver } = await import('bentocache/drivers/redis');
-    const client = new Redis(url);
-    client.on('error', () => {});
-    const bento = new BentoCache({
-      default: 'redis',
-      prefix: 'bench-bento',
-      stores: { redis: bentostore().useL2Layer(redisDriver({ connection: client as never })) },
-    });
-    const driver: Driver = {
-      get: (key) => bento.get({ key }),
-      set: (key, value) => bento.set({ key, value, ttl: TTL_MS }),
-    };
-    return {
-      name,
-      label: label('bentocache', ' (Redis driver, L2 only)'),
-      driver,
-      load: (data) => loadThrough(driver, data),
-      close: async () => {
-        await bento.clear();
-        await bento.disconnectAll();
-        client.disconnect();
-      },
-    };
-  }
-  const { LRUCache } = await import('lru-cache');
-  // Objects as they are, no serialization: how lru-cache is used (readers share one object).
-  const lru = new LRUCache<string, object>({ max: 1_000_000, ttl: TTL_MS });
-  const driver: Driver = {
-    get: async (key) => lru.get(key),
-    set: async (key, value) => {
-      lru.set(key, value as object);
-      return true;
-    },
-  };
-  return {
-    name,
-    label: label('lru-cache', ' (objects, not copied)'),
-    driver,
-    load: (data) => loadThrough(driver, data),
-    close: async () => {
-      lru.clear();
-    },
-  };
 }
 
 /**
@@ -144,8 +135,8 @@ export async function startPeers(
   for (const name of PEERS_OF[backend.name] ?? []) {
     let peer: Peer | undefined;
     try {
-      peer = await createPeer(name, backend);
-      await peer.load(data);
+      peer = { name, label: MAKERS[name].label(), ...(await MAKERS[name].make(backend.url ?? '')) };
+      await loadThrough(peer.driver, data);
       peers.push(peer);
     } catch (error) {
       await peer?.close().catch(() => {});

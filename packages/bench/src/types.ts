@@ -24,32 +24,22 @@ export type Side = 'larder' | 'raw' | PeerName;
 /** Everything a run was asked to do, after validation. */
 export interface BenchOptions {
   backends: BackendName[];
-  /** Whether `backends` was given explicitly (then an unavailable server is an error, not a skip). */
   backendsExplicit: boolean;
   workloads: WorkloadId[];
   skip: Phase[];
   quick: boolean;
   peers: boolean;
-  /** Serialized size of each value, in bytes. */
   valueSize: number;
   concurrency: number[];
-  /** Length of one timed round of one side, ms. */
-  durationMs: number;
-  /** Untimed warm-up of each side before a case's first round, ms. */
-  warmupMs: number;
-  /** Rounds per case; each round times every side once, back to back. */
+  durationMs: number; // one side's time in a round
+  warmupMs: number; // once per side before a case's rounds
   rounds: number;
-  /** Keys loaded before the workloads (the set get-hit reads from). */
   keys: number;
-  /** Keys loaded for the memory figure (given per 1M keys). */
   memoryKeys: number;
-  /** In-flight operations for the stability burst. */
   inFlight: number;
-  /** Outage / hang length in the fault runs, ms. */
   faultMs: number;
   outDir: string | undefined;
   check: boolean;
-  /** Seed of the data generator. */
   seed: number;
 }
 
@@ -58,23 +48,18 @@ export interface Interval {
   median: number;
   low: number;
   high: number;
-  /** The interval's exact coverage (≥ 0.95 from 6 rounds on; below that, min–max with less). */
-  coverage: number;
+  coverage: number; // exact: ≥ 0.95 from 6 rounds on; below that min–max, with less
 }
 
 /** One side's figures in one round. */
 export interface SideRound {
-  /** Operations that did what the workload expects (only those count as throughput). */
-  ops: number;
+  ops: number; // operations that did what the workload expects (errors and misses excluded)
   elapsedMs: number;
   opsPerSec: number;
-  /** Client CPU (user + system, `process.cpuUsage`) over the round ÷ ops, µs. */
-  cpuUsPerOp: number;
+  cpuUsPerOp: number; // client CPU (user + system) over the round ÷ ops, µs
   p50Ms: number;
   p99Ms: number;
-  /** Operations that threw, or (Larder) store errors the cache counted and swallowed. */
   errors: number;
-  /** Operations that did not do what the workload expects. */
   failed: number;
 }
 
@@ -87,7 +72,6 @@ export interface Round {
 
 /** One side of a case over its rounds: medians of the per-round figures. */
 export interface SideSummary {
-  /** "Larder", the raw client ("ioredis GET/SET") or the peer ("Keyv 5.6.0 + @keyv/redis"). */
   label: string;
   opsPerSec: number;
   cpuUsPerOp: number;
@@ -99,9 +83,7 @@ export interface SideSummary {
 
 /** A side against the raw client: medians of per-round ratios, each with its interval. */
 export interface PairedRatio {
-  /** ops/s of the side ÷ ops/s of raw: above 1, faster than raw. */
   ops: Interval;
-  /** CPU µs per op of the side ÷ raw's: above 1, costlier than raw. */
   cpu: Interval;
 }
 
@@ -111,7 +93,6 @@ export interface CaseResult {
   concurrency: number;
   keysPerOp: number;
   sides: Partial<Record<Side, SideSummary>>;
-  /** Every side but raw, against raw. */
   ratios: Partial<Record<Side, PairedRatio>>;
   rounds: Round[];
 }
@@ -133,13 +114,11 @@ export interface MemorySide {
 /** The memory figure of one backend. */
 export interface MemoryResult {
   keys: number;
-  /** The figure per 1M keys is extrapolated from fewer keys. */
   extrapolated: boolean;
   method: string;
   rawMethod: string;
   larder: MemorySide;
   raw: MemorySide;
-  /** Larder bytes ÷ raw bytes. */
   ratio: number;
   seconds: number;
 }
@@ -157,11 +136,8 @@ export interface FaultResult {
   fault: 'kill' | 'pause';
   downMs: number;
   ops: number;
-  /** Errors that reached the caller (with ignoreErrors on, Larder should surface none). */
   errorsSurfaced: number;
-  /** Operations that took longer than the deadline plus 50 ms of slack. */
   overDeadline: number;
-  /** Operations that had not settled after the observation cap. */
   hung: number;
   p99Ms: number;
   maxMs: number;
@@ -174,7 +150,6 @@ export interface SideStability {
   burst: BurstResult;
   faults: FaultResult[];
   faultsSkipped?: string;
-  /** The summary cell, computed from the numbers above. */
   summary: string;
 }
 
@@ -182,7 +157,6 @@ export interface SideStability {
 export interface ServerInfo {
   version: string;
   source: 'env' | 'local' | 'container' | 'embedded';
-  /** The address, with any password hidden. */
   address: string;
 }
 
@@ -197,7 +171,6 @@ export interface BackendResult {
   memoryError?: string;
   stability?: { larder: SideStability; raw: SideStability };
   stabilityError?: string;
-  /** Set when the backend could not be measured at all (e.g. loading failed). */
   error?: string;
   seconds: number;
 }
@@ -209,19 +182,8 @@ export interface Skipped {
   fix: string;
 }
 
-/** Where and with what the results were measured. */
-export interface Environment {
-  date: string;
-  node: string;
-  v8: string;
-  platform: string;
-  os: string;
-  cpuModel: string;
-  cpuCores: number;
-  totalMemoryBytes: number;
-  loadAverage: number[];
-  packages: Record<string, string>;
-}
+/** Where and with what the results were measured (date, Node, CPU, OS, load, client versions). */
+export type Environment = ReturnType<typeof import('./env.js').describeEnvironment>;
 
 /** The whole results file. */
 export interface BenchResults {
@@ -230,7 +192,6 @@ export interface BenchResults {
   options: BenchOptions;
   backends: BackendResult[];
   skipped: Skipped[];
-  /** Wall time of the run, s. */
   seconds: number;
   notes: string[];
 }

@@ -1,19 +1,19 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { memoryStore } from '@larder/core';
-import { makeValue } from '../data.js';
-import { trackChild } from '../lifecycle.js';
+import { makeValue, memoryKey } from '../data.js';
 import {
   type BenchBackend,
   benchCaches,
-  CountingLogger,
   decodeRaw,
+  EMBEDDED,
   encodeRaw,
   larderLoader,
   loadBatches,
+  loaderCache,
   type MemoryLoad,
-  type MemorySideName,
   type MemoryReading,
+  type MemorySideName,
   once,
   type RawDriver,
 } from './backend.js';
@@ -21,14 +21,11 @@ import {
 /** MemoryStore's default `maxEntries`: the set-full workload writes into a store this full. */
 export const FULL_STORE_ENTRIES = 100_000;
 
-const CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url));
-
 /** MemoryStore through Larder beside a bare `Map` of the same JSON strings. */
 export async function createMemoryBackend(): Promise<BenchBackend> {
-  const logger = new CountingLogger();
   // Large limits: the bench measures speed, not the LRU's eviction.
   const store = memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 40, maxValueBytes: 2 ** 30 });
-  const { larder, loader } = benchCaches(store, logger);
+  const { larder, loader } = benchCaches(store);
   const map = new Map<string, string>();
   const raw: RawDriver = {
     get: async (key) => decodeRaw(map.get(key)),
@@ -47,7 +44,7 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     },
   };
   // The set-full workload's store: MemoryStore's default size, filled before its case.
-  const full = benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }), logger);
+  const full = benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
   const fill = async () => {
     const keys = Array.from({ length: FULL_STORE_ENTRIES }, (_, n) => `fill:${n}`);
     const value = makeValue(0, 100);
@@ -58,75 +55,62 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     await larder.close();
     await full.larder.close();
   });
-  // Both children start on the first call: each measures its own fresh heap, so they may run side by side.
-  let readings: Record<MemorySideName, Promise<MemoryReading>> | undefined;
-  const measureMemory = (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
-    if (readings === undefined) {
-      readings = { larder: measureInChild('larder', load), raw: measureInChild('raw', load) };
-      // Handled here too, so a failure of the side nobody awaits yet is never an unhandled rejection.
-      for (const pending of Object.values(readings)) pending.catch(() => {});
-    }
-    const reading = readings[side];
-    if (side === 'raw') readings = undefined;
-    return reading;
-  };
   return {
     name: 'memory',
     rawClient: 'Map of JSON strings',
     server: { version: process.version, source: 'embedded', address: 'in-process' },
-    url: undefined,
+    ...EMBEDDED,
     fullStore: { larder: full.larder, fill },
     larder,
     loader,
     raw,
-    timeoutMs: 1000,
-    faults: undefined,
-    faultsUnavailable: 'embedded in the process: nothing to kill',
-    measureMemory,
+    measureMemory: measureHeap,
     teardown,
   };
 }
 
-/** Heap + external bytes added by the entries, measured in a fresh `node --expose-gc` process. */
-function measureInChild(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--expose-gc',
-        '--max-old-space-size=8192',
-        CHILD,
-        JSON.stringify({ side, count: load.count, valueSize: load.valueSize }),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+// The bench's own heap holds other data; a full collection before and after each load makes the
+// delta the entries alone (--expose-gc, turned on here rather than on the command line).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapBytes(): number {
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/** Heap + external bytes added by `load.count` entries in a fresh MemoryStore (or a bare Map of JSON strings). */
+async function measureHeap(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> {
+  const pool = Array.from({ length: 64 }, (_, n) => makeValue(n, load.valueSize));
+  const before = heapBytes();
+  let kept: { close?(): Promise<void> } | Map<string, string>;
+  if (side === 'larder') {
+    const store = memoryStore({ maxEntries: load.count + 1000, maxBytes: 2 ** 46, maxValueBytes: 2 ** 30 });
+    const cache = loaderCache(store);
+    const keys = Array.from({ length: load.count }, (_, i) => memoryKey(i));
+    await loadBatches(
+      keys,
+      (i) => pool[i & 63],
+      1000,
+      larderLoader(cache),
+      (n) => load.phase.update(`${side}: ${n}`),
     );
-    trackChild(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (code !== 0) {
-        reject(new Error(`memory child exited with ${signal ?? code}: ${err.trim().slice(0, 500)}`));
-        return;
-      }
-      try {
-        const { bytes } = JSON.parse(out.trim()) as { bytes: number };
-        resolve({
-          bytes,
-          method:
-            side === 'larder'
-              ? 'V8 heap + external bytes delta (child process, --expose-gc)'
-              : 'same, for a Map<string, string>',
-        });
-      } catch (error) {
-        reject(new Error(`memory child printed no result: ${(error as Error).message}`));
-      }
-    });
-  });
+    kept = cache;
+  } else {
+    const map = new Map<string, string>();
+    for (let i = 0; i < load.count; i++) map.set(memoryKey(i), JSON.stringify(pool[i & 63]));
+    kept = map;
+  }
+  const bytes = heapBytes() - before;
+  if (kept instanceof Map) kept.clear();
+  else await kept.close?.();
+  return {
+    bytes,
+    method:
+      side === 'larder'
+        ? 'V8 heap + external bytes delta (after full GCs)'
+        : 'same, for a Map<string, string>',
+  };
 }

@@ -1,34 +1,26 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store } from '@larder/core';
 import Database from 'better-sqlite3';
 import {
   type BenchBackend,
   benchCaches,
-  CountingLogger,
   decodeRaw,
+  EMBEDDED,
+  type Entries,
   encodeRaw,
   larderLoader,
   loadBatches,
   loaderCache,
   type MemoryLoad,
-  type MemorySideName,
   type MemoryReading,
+  type MemorySideName,
   memoryPlan,
   once,
   type RawDriver,
 } from './backend.js';
 import { closeQuietly, importPackage } from './load.js';
 
-/** The part of `@larder/backend-db/sqlite` the bench uses. */
-interface SqliteModule {
-  sqliteStore(options: {
-    path: string;
-    table?: string;
-    maxEntries?: number;
-    pruneInterval?: number;
-  }): Store & { readonly client: Database.Database };
-}
+type SqliteModule = typeof import('@larder/backend-db/sqlite');
 
 /** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored once). */
 const RAW_TABLE_SQL =
@@ -96,10 +88,9 @@ function removeDb(path: string): void {
 /** SqliteStore through Larder beside better-sqlite3 prepared statements on a bare table, each in its own file. */
 export async function createSqliteBackend(tempDir: string): Promise<BenchBackend> {
   const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
-  const logger = new CountingLogger();
   // Culling off: the bench measures speed, not the size cap.
   const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
-  const { larder, loader } = benchCaches(store, logger);
+  const { larder, loader } = benchCaches(store);
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
@@ -112,34 +103,26 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     const path = join(tempDir, `memory-${side}.db`);
     removeDb(path);
     const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+    const unbounded = { path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 };
     try {
-      if (side === 'larder') {
-        const open = () =>
-          loaderCache(sqliteStore({ path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 }), logger);
-        // Create the table and index first, so the delta is the data alone.
-        const empty = open();
+      // Create the table (and index) first, so the delta is the data alone.
+      const open = side === 'larder' ? () => loaderCache(sqliteStore(unbounded)) : undefined;
+      const empty = open?.();
+      if (empty) {
         await empty.set('probe', 1);
         await empty.delete('probe');
         await empty.close();
-        const before = fileBytes(path);
-        const cache = open();
-        await loadBatches(keys, valueAt, batch, larderLoader(cache), onProgress, 1);
-        await cache.close();
-        return {
-          bytes: fileBytes(path) - before,
-          method: 'SQLite file size delta after wal_checkpoint(TRUNCATE)',
-        };
-      }
-      openRaw(path).close();
+      } else openRaw(path).close();
       const before = fileBytes(path);
-      const db = openRaw(path);
-      const driver = rawDriver(db);
-      await loadBatches(keys, valueAt, batch, (entries) => driver.load(entries), onProgress, 1);
-      db.close();
-      return {
-        bytes: fileBytes(path) - before,
-        method: 'same, bare (key TEXT PRIMARY KEY, value BLOB) table',
-      };
+      const cache = open?.();
+      const db = cache ? undefined : openRaw(path);
+      const write = cache ? larderLoader(cache) : (entries: Entries) => rawDriver(db!).load(entries);
+      await loadBatches(keys, valueAt, batch, write, onProgress, 1);
+      await cache?.close();
+      db?.close();
+      const method =
+        side === 'larder' ? 'SQLite file size delta after wal_checkpoint(TRUNCATE)' : 'same, bare table';
+      return { bytes: fileBytes(path) - before, method };
     } finally {
       removeDb(path);
     }
@@ -149,13 +132,10 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     name: 'sqlite',
     rawClient: 'better-sqlite3 prepared statements',
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
-    url: undefined,
+    ...EMBEDDED,
     larder,
     loader,
     raw,
-    timeoutMs: 1000,
-    faults: undefined,
-    faultsUnavailable: 'embedded in the process: nothing to kill',
     measureMemory,
     // The files go with the run's temp dir.
     teardown: disconnect,

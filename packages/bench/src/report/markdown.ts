@@ -3,9 +3,8 @@ import type { BenchResults } from '../types.js';
 import { allTables, referenceTable, type Table } from './tables.js';
 
 /** Escapes text for a Markdown table cell. */
-export function escapeCell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
+export const escapeCell = (text: string): string =>
+  text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function markdownTable(table: Table, level: string): string {
   const head = `| ${table.header.map(escapeCell).join(' | ')} |`;

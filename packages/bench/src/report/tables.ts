@@ -6,7 +6,6 @@ import {
   formatMs,
   formatOps,
   formatRatio,
-  formatSeconds,
 } from '../format.js';
 import type { BackendResult, BenchResults, CaseResult, Side } from '../types.js';
 import { WORKLOADS } from '../workloads/index.js';
@@ -20,16 +19,6 @@ export interface Table {
   notes: string[];
 }
 
-/** The concurrency the headline get figure is taken at: the highest one measured. */
-export function headlineConcurrency(results: BenchResults): number {
-  return Math.max(...results.options.concurrency);
-}
-
-/** The get-hit case at the headline concurrency, if it ran. */
-export function headlineCase(backend: BackendResult, concurrency: number): CaseResult | undefined {
-  return backend.cases.find((c) => c.workload === 'get-hit' && c.concurrency === concurrency);
-}
-
 /** The sides of a case in print order: Larder, raw, then the peers. */
 function sidesOf(c: CaseResult): Side[] {
   const rest = (Object.keys(c.sides) as Side[]).filter((s) => s !== 'larder' && s !== 'raw');
@@ -38,26 +27,24 @@ function sidesOf(c: CaseResult): Side[] {
 
 /**
  * The headline table in the seed's shape (Backend | Get ops/s | Memory 1M keys | Production
- * Stability), a Larder row and a raw row per backend (and a row per peer), led by the get
- * ratio to raw with its 95 % interval.
+ * Stability), a Larder and a raw row per backend (and one per peer), led by the get ratio to raw.
  */
 export function summaryTable(results: BenchResults): Table {
-  const concurrency = headlineConcurrency(results);
+  const concurrency = Math.max(...results.options.concurrency);
   const rows: string[][] = [];
   for (const b of results.backends) {
-    const get = headlineCase(b, concurrency);
-    const sides: Side[] = get === undefined ? ['larder', 'raw'] : sidesOf(get);
-    for (const side of sides) {
+    const get = b.cases.find((c) => c.workload === 'get-hit' && c.concurrency === concurrency);
+    for (const side of get === undefined ? (['larder', 'raw'] as Side[]) : sidesOf(get)) {
+      const ours = side === 'larder' || side === 'raw';
       const ratio = get?.ratios[side];
-      const memory = side === 'larder' || side === 'raw' ? b.memory?.[side] : undefined;
-      const memoryRatio = side === 'larder' && b.memory ? ` (${formatRatio(b.memory.ratio)} raw)` : '';
-      const stability = side === 'larder' || side === 'raw' ? b.stability?.[side].summary : undefined;
+      const memory = ours ? b.memory?.[side] : undefined;
+      const vsRaw = side === 'larder' && b.memory ? ` (${formatRatio(b.memory.ratio)} raw)` : '';
       rows.push([
         `${b.name} · ${get?.sides[side]?.label ?? (side === 'raw' ? b.rawClient : 'Larder')}`,
         side === 'raw' ? '1 (the baseline)' : ratio ? formatInterval(ratio.ops) : 'not run',
         get?.sides[side] ? formatOps(get.sides[side].opsPerSec) : 'not run',
-        memory ? `${formatBytes(memory.bytesPer1M)}${memoryRatio}` : side === 'larder' || side === 'raw' ? 'not run' : '',
-        stability ?? (side === 'larder' || side === 'raw' ? 'not run' : ''),
+        memory ? `${formatBytes(memory.bytesPer1M)}${vsRaw}` : ours ? 'not run' : '',
+        ours ? (b.stability?.[side].summary ?? 'not run') : '',
       ]);
     }
   }
@@ -66,13 +53,8 @@ export function summaryTable(results: BenchResults): Table {
   ];
   const memory = results.backends.find((b) => b.memory?.extrapolated)?.memory;
   if (memory) notes.push(`Memory measured with ${formatCount(memory.keys)} keys, given per 1M.`);
-  return {
-    title: 'Summary',
-    header: ['Backend', 'Get ÷ raw (95 % CI)', 'Get ops/s', 'Memory 1M keys', 'Production Stability'],
-    rows,
-    numeric: [false, true, true, true, false],
-    notes,
-  };
+  const header = ['Backend', 'Get ÷ raw (95 % CI)', 'Get ops/s', 'Memory 1M keys', 'Production Stability'];
+  return { title: 'Summary', header, rows, numeric: [false, true, true, true, false], notes };
 }
 
 /** The table that motivated Larder, as published: another machine, another stack. */
@@ -92,50 +74,48 @@ export function referenceTable(): Table {
 
 function caseNotes(c: CaseResult, side: Side): string {
   const s = c.sides[side]!;
-  const notes: string[] = [];
-  if (s.errors > 0) notes.push(`${s.errors} errors`);
-  if (s.failed > 0) notes.push(`${s.failed} failed ops (not in ops/s)`);
-  const cov = c.ratios[side]?.ops.coverage;
-  if (cov !== undefined && cov < 0.95) notes.push(`interval covers ${(cov * 100).toFixed(0)} % (few rounds)`);
-  return notes.join('; ');
-}
-
-function memoryNote(b: BackendResult): string[] {
-  const m = b.memory;
-  if (m === undefined) return b.memoryError ? [`Memory: failed: ${b.memoryError}`] : [];
+  const coverage = c.ratios[side]?.ops.coverage ?? 1;
   return [
-    `Memory (${formatCount(m.keys)} keys${m.extrapolated ? ', given per 1M' : ''}): Larder ${formatBytes(m.larder.bytesPer1M)} per 1M keys ` +
-      `(${m.larder.bytesPerKey.toFixed(1)} B/key; ${m.method}), raw ${formatBytes(m.raw.bytesPer1M)} ` +
-      `(${m.raw.bytesPerKey.toFixed(1)} B/key; ${m.rawMethod}); ratio ${formatRatio(m.ratio)}.`,
-  ];
+    s.errors > 0 ? `${s.errors} errors` : '',
+    s.failed > 0 ? `${s.failed} failed ops (not in ops/s)` : '',
+    coverage < 0.95 ? `interval covers ${(coverage * 100).toFixed(0)} % (few rounds)` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
-function stabilityNotes(b: BackendResult): string[] {
-  if (b.stability === undefined) return b.stabilityError ? [`Stability: failed: ${b.stabilityError}`] : [];
-  return (['larder', 'raw'] as const).map((side) => {
+/** Memory and stability of a backend, one line each, below its table. */
+function backendNotes(b: BackendResult): string[] {
+  const m = b.memory;
+  const notes = [
+    m === undefined
+      ? b.memoryError
+        ? `Memory: failed: ${b.memoryError}`
+        : ''
+      : `Memory (${formatCount(m.keys)} keys, per 1M): Larder ${formatBytes(m.larder.bytesPer1M)}, raw ${formatBytes(m.raw.bytesPer1M)} (${m.method}); ${formatRatio(m.ratio)}.`,
+  ];
+  if (b.stabilityError) notes.push(`Stability: failed: ${b.stabilityError}`);
+  for (const side of b.stability ? (['larder', 'raw'] as const) : []) {
     const s = b.stability![side];
     const faults = s.faults.map(
       (f) =>
-        ` ${f.fault === 'kill' ? 'Killed' : 'SIGSTOPped'} for ${formatSeconds(f.downMs)}: ${f.ops} ops, ${f.errorsSurfaced} errors surfaced, ` +
-        `${f.overDeadline} over deadline+50 ms, ${f.hung} hung, p99 ${formatMs(f.p99Ms)}, max ${formatMs(f.maxMs)}, ` +
-        (f.recovered ? `recovered ${formatSeconds(f.recoveryMs)} after.` : `no recovery within ${formatSeconds(f.recoveryMs)}.`),
+        ` ${f.fault === 'kill' ? 'Kill' : 'SIGSTOP'}: ${f.ops} ops, ${f.errorsSurfaced} errors surfaced, ${f.overDeadline} over deadline + 50 ms, ${f.hung} hung, max ${formatMs(f.maxMs)}.`,
     );
-    return (
-      `Stability, ${side === 'larder' ? 'Larder' : b.rawClient}: ${s.burst.inFlight} in flight → ${s.burst.errors} errors, ` +
-      `p99 ${formatMs(s.burst.p99Ms)}, max ${formatMs(s.burst.maxMs)}.${faults.join('')}` +
-      (s.faultsSkipped ? ` Faults not injected: ${s.faultsSkipped}.` : '')
+    const skipped = s.faultsSkipped ? ` Faults not injected: ${s.faultsSkipped}.` : '';
+    notes.push(
+      `Stability, ${side === 'larder' ? 'Larder' : b.rawClient}: ${s.summary}.${faults.join('')}${skipped}`,
     );
-  });
+  }
+  return notes.filter(Boolean);
 }
 
 /** The full table of one backend: every workload × concurrency, a row per side. */
 export function backendTable(b: BackendResult): Table {
-  const rows: string[][] = [];
-  for (const c of b.cases) {
-    for (const side of sidesOf(c)) {
+  const rows = b.cases.flatMap((c) =>
+    sidesOf(c).map((side) => {
       const s = c.sides[side]!;
       const r = c.ratios[side];
-      rows.push([
+      return [
         WORKLOADS[c.workload].title,
         String(c.concurrency),
         side === 'larder' || side === 'raw' ? side : s.label,
@@ -145,23 +125,36 @@ export function backendTable(b: BackendResult): Table {
         r ? formatInterval(r.cpu) : '',
         `${formatMs(s.p50Ms)} / ${formatMs(s.p99Ms)}`,
         caseNotes(c, side),
-      ]);
-    }
-  }
-  for (const f of b.failures) {
+      ];
+    }),
+  );
+  for (const f of b.failures)
     rows.push([WORKLOADS[f.workload].title, String(f.concurrency), 'failed', '', '', '', '', '', f.error]);
-  }
-  const source = b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version}`;
+  const source =
+    b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version}`;
+  const header = [
+    'Workload',
+    'C',
+    'Side',
+    'ops/s',
+    'ops ÷ raw (95 % CI)',
+    'CPU/op',
+    'CPU ÷ raw (95 % CI)',
+    'p50 / p99',
+    'Notes',
+  ];
+  const numeric = [false, true, false, true, true, true, true, true, false];
   return {
     title: `${b.name} (${source}; raw = ${b.rawClient})`,
-    header: ['Workload', 'C', 'Side', 'ops/s', 'ops ÷ raw (95 % CI)', 'CPU/op', 'CPU ÷ raw (95 % CI)', 'p50 / p99', 'Notes'],
+    header,
     rows,
-    numeric: [false, true, false, true, true, true, true, true, false],
-    notes: [...memoryNote(b), ...stabilityNotes(b)],
+    numeric,
+    notes: backendNotes(b),
   };
 }
 
 /** Every table of a run, summary first. */
-export function allTables(results: BenchResults): Table[] {
-  return [summaryTable(results), ...results.backends.map(backendTable)];
-}
+export const allTables = (results: BenchResults): Table[] => [
+  summaryTable(results),
+  ...results.backends.map(backendTable),
+];

@@ -2,6 +2,7 @@ import { startIndex, type Workload } from './workload.js';
 
 /** Distinct keys the full-store workload cycles through: more than the store holds, so every set evicts. */
 const FRESH_KEYS = 1 << 18;
+let keys: string[] | undefined;
 
 /**
  * `set` of a key the store does not hold, on a MemoryStore filled to its `maxEntries` (memory
@@ -15,11 +16,13 @@ export const setFull: Workload = {
   peers: false,
   op(driver, data, worker) {
     const { values } = data;
-    const keys = Array.from({ length: FRESH_KEYS }, (_, n) => `full:${n}`);
+    // One key list for every worker: 64 lists of 262,144 keys would fill the heap for later cases.
+    keys ??= Array.from({ length: FRESH_KEYS }, (_, n) => `full:${n}`);
+    const mine = keys;
     let i = startIndex(worker);
     return async () => {
       const n = i++;
-      return driver.set(keys[n & (FRESH_KEYS - 1)]!, values[n % values.length]);
+      return driver.set(mine[n & (FRESH_KEYS - 1)]!, values[n % values.length]);
     };
   },
 };

@@ -25,6 +25,4 @@ export interface Workload {
 }
 
 /** Where worker `worker` starts in the pre-generated sequences, so workers do not read in lockstep. */
-export function startIndex(worker: number): number {
-  return (worker * 7919) >>> 0;
-}
+export const startIndex = (worker: number): number => (worker * 7919) >>> 0;
