@@ -51,16 +51,19 @@ async function startBackends(options: BenchOptions, tempDir: string, progress: P
   const ready: BenchBackend[] = [];
   const skipped: Skipped[] = [];
   const fatal: string[] = [];
-  settled.forEach((outcome, i) => {
+  for (const [i, outcome] of settled.entries()) {
     const name = options.backends[i]!;
-    if (outcome.status === 'fulfilled') return void ready.push(outcome.value);
+    if (outcome.status === 'fulfilled') {
+      ready.push(outcome.value);
+      continue;
+    }
     const e = outcome.reason;
     const known = e instanceof BackendUnavailableError;
     const reason = known ? e.reason : `${name} failed to start: ${message(e)}`;
     const fix = known ? e.fix : 'see the message above; run with --backends to isolate it';
     if ((known && e.fatal) || options.backendsExplicit) fatal.push(`${name}: ${reason}\n  Fix: ${fix}`);
     else skipped.push({ name, reason, fix });
-  });
+  }
   phase.done(ready.map((b) => `${b.name} (${b.server.version})`).join(', '));
   if (fatal.length > 0) {
     await Promise.allSettled(ready.map((b) => b.teardown()));
@@ -77,7 +80,7 @@ async function load(backend: BenchBackend, data: Dataset, progress: Progress): P
   );
   const valueAt = (i: number) => data.values[i % data.values.length];
   for (const write of [larderLoader(backend.loader), (entries: Entries) => backend.raw.load(entries)]) {
-    await loadBatches(data.keys, valueAt, batchSize(data.valueSize), write);
+    await loadBatches({ keys: data.keys, valueAt, batch: batchSize(data.valueSize) }, write);
   }
   await backend.fullStore?.fill();
   const probe = data.keys[data.keys.length - 1]!;
@@ -87,15 +90,16 @@ async function load(backend: BenchBackend, data: Dataset, progress: Progress): P
   if (missing) throw new Error(`the loaded keys do not read back from ${backend.name} (probe ${probe})`);
 }
 
+/** What every phase of a backend needs. */
+interface Run {
+  data: Dataset;
+  options: BenchOptions;
+  progress: Progress;
+}
+
 /** Every workload × concurrency on one backend, one case after another: Larder, raw and the peers. */
-async function measureWorkloads(
-  backend: BenchBackend,
-  result: BackendResult,
-  data: Dataset,
-  peers: Peer[],
-  options: BenchOptions,
-  progress: Progress,
-) {
+async function measureWorkloads(backend: BenchBackend, result: BackendResult, peers: Peer[], run: Run) {
+  const { data, options, progress } = run;
   for (const id of options.workloads) {
     const larder = id === 'set-full' ? backend.fullStore?.larder : backend.larder;
     if (larder === undefined) continue;
@@ -128,13 +132,8 @@ async function measureWorkloads(
 }
 
 /** One backend from start to finish: load, peers, workloads, memory, stability; then its server goes. */
-async function measureBackend(
-  backend: BenchBackend,
-  data: Dataset,
-  options: BenchOptions,
-  progress: Progress,
-  skipped: Skipped[],
-) {
+async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[]) {
+  const { data, options, progress } = run;
   const started = performance.now();
   const { name, rawClient, server } = backend;
   const result: BackendResult = { name, rawClient, server, cases: [], failures: [], seconds: 0 };
@@ -148,8 +147,7 @@ async function measureBackend(
       skipped.push(...found.skipped);
       phase.done(peers.map((p) => p.label).join(', ') || 'none');
     }
-    if (!options.skip.includes('workloads'))
-      await measureWorkloads(backend, result, data, peers, options, progress);
+    if (!options.skip.includes('workloads')) await measureWorkloads(backend, result, peers, run);
     for (const p of peers.splice(0)) await p.close().catch(() => {});
     if (!options.skip.includes('memory')) {
       await measureMemory(backend, options, progress).then(
@@ -178,7 +176,7 @@ async function measureBackend(
 
 /** Runs the whole bench: start the servers, then each backend in turn, from loading to teardown. */
 export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResults> {
-  const date = new Date();
+  const environment = describeEnvironment(new Date(), options.peers ? [...PEER_NAMES, '@keyv/redis'] : []);
   const started = performance.now();
   const tempDir = mkdtempSync(join(tmpdir(), 'larder-bench-'));
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
@@ -190,19 +188,17 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const backends: BackendResult[] = [];
     try {
       for (const backend of ready)
-        backends.push(await measureBackend(backend, data, options, progress, skipped));
+        backends.push(await measureBackend(backend, { data, options, progress }, skipped));
     } finally {
       for (const backend of ready.slice(backends.length)) await backend.teardown().catch(() => {});
     }
-    const memoryNote = `Memory was measured with ${options.memoryKeys.toLocaleString('en-US')} keys and given per 1M.`;
     return {
       schema: 2,
-      environment: describeEnvironment(date, options.peers ? [...PEER_NAMES, '@keyv/redis'] : []),
+      environment,
       options,
       backends,
       skipped,
       seconds: (performance.now() - started) / 1000,
-      notes: options.memoryKeys < 1_000_000 && !options.skip.includes('memory') ? [memoryNote] : [],
     };
   } finally {
     removeTemp();

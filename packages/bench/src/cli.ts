@@ -78,10 +78,6 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (command.kind === 'help') print(USAGE);
-  if (command.kind === 'validate') {
-    const read = readResults(command.file);
-    return read === undefined ? 1 : printReport(read.report, command.file);
-  }
   if (command.kind === 'compare') return compareFiles(command.files);
   if (command.kind !== 'run') return 0;
 

@@ -6,20 +6,21 @@ import { fileURLToPath } from 'node:url';
 /** A package's installed version (found from its entry point, since `exports` may hide package.json). */
 export function packageVersion(name: string): string | undefined {
   try {
-    let dir = dirname(fileURLToPath(import.meta.resolve(name)));
-    for (;;) {
+    for (
+      let dir = dirname(fileURLToPath(import.meta.resolve(name)));
+      dir !== dirname(dir);
+      dir = dirname(dir)
+    ) {
       const file = join(dir, 'package.json');
-      if (existsSync(file)) {
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === name) return pkg.version;
-      }
-      const parent = dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
+      const pkg = existsSync(file)
+        ? (JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string })
+        : {};
+      if (pkg.name === name) return pkg.version;
     }
   } catch {
-    return undefined;
+    // not installed
   }
+  return undefined;
 }
 
 function osName(): string {

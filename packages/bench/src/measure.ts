@@ -3,7 +3,7 @@ import type { Driver } from './backends/backend.js';
 import type { Dataset } from './data.js';
 import type { PhaseHandle } from './progress.js';
 import { Latencies, median, pairedRatio } from './stats.js';
-import type { BenchOptions, CaseResult, Round, Side, SideRound, SideSummary } from './types.js';
+import type { BenchOptions, CaseResult, Round, Side, SideRound } from './types.js';
 import type { Op, Workload } from './workloads/workload.js';
 
 /** One side of a case: who does the work, and how to read the errors it swallowed. */
@@ -15,13 +15,16 @@ export interface Contender {
   swallowed?: () => number;
 }
 
+/** One buffer of latencies for every round: sides are timed one at a time. */
+const latencies = new Latencies();
+
 /**
  * Times one side for `durationMs`: `ops.length` async workers each loop `await op()` until
  * the time is up. ops/s = successful operations ÷ wall time until the last one finished;
  * CPU per op = this process's user + system CPU over the round ÷ those operations.
  */
 export async function timeSide(ops: readonly Op[], durationMs: number): Promise<SideRound> {
-  const latencies = new Latencies();
+  latencies.reset();
   let completed = 0;
   let errors = 0;
   let failed = 0;

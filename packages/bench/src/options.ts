@@ -18,7 +18,7 @@ const MEMORY_LOAD_BYTES = 512 * 1024 * 1024;
 /** Defaults of a full run and of `--quick`. */
 const DEFAULTS = {
   full: { duration: 60, warmup: 100, rounds: 16, keys: 50_000, memoryKeys: 200_000, faultMs: 1000 },
-  quick: { duration: 30, warmup: 20, rounds: 6, keys: 5_000, memoryKeys: 20_000, faultMs: 500 },
+  quick: { duration: 20, warmup: 10, rounds: 6, keys: 5_000, memoryKeys: 20_000, faultMs: 300 },
 };
 
 export const USAGE = `Usage: pnpm bench [options]
@@ -44,7 +44,6 @@ export const USAGE = `Usage: pnpm bench [options]
   --seed <n>               seed of the data generator (default 1)
   --out <dir>              where result files go (default <repo>/bench-results/<timestamp>)
   --check                  validate the results after the run; exit 1 on a problem
-  --validate <file>        validate an existing results.json and exit
   --compare <a> <b>        compare two results.json: a ratio moved when its two 95 % intervals
                            do not overlap; exit 1 when one did
   -h, --help               this text
@@ -52,10 +51,9 @@ export const USAGE = `Usage: pnpm bench [options]
 Environment: REDIS_URL, MEMCACHED_URL, DATABASE_URL use those servers instead of starting
 local ones (fault runs are then skipped); CI=true silences progress output.`;
 
-/** What the command line asked for: a run, a validation of an existing file, a comparison, or help. */
+/** What the command line asked for: a run, a comparison, or help. */
 export type Command =
   | { kind: 'run'; options: BenchOptions }
-  | { kind: 'validate'; file: string }
   | { kind: 'compare'; files: [string, string] }
   | { kind: 'help' };
 
@@ -79,7 +77,6 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
   }
   if (values.help) return { kind: 'help' };
-  if (values.validate !== undefined) return { kind: 'validate', file: values.validate };
 
   const quick = values.quick === true;
   const d = quick ? DEFAULTS.quick : DEFAULTS.full;
@@ -126,7 +123,7 @@ export function parseCommand(argv: readonly string[]): Command {
 
 const FLAGS = ['quick', 'peers', 'check', 'compare'] as const;
 const VALUES = ['backends', 'workloads', 'skip', 'value-size', 'concurrency', 'duration', 'warmup'] as const;
-const MORE = ['rounds', 'keys', 'memory-keys', 'in-flight', 'fault-ms', 'seed', 'out', 'validate'] as const;
+const MORE = ['rounds', 'keys', 'memory-keys', 'in-flight', 'fault-ms', 'seed', 'out'] as const;
 type Spec = Record<(typeof FLAGS)[number] | 'help', { type: 'boolean' }> &
   Record<(typeof VALUES)[number] | (typeof MORE)[number], { type: 'string' }>;
 
@@ -187,13 +184,7 @@ function parseInteger(flag: string, text: string): number {
   return Number(cleaned);
 }
 
-function intOption(
-  flag: string,
-  text: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
+function intOption(flag: string, text: string | undefined, fallback: number, min: number, max: number) {
   if (text === undefined) return fallback;
   const value = parseInteger(flag, text);
   checkRange(flag, value, min, max);

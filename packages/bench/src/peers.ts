@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import type { BenchBackend, Driver } from './backends/backend.js';
-import { batchSize, type Dataset } from './data.js';
+import { type BenchBackend, type Driver, loadBatches } from './backends/backend.js';
+import type { Dataset } from './data.js';
 import { packageVersion } from './env.js';
 import type { PeerName, Skipped } from './types.js';
 
@@ -112,14 +112,11 @@ const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise
 
 /** Writes the working set through a peer's own `set`, 500 at a time (never timed). */
 async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
-  const batch = batchSize(data.valueSize, 512 * 1024, 500);
-  for (let i = 0; i < data.keys.length; i += batch) {
-    const keys = data.keys.slice(i, i + batch);
-    const stored = await Promise.all(
-      keys.map((key, j) => driver.set(key, data.values[(i + j) % data.values.length])),
-    );
-    if (!stored.every(Boolean)) throw new Error(`a write through the peer was not stored (batch at ${i})`);
-  }
+  const plan = { keys: data.keys, valueAt: (i: number) => data.values[i % data.values.length], batch: 500 };
+  await loadBatches(plan, async (entries) => {
+    const stored = await Promise.all(entries.map(([key, value]) => driver.set(key, value)));
+    if (!stored.every(Boolean)) throw new Error('a write through the peer was not stored');
+  });
 }
 
 /**

@@ -80,6 +80,11 @@ export class Latencies {
   readonly #samples = new Float64Array(1 << 16);
   #count = 0;
 
+  /** Forgets the samples, keeping the array (one per process is enough: sides are timed one at a time). */
+  reset(): void {
+    this.#count = 0;
+  }
+
   record(ms: number): void {
     if (this.#count < this.#samples.length) this.#samples[this.#count++] = ms;
   }

@@ -1,21 +1,17 @@
 /** The backends the bench knows, in the order they are run and printed. */
 export const BACKEND_NAMES = ['memory', 'sqlite', 'redis', 'memcached', 'postgres'] as const;
-/** A backend the bench knows. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** The timed workloads, in the order they are run and printed (`set-full` runs on memory only). */
 export const WORKLOAD_IDS = ['get-hit', 'get-miss', 'set', 'set-full', 'get-many', 'mixed', 'incr'] as const;
-/** A timed workload. */
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** Phases that `--skip` can leave out. */
 export const PHASES = ['workloads', 'memory', 'stability'] as const;
-/** A phase of a run. */
 export type Phase = (typeof PHASES)[number];
 
 /** Other caching libraries measured beside Larder with `--peers`. */
 export const PEER_NAMES = ['keyv', 'cache-manager', 'bentocache', 'lru-cache'] as const;
-/** A peer library. */
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Who does the work in a round: Larder, the raw client by hand, or a peer library. */
@@ -70,16 +66,8 @@ export interface Round {
   sides: Partial<Record<Side, SideRound>>;
 }
 
-/** One side of a case over its rounds: medians of the per-round figures. */
-export interface SideSummary {
-  label: string;
-  opsPerSec: number;
-  cpuUsPerOp: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  failed: number;
-}
+/** One side of a case over its rounds: medians of the per-round figures (errors summed), and who it is. */
+export type SideSummary = Omit<SideRound, 'ops' | 'elapsedMs'> & { label: string };
 
 /** A side against the raw client: medians of per-round ratios, each with its interval. */
 export interface PairedRatio {
@@ -193,5 +181,4 @@ export interface BenchResults {
   backends: BackendResult[];
   skipped: Skipped[];
   seconds: number;
-  notes: string[];
 }

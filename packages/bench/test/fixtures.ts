@@ -107,6 +107,5 @@ export function sampleResults(): BenchResults {
     backends: [backendResult('memory', 200_000, 0.5), backendResult('sqlite', 50_000, 0.8)],
     skipped: [{ name: 'redis', reason: 'redis-server was not found', fix: 'apt-get install redis-server' }],
     seconds: 42,
-    notes: ['Memory was measured with 100,000 keys and extrapolated to 1M.'],
   };
 }

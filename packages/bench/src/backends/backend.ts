@@ -137,15 +137,17 @@ export function decodeRaw(bytes: string | Buffer | Uint8Array | null | undefined
 /** `[key, value]` pairs to write in one batch. */
 export type Entries = (readonly [string, unknown])[];
 
+/** What to load: keys, the value at each index, entries per batch, and where to report progress. */
+export interface LoadPlan {
+  keys: readonly string[];
+  valueAt: (index: number) => unknown;
+  batch: number;
+  onProgress?: (done: number) => void;
+}
+
 /** Runs `write` over batches of `[key, value]` pairs, keeping `parallel` batches in flight. */
-export async function loadBatches(
-  keys: readonly string[],
-  valueAt: (index: number) => unknown,
-  batch: number,
-  write: (entries: Entries) => Promise<void>,
-  onProgress?: (done: number) => void,
-  parallel = 4,
-): Promise<void> {
+export async function loadBatches(plan: LoadPlan, write: (entries: Entries) => Promise<void>, parallel = 4) {
+  const { keys, valueAt, batch, onProgress } = plan;
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -167,7 +169,7 @@ export async function loadBatches(
  * key Larder stores (`larder:1:mem:<n>`), so the difference is what Larder adds per entry (its
  * frame byte and expiry bookkeeping), not a longer key name.
  */
-export function memoryPlan(side: MemorySideName, load: MemoryLoad) {
+export function memoryPlan(side: MemorySideName, load: MemoryLoad): LoadPlan {
   const pool = Array.from({ length: 64 }, (_, n) => makeValue(n, load.valueSize));
   const rawPrefix = side === 'raw' ? 'larder:1:' : '';
   return {

@@ -1,20 +1,7 @@
 import memjs from 'memjs';
 import { memoryKey, rawKeysWritten } from '../data.js';
-import {
-  type BenchBackend,
-  benchCaches,
-  decodeRaw,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemorySideName,
-  memoryPlan,
-  once,
-  RAW_TTL_SECONDS,
-  type RawDriver,
-} from './backend.js';
+import type { BenchBackend, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
 import { closeQuietly, guarded, openServer } from './load.js';
 
@@ -23,16 +10,16 @@ type MemcachedModule = typeof import('@larder/backend-memcached');
 type RawClient = memjs.Client<string | Buffer, Buffer | null>;
 
 function rawDriver(client: RawClient): RawDriver {
-  const get = async (key: string) => decodeRaw((await client.get(key)).value);
+  const get = async (key: string) => kit.decodeRaw((await client.get(key)).value);
   const set = (key: string, value: unknown) =>
-    client.set(key, encodeRaw(value), { expires: RAW_TTL_SECONDS });
+    client.set(key, kit.encodeRaw(value), { expires: kit.RAW_TTL_SECONDS });
   return {
     get,
     set,
     // memjs 1.3 has no multi-get: concurrent GETs, which memjs pipelines on its one connection.
     getMany: (keys) => Promise.all(keys.map(get)),
     incr: async (key) => {
-      const { value } = await client.increment(key, 1, { initial: 1, expires: RAW_TTL_SECONDS });
+      const { value } = await client.increment(key, 1, { initial: 1, expires: kit.RAW_TTL_SECONDS });
       return typeof value === 'number' ? value : undefined;
     },
     load: async (entries) => {
@@ -81,16 +68,17 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
     },
     async () => {
       await client.set('bench:probe', '1', { expires: 60 });
-      const { larder, loader } = benchCaches(store);
+      const { larder, loader } = kit.benchCaches(store);
       const raw = rawDriver(client);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
-        const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+        const plan = kit.memoryPlan(side, load);
+        const { keys } = plan;
         const before = await stats(client);
-        const cache = side === 'larder' ? loaderCache(store) : undefined;
+        const cache = side === 'larder' ? kit.loaderCache(store) : undefined;
         const write = cache
-          ? larderLoader(cache)
+          ? kit.larderLoader(cache)
           : (entries: Parameters<RawDriver['load']>[0]) => raw.load(entries);
-        await loadBatches(keys, valueAt, batch, write, onProgress);
+        await kit.loadBatches(plan, write);
         const after = await stats(client);
         const evicted = Number(after.evictions) - Number(before.evictions);
         if (evicted > 0) {
@@ -115,7 +103,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
         loader,
         raw,
         measureMemory,
-        teardown: once(async () => {
+        teardown: kit.once(async () => {
           if (handle.source !== 'local') {
             // A shared server: bump Larder's generation and delete the raw keys we wrote.
             await larder.clear().catch(() => false);

@@ -1,22 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { memoryStore } from '@larder/core';
+import { type Cache, memoryStore } from '@larder/core';
 import { makeValue, memoryKey } from '../data.js';
-import {
-  type BenchBackend,
-  benchCaches,
-  decodeRaw,
-  EMBEDDED,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemoryReading,
-  type MemorySideName,
-  once,
-  type RawDriver,
-} from './backend.js';
+import type { BenchBackend, MemoryLoad, MemoryReading, MemorySideName, RawDriver } from './backend.js';
+import * as kit from './backend.js';
 
 /** MemoryStore's default `maxEntries`: the set-full workload writes into a store this full. */
 export const FULL_STORE_ENTRIES = 100_000;
@@ -25,32 +12,32 @@ export const FULL_STORE_ENTRIES = 100_000;
 export async function createMemoryBackend(): Promise<BenchBackend> {
   // Large limits: the bench measures speed, not the LRU's eviction.
   const store = memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 40, maxValueBytes: 2 ** 30 });
-  const { larder, loader } = benchCaches(store);
+  const { larder, loader } = kit.benchCaches(store);
   const map = new Map<string, string>();
   const raw: RawDriver = {
-    get: async (key) => decodeRaw(map.get(key)),
+    get: async (key) => kit.decodeRaw(map.get(key)),
     set: async (key, value) => {
-      map.set(key, encodeRaw(value));
+      map.set(key, kit.encodeRaw(value));
       return true;
     },
-    getMany: async (keys) => keys.map((key) => decodeRaw(map.get(key))),
+    getMany: async (keys) => keys.map((key) => kit.decodeRaw(map.get(key))),
     incr: async (key) => {
       const next = Number(map.get(key) ?? 0) + 1;
       map.set(key, String(next));
       return next;
     },
     load: async (entries) => {
-      for (const [key, value] of entries) map.set(key, encodeRaw(value));
+      for (const [key, value] of entries) map.set(key, kit.encodeRaw(value));
     },
   };
   // The set-full workload's store: MemoryStore's default size, filled before its case.
-  const full = benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
+  const full = kit.benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
   const fill = async () => {
     const keys = Array.from({ length: FULL_STORE_ENTRIES }, (_, n) => `fill:${n}`);
     const value = makeValue(0, 100);
-    await loadBatches(keys, () => value, 1000, larderLoader(full.loader));
+    await kit.loadBatches({ keys, valueAt: () => value, batch: 1000 }, kit.larderLoader(full.loader));
   };
-  const teardown = once(async () => {
+  const teardown = kit.once(async () => {
     map.clear();
     await larder.close();
     await full.larder.close();
@@ -59,7 +46,7 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     name: 'memory',
     rawClient: 'Map of JSON strings',
     server: { version: process.version, source: 'embedded', address: 'in-process' },
-    ...EMBEDDED,
+    ...kit.EMBEDDED,
     fullStore: { larder: full.larder, fill },
     larder,
     loader,
@@ -83,29 +70,22 @@ function heapBytes(): number {
 
 /** Heap + external bytes added by `load.count` entries in a fresh MemoryStore (or a bare Map of JSON strings). */
 async function measureHeap(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> {
-  const pool = Array.from({ length: 64 }, (_, n) => makeValue(n, load.valueSize));
+  const plan = kit.memoryPlan(side, load);
   const before = heapBytes();
-  let kept: { close?(): Promise<void> } | Map<string, string>;
+  let kept: Cache | Map<string, string>;
   if (side === 'larder') {
     const store = memoryStore({ maxEntries: load.count + 1000, maxBytes: 2 ** 46, maxValueBytes: 2 ** 30 });
-    const cache = loaderCache(store);
-    const keys = Array.from({ length: load.count }, (_, i) => memoryKey(i));
-    await loadBatches(
-      keys,
-      (i) => pool[i & 63],
-      1000,
-      larderLoader(cache),
-      (n) => load.phase.update(`${side}: ${n}`),
-    );
-    kept = cache;
+    kept = kit.loaderCache(store);
+    await kit.loadBatches(plan, kit.larderLoader(kept));
   } else {
-    const map = new Map<string, string>();
-    for (let i = 0; i < load.count; i++) map.set(memoryKey(i), JSON.stringify(pool[i & 63]));
-    kept = map;
+    // Keys built in the loop, not taken from the plan (made before the first reading), so they count.
+    kept = new Map<string, string>();
+    for (let i = 0; i < load.count; i++)
+      kept.set(`larder:1:${memoryKey(i)}`, JSON.stringify(plan.valueAt(i)));
   }
   const bytes = heapBytes() - before;
   if (kept instanceof Map) kept.clear();
-  else await kept.close?.();
+  else await kept.close();
   return {
     bytes,
     method:

@@ -1,20 +1,7 @@
 import type { Cache } from '@larder/core';
 import pg from 'pg';
-import {
-  type BenchBackend,
-  benchCaches,
-  decodeRaw,
-  type Entries,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemorySideName,
-  memoryPlan,
-  once,
-  type RawDriver,
-} from './backend.js';
+import type { BenchBackend, Entries, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
 import { closeQuietly, guarded, openServer } from './load.js';
 
@@ -42,7 +29,7 @@ function rawLoader(pool: pg.Pool, table: string) {
     await pool.query(
       `INSERT INTO ${table} (key, value) SELECT * FROM unnest($1::text[], $2::bytea[]) ` +
         'ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      [sorted.map(([key]) => key), sorted.map(([, value]) => Buffer.from(encodeRaw(value)))],
+      [sorted.map(([key]) => key), sorted.map(([, value]) => Buffer.from(kit.encodeRaw(value)))],
     );
   };
 }
@@ -59,17 +46,17 @@ function rawDriver(pool: pg.Pool): RawDriver {
         `SELECT value FROM ${RAW_TABLE} WHERE key = $1`,
         [key],
       );
-      return decodeRaw(rows[0]?.value);
+      return kit.decodeRaw(rows[0]?.value);
     },
     set: async (key, value) => {
       const text = `INSERT INTO ${RAW_TABLE} (key, value) VALUES ($1, $2) ${upsert} value = excluded.value`;
-      return (await query('set', text, [key, Buffer.from(encodeRaw(value))])).rowCount === 1;
+      return (await query('set', text, [key, Buffer.from(kit.encodeRaw(value))])).rowCount === 1;
     },
     getMany: async (keys) => {
       const text = `SELECT key, value FROM ${RAW_TABLE} WHERE key = ANY($1)`;
       const { rows } = await query<{ key: string; value: Buffer }>('get-many', text, [keys]);
       const found = new Map(rows.map((row) => [row.key, row.value]));
-      return keys.map((key) => decodeRaw(found.get(key)));
+      return keys.map((key) => kit.decodeRaw(found.get(key)));
     },
     incr: async (key) => {
       const text = `INSERT INTO ${RAW_COUNTER_TABLE} (key, n) VALUES ($1, 1) ${upsert} n = ${RAW_COUNTER_TABLE}.n + 1 RETURNING n`;
@@ -104,15 +91,16 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
     },
     async () => {
       await createRawTables(pool, RAW_TABLE);
-      const { larder, loader } = benchCaches(store);
+      const { larder, loader } = kit.benchCaches(store);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
-        const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+        const plan = kit.memoryPlan(side, load);
+
         const table = side === 'larder' ? LARDER_MEMORY_TABLE : RAW_MEMORY_TABLE;
         await pool.query(`DROP TABLE IF EXISTS ${table}`);
         let cache: Cache | undefined;
         try {
           if (side === 'larder') {
-            cache = loaderCache(pkg.postgresStore({ ...unbounded, table, pruneInterval: 0, max: 4 }));
+            cache = kit.loaderCache(pkg.postgresStore({ ...unbounded, table, pruneInterval: 0, max: 4 }));
             // Create the table and its index first, so the delta is the data alone.
             await cache.set('probe', 1);
             await cache.delete('probe');
@@ -120,13 +108,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
             await createRawTables(pool, table);
           }
           const before = await relationBytes(pool, table);
-          await loadBatches(
-            keys,
-            valueAt,
-            batch,
-            cache ? larderLoader(cache) : rawLoader(pool, table),
-            onProgress,
-          );
+          await kit.loadBatches(plan, cache ? kit.larderLoader(cache) : rawLoader(pool, table));
           return {
             bytes: (await relationBytes(pool, table)) - before,
             method: side === 'larder' ? 'pg_total_relation_size delta of the table' : 'same, bare table',
@@ -155,7 +137,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
           await pool.query('CHECKPOINT').catch(() => {});
         },
         measureMemory,
-        teardown: once(async () => {
+        teardown: kit.once(async () => {
           await closeQuietly(larder);
           await pool
             .query(`DROP TABLE IF EXISTS ${LARDER_TABLE}, ${RAW_TABLE}, ${RAW_COUNTER_TABLE}`)

@@ -1,22 +1,8 @@
 import type { Cache } from '@larder/core';
 import { Redis } from 'ioredis';
 import { rawKeysWritten } from '../data.js';
-import {
-  type BenchBackend,
-  benchCaches,
-  decodeRaw,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemorySideName,
-  memoryPlan,
-  once,
-  QUIET,
-  RAW_TTL_SECONDS,
-  type RawDriver,
-} from './backend.js';
+import type { BenchBackend, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
 import { closeQuietly, guarded, openServer } from './load.js';
 
@@ -24,14 +10,15 @@ type RedisModule = typeof import('@larder/backend-redis');
 
 function rawDriver(client: Redis): RawDriver {
   return {
-    get: async (key) => decodeRaw(await client.get(key)),
-    set: async (key, value) => (await client.set(key, encodeRaw(value), 'EX', RAW_TTL_SECONDS)) === 'OK',
-    getMany: async (keys) => (await client.mget(...keys)).map(decodeRaw),
+    get: async (key) => kit.decodeRaw(await client.get(key)),
+    set: async (key, value) =>
+      (await client.set(key, kit.encodeRaw(value), 'EX', kit.RAW_TTL_SECONDS)) === 'OK',
+    getMany: async (keys) => (await client.mget(...keys)).map(kit.decodeRaw),
     // Plain INCR: a hand-written counter rarely sets an expiry (Larder's incr does, atomically).
     incr: (key) => client.incr(key),
     load: async (entries) => {
       const pipeline = client.pipeline();
-      for (const [key, value] of entries) pipeline.set(key, encodeRaw(value), 'EX', RAW_TTL_SECONDS);
+      for (const [key, value] of entries) pipeline.set(key, kit.encodeRaw(value), 'EX', kit.RAW_TTL_SECONDS);
       const failed = (await pipeline.exec())?.find(([error]) => error !== null);
       if (failed) throw failed[0];
     },
@@ -52,7 +39,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
   );
   const { handle, pkg } = open;
   const url = handle.url;
-  const store = pkg.redisStore({ url, logger: QUIET });
+  const store = pkg.redisStore({ url, logger: kit.QUIET });
   // The raw client as a user gets it: ioredis defaults, plus an error listener so outages do not print.
   const client = new Redis(url, { lazyConnect: true });
   client.on('error', () => {});
@@ -64,9 +51,10 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
     },
     async () => {
       await client.connect();
-      const { larder, loader } = benchCaches(store);
+      const { larder, loader } = kit.benchCaches(store);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
-        const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+        const plan = kit.memoryPlan(side, load);
+        const { keys } = plan;
         const used = async () => usedMemory(await client.info('memory'));
         // Each side loads into its own empty logical database (14, 15), so each pays for growing
         // its own key and expiry tables (a side loaded after the other would find them grown).
@@ -77,10 +65,10 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
         const before = await used();
         try {
           if (side === 'larder') {
-            cache = loaderCache(pkg.redisStore({ url, logger: QUIET, redis: { db } }));
-            await loadBatches(keys, valueAt, batch, larderLoader(cache), onProgress);
+            cache = kit.loaderCache(pkg.redisStore({ url, logger: kit.QUIET, redis: { db } }));
+            await kit.loadBatches(plan, kit.larderLoader(cache));
           } else {
-            await loadBatches(keys, valueAt, batch, (e) => rawDriver(sideClient).load(e), onProgress);
+            await kit.loadBatches(plan, (e) => rawDriver(sideClient).load(e));
           }
           const bytes = (await used()) - before;
           return { bytes, method: side === 'larder' ? 'Redis INFO used_memory delta' : 'same, for SET … EX' };
@@ -102,7 +90,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
         loader,
         raw: rawDriver(client),
         measureMemory,
-        teardown: once(async () => {
+        teardown: kit.once(async () => {
           if (handle.source !== 'local') {
             // A shared server: remove only what the bench wrote.
             await larder.clear().catch(() => {});

@@ -1,28 +1,20 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  type BenchBackend,
-  benchCaches,
-  decodeRaw,
-  EMBEDDED,
-  type Entries,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemoryReading,
-  type MemorySideName,
-  memoryPlan,
-  once,
-  type RawDriver,
+import type {
+  BenchBackend,
+  Entries,
+  MemoryLoad,
+  MemoryReading,
+  MemorySideName,
+  RawDriver,
 } from './backend.js';
+import * as kit from './backend.js';
 import { closeQuietly, importPackage } from './load.js';
 
 type SqliteModule = typeof import('@larder/backend-db/sqlite');
 
-/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored once). */
+/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored kit.once). */
 const RAW_TABLE_SQL =
   'CREATE TABLE IF NOT EXISTS bench_raw (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID';
 
@@ -52,15 +44,15 @@ function rawDriver(db: Database.Database): RawDriver {
     )
     .pluck();
   const putMany = db.transaction((entries: readonly (readonly [string, unknown])[]) => {
-    for (const [key, value] of entries) put.run(key, Buffer.from(encodeRaw(value)));
+    for (const [key, value] of entries) put.run(key, Buffer.from(kit.encodeRaw(value)));
   });
   return {
-    get: async (key) => decodeRaw(get.get(key)),
-    set: async (key, value) => put.run(key, Buffer.from(encodeRaw(value))).changes === 1,
+    get: async (key) => kit.decodeRaw(get.get(key)),
+    set: async (key, value) => put.run(key, Buffer.from(kit.encodeRaw(value))).changes === 1,
     getMany: async (keys) => {
       const found = new Map<string, Buffer>();
       for (const row of many.all(JSON.stringify(keys))) found.set(row.key, row.value);
-      return keys.map((key) => decodeRaw(found.get(key)));
+      return keys.map((key) => kit.decodeRaw(found.get(key)));
     },
     incr: async (key) => incr.all(key)[0],
     load: async (entries) => {
@@ -90,11 +82,11 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
   // Culling off: the bench measures speed, not the size cap.
   const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
-  const { larder, loader } = benchCaches(store);
+  const { larder, loader } = kit.benchCaches(store);
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
-  const disconnect = once(async () => {
+  const disconnect = kit.once(async () => {
     await closeQuietly(larder);
     rawDb.close();
   });
@@ -102,11 +94,11 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
     const path = join(tempDir, `memory-${side}.db`);
     removeDb(path);
-    const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+    const plan = kit.memoryPlan(side, load);
     const unbounded = { path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 };
     try {
       // Create the table (and index) first, so the delta is the data alone.
-      const open = side === 'larder' ? () => loaderCache(sqliteStore(unbounded)) : undefined;
+      const open = side === 'larder' ? () => kit.loaderCache(sqliteStore(unbounded)) : undefined;
       const empty = open?.();
       if (empty) {
         await empty.set('probe', 1);
@@ -116,8 +108,8 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
       const before = fileBytes(path);
       const cache = open?.();
       const db = cache ? undefined : openRaw(path);
-      const write = cache ? larderLoader(cache) : (entries: Entries) => rawDriver(db!).load(entries);
-      await loadBatches(keys, valueAt, batch, write, onProgress, 1);
+      const write = cache ? kit.larderLoader(cache) : (entries: Entries) => rawDriver(db!).load(entries);
+      await kit.loadBatches(plan, write, 1);
       await cache?.close();
       db?.close();
       const method =
@@ -132,7 +124,7 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     name: 'sqlite',
     rawClient: 'better-sqlite3 prepared statements',
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
-    ...EMBEDDED,
+    ...kit.EMBEDDED,
     larder,
     loader,
     raw,

@@ -29,7 +29,6 @@ export function renderMarkdown(results: BenchResults): string {
     for (const s of results.skipped) lines.push(`- **${s.name}**: ${s.reason} To enable it: ${s.fix}`);
     lines.push('');
   }
-  if (results.notes.length > 0) lines.push('## Notes', '', ...results.notes.map((n) => `- ${n}`), '');
   lines.push(
     '## Environment',
     '',
