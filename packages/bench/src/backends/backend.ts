@@ -87,14 +87,12 @@ export const EMBEDDED = {
 } as const;
 
 /** The Larder side as a driver. */
-export function larderDriver(cache: Cache): Driver {
-  return {
-    get: (key) => cache.get(key),
-    set: (key, value) => cache.set(key, value),
-    getMany: (keys) => cache.getMany(keys),
-    incr: (key) => cache.incr(key),
-  };
-}
+export const larderDriver = (cache: Cache): Driver => ({
+  get: (key) => cache.get(key),
+  set: (key, value) => cache.set(key, value),
+  getMany: (keys) => cache.getMany(keys),
+  incr: (key) => cache.incr(key),
+});
 
 /** Keeps the caches quiet during the bench: what they would log is counted in their stats anyway. */
 export const QUIET: CacheLogger = { warn() {}, error() {} };
@@ -102,17 +100,9 @@ export const QUIET: CacheLogger = { warn() {}, error() {} };
 /** Prefix of the workload caches (the memory load uses Larder's default prefix, to show its real key length). */
 export const BENCH_CACHE_PREFIX = 'lb';
 
-/** A cache for loading data: errors thrown, deadline and breaker out of the way (loading is never timed). */
-export function loaderCache(store: Store, prefix?: string): Cache {
-  const options = {
-    store,
-    ignoreErrors: false,
-    timeout: 60_000,
-    circuitBreaker: false as const,
-    logger: QUIET,
-  };
-  return createCache(prefix === undefined ? options : { ...options, prefix });
-}
+/** A cache for loading data: errors thrown, no deadline or breaker (loading is never timed); Larder's default prefix. */
+export const loaderCache = (store: Store, prefix = 'larder'): Cache =>
+  createCache({ store, prefix, ignoreErrors: false, timeout: 60_000, circuitBreaker: false, logger: QUIET });
 
 /** The workload cache (defaults, as a user gets them) and the loader over one store. */
 export function benchCaches(store: Store): { larder: Cache; loader: Cache } {
@@ -183,10 +173,7 @@ export function memoryPlan(side: MemorySideName, load: MemoryLoad): LoadPlan {
 /** Writes batches through a loader cache and fails loudly when one was not stored. */
 export function larderLoader(cache: Cache): (entries: Entries) => Promise<void> {
   return async (entries) => {
-    if (!(await cache.setMany(entries))) {
-      throw new Error(
-        `loading ${entries.length} entries through Larder (${cache.store.name}) stored nothing`,
-      );
-    }
+    if (await cache.setMany(entries)) return;
+    throw new Error(`loading ${entries.length} entries through Larder (${cache.store.name}) stored nothing`);
   };
 }

@@ -8,22 +8,20 @@ import { closeQuietly, guarded, openServer } from './load.js';
 
 type RedisModule = typeof import('@larder/backend-redis');
 
-function rawDriver(client: Redis): RawDriver {
-  return {
-    get: async (key) => kit.decodeRaw(await client.get(key)),
-    set: async (key, value) =>
-      (await client.set(key, kit.encodeRaw(value), 'EX', kit.RAW_TTL_SECONDS)) === 'OK',
-    getMany: async (keys) => (await client.mget(...keys)).map(kit.decodeRaw),
-    // Plain INCR: a hand-written counter rarely sets an expiry (Larder's incr does, atomically).
-    incr: (key) => client.incr(key),
-    load: async (entries) => {
-      const pipeline = client.pipeline();
-      for (const [key, value] of entries) pipeline.set(key, kit.encodeRaw(value), 'EX', kit.RAW_TTL_SECONDS);
-      const failed = (await pipeline.exec())?.find(([error]) => error !== null);
-      if (failed) throw failed[0];
-    },
-  };
-}
+const rawDriver = (client: Redis): RawDriver => ({
+  get: async (key) => kit.decodeRaw(await client.get(key)),
+  set: async (key, value) =>
+    (await client.set(key, kit.encodeRaw(value), 'EX', kit.RAW_TTL_SECONDS)) === 'OK',
+  getMany: async (keys) => (await client.mget(...keys)).map(kit.decodeRaw),
+  // Plain INCR: a hand-written counter rarely sets an expiry (Larder's incr does, atomically).
+  incr: (key) => client.incr(key),
+  load: async (entries) => {
+    const pipeline = client.pipeline();
+    for (const [key, value] of entries) pipeline.set(key, kit.encodeRaw(value), 'EX', kit.RAW_TTL_SECONDS);
+    const failed = (await pipeline.exec())?.find(([error]) => error !== null);
+    if (failed) throw failed[0];
+  },
+});
 
 /** Parses `used_memory` out of INFO memory. */
 export function usedMemory(info: string): number {

@@ -58,19 +58,17 @@ export function summaryTable(results: BenchResults): Table {
 }
 
 /** The table that motivated Larder, as published: another machine, another stack. */
-export function referenceTable(): Table {
-  return {
-    title: 'Reference: the seed table (another machine; Django + Python, not this run)',
-    header: ['Backend', 'Get ops/s', 'Memory 1M keys', 'Production Stability'],
-    rows: [
-      ['django-redis', '58,000', '165 MB', 'Excellent'],
-      ['Django native', '52,000', '180 MB', 'Good'],
-      ['Database cache', '1,800', '~2 GB', 'Poor, fails at 5K ops'],
-    ],
-    numeric: [false, true, true, false],
-    notes: [],
-  };
-}
+export const referenceTable = (): Table => ({
+  title: 'Reference: the seed table (another machine; Django + Python, not this run)',
+  header: ['Backend', 'Get ops/s', 'Memory 1M keys', 'Production Stability'],
+  rows: [
+    ['django-redis', '58,000', '165 MB', 'Excellent'],
+    ['Django native', '52,000', '180 MB', 'Good'],
+    ['Database cache', '1,800', '~2 GB', 'Poor, fails at 5K ops'],
+  ],
+  numeric: [false, true, true, false],
+  notes: [],
+});
 
 function caseNotes(c: CaseResult, side: Side): string {
   const s = c.sides[side]!;
