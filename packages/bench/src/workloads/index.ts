@@ -5,6 +5,7 @@ import { getMiss } from './get-miss.js';
 import { incr } from './incr.js';
 import { mixed } from './mixed.js';
 import { set } from './set.js';
+import { setFull } from './set-full.js';
 import type { Workload } from './workload.js';
 
 /** Every timed workload by id. */
@@ -12,6 +13,7 @@ export const WORKLOADS: Record<WorkloadId, Workload> = {
   'get-hit': getHit,
   'get-miss': getMiss,
   set,
+  'set-full': setFull,
   'get-many': getMany,
   mixed,
   incr,

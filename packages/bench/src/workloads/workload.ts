@@ -15,6 +15,8 @@ export interface Workload {
   readonly title: string;
   /** Keys read or written by one operation. */
   readonly keysPerOp: number;
+  /** Whether peers run it too (they are measured on plain get and set). */
+  readonly peers: boolean;
   /**
    * Returns the operation of worker `worker`; every call uses the next pre-generated index,
    * so no random numbers or keys are made while the timer runs.
@@ -23,6 +25,4 @@ export interface Workload {
 }
 
 /** Where worker `worker` starts in the pre-generated sequences, so workers do not read in lockstep. */
-export function startIndex(worker: number): number {
-  return (worker * 7919) >>> 0;
-}
+export const startIndex = (worker: number): number => (worker * 7919) >>> 0;

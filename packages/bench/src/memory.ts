@@ -1,7 +1,8 @@
-import type { BenchBackend } from '../backends/backend.js';
-import type { Progress } from '../progress.js';
-import { ratio } from '../stats.js';
-import type { MemoryResult, MemorySide } from '../types.js';
+import type { BenchBackend } from './backends/backend.js';
+import { formatBytes } from './format.js';
+import type { Progress } from './progress.js';
+import { ratio } from './stats.js';
+import type { BenchOptions, MemoryResult, MemorySide } from './types.js';
 
 /** The figure is given per this many keys. */
 export const PER_KEYS = 1_000_000;
@@ -12,21 +13,22 @@ function side(bytes: number, keys: number): MemorySide {
 }
 
 /**
- * Memory per 1M keys: loads `keys` entries through Larder, then the same payload through the raw
- * client, in batches, and asks the server (or the heap) what each needed. Never inside a timed phase.
+ * Memory per 1M keys: loads `memoryKeys` entries through Larder, then the same payload through
+ * the raw client, in batches, and asks the server (or the heap) what each needed. Never inside
+ * a timed phase.
  */
 export async function measureMemory(
   backend: BenchBackend,
-  keys: number,
-  valueSize: number,
-  seed: number,
+  options: Pick<BenchOptions, 'memoryKeys' | 'valueSize'>,
   progress: Progress,
 ): Promise<MemoryResult> {
   const started = performance.now();
+  const keys = options.memoryKeys;
   const phase = progress.phase(`${backend.name}: memory`, `${keys.toLocaleString('en-US')} keys`);
   try {
-    const larder = await backend.measureMemory('larder', { count: keys, valueSize, seed, phase });
-    const raw = await backend.measureMemory('raw', { count: keys, valueSize, seed, phase });
+    const load = { count: keys, valueSize: options.valueSize, phase };
+    const larder = await backend.measureMemory('larder', load);
+    const raw = await backend.measureMemory('raw', load);
     const result: MemoryResult = {
       keys,
       extrapolated: keys !== PER_KEYS,
@@ -38,7 +40,7 @@ export async function measureMemory(
       seconds: (performance.now() - started) / 1000,
     };
     phase.done(
-      `${(result.larder.bytesPer1M / 2 ** 20).toFixed(1)} MiB Larder, ${(result.raw.bytesPer1M / 2 ** 20).toFixed(1)} MiB raw per 1M keys`,
+      `${formatBytes(result.larder.bytesPer1M)} Larder, ${formatBytes(result.raw.bytesPer1M)} raw per 1M keys`,
     );
     return result;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkResults, nonFinitePaths } from '../src/check-results.js';
+import { checkResults, nonFinitePaths } from '../src/check.js';
 import { sampleResults } from './fixtures.js';
 
 /** What the results look like after a round trip through the file. */
@@ -14,10 +14,10 @@ describe('checkResults', () => {
 
   it('catches NaN and Infinity, which JSON writes as null', () => {
     const results = sampleResults();
-    results.backends[0]!.cases[0]!.ratio = Number.NaN;
+    results.backends[0]!.cases[0]!.ratios.larder!.ops.high = Number.NaN;
     results.backends[1]!.memory!.ratio = Number.POSITIVE_INFINITY;
     const { problems } = checkResults(viaJson(results));
-    expect(problems).toContain('$.backends[0].cases[0].ratio is not a finite number');
+    expect(problems).toContain('$.backends[0].cases[0].ratios.larder.ops.high is not a finite number');
     expect(problems).toContain('$.backends[1].memory.ratio is not a finite number');
   });
 
@@ -36,11 +36,10 @@ describe('checkResults', () => {
     expect(checkResults(viaJson(results)).problems).toContain('sqlite get-hit c=64 has no result: boom');
   });
 
-  it('fails on a missing phase and warns about errors, failed operations and a busy machine', () => {
+  it('fails on a missing phase and warns about errors and failed operations', () => {
     const results = sampleResults();
-    results.backends[0]!.cases[0]!.larder.errors = 3;
-    results.backends[0]!.cases[0]!.raw.failed = 2;
-    results.backends[0]!.cases[1]!.busy = true;
+    results.backends[0]!.cases[0]!.sides.larder!.errors = 3;
+    results.backends[0]!.cases[0]!.sides.raw!.failed = 2;
     delete results.backends[1]!.memory;
     results.backends[1]!.memoryError = 'disk full';
     const { problems, warnings } = checkResults(viaJson(results));
@@ -48,20 +47,21 @@ describe('checkResults', () => {
     expect(warnings).toEqual([
       'memory get-hit c=1 larder: 3 errors',
       'memory get-hit c=1 raw: 2 operations failed',
-      'memory get-hit c=64: measured on a busy machine',
     ]);
   });
 
   it('fails on figures that cannot come from a correct run', () => {
     const results = sampleResults();
-    const side = results.backends[0]!.cases[0]!.larder;
-    side.p50Ms = 5;
-    side.rounds.pop();
-    side.opsPerSec.median = side.opsPerSec.max + 1;
+    const c = results.backends[0]!.cases[0]!;
+    c.sides.larder!.p50Ms = 5;
+    c.rounds.pop();
+    c.ratios.larder!.cpu.median = c.ratios.larder!.cpu.high + 1;
+    delete results.backends[1]!.cases[1]!.ratios.larder;
     expect(checkResults(viaJson(results)).problems).toEqual([
-      'memory get-hit c=1 larder: 2 rounds, expected at least 3',
-      'memory get-hit c=1 larder: median outside min–max',
+      'memory get-hit c=1: 9 rounds kept, expected 10',
+      'memory get-hit c=1 larder: ratio outside its interval',
       'memory get-hit c=1 larder: p50 above p99',
+      'sqlite get-hit c=64: no Larder ÷ raw ratio',
     ]);
   });
 

@@ -5,10 +5,11 @@ export const incr: Workload = {
   id: 'incr',
   title: 'incr',
   keysPerOp: 1,
+  peers: false,
   op(driver, data, worker) {
     const { counterKeys, order, mask } = data;
     const wrap = counterKeys.length - 1;
     let i = startIndex(worker);
-    return async () => typeof (await driver.incr(counterKeys[order[i++ & mask]! & wrap]!)) === 'number';
+    return async () => typeof (await driver.incr!(counterKeys[order[i++ & mask]! & wrap]!)) === 'number';
   },
 };
