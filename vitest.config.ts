@@ -8,8 +8,10 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@larder\/core\/store-kit$/, replacement: src('core/src/store-kit.ts') },
+      { find: /^@larder\/core\/chaos$/, replacement: src('core/src/chaos.ts') },
       { find: /^@larder\/core\/testing$/, replacement: src('core/src/testing/index.ts') },
       { find: /^@larder\/core$/, replacement: src('core/src/index.ts') },
+      { find: /^@larder\/keyv$/, replacement: src('keyv/src/index.ts') },
       { find: /^@larder\/testkit\/helpers$/, replacement: src('testkit/src/helpers.ts') },
       { find: /^@larder\/testkit\/vitest$/, replacement: src('testkit/src/vitest.ts') },
       { find: /^@larder\/testkit$/, replacement: src('testkit/src/index.ts') },
@@ -20,10 +22,12 @@ export default defineConfig({
       { find: /^@larder\/backend-db$/, replacement: src('backend-db/src/index.ts') },
       { find: /^@larder\/metrics$/, replacement: src('metrics/src/index.ts') },
       { find: /^@larder\/cli$/, replacement: src('cli/src/index.ts') },
+      { find: /^@larder\/http$/, replacement: src('http/src/index.ts') },
+      { find: /^@larder\/session$/, replacement: src('session/src/index.ts') },
     ],
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     // One Redis, Memcached and Postgres per run, shared by every suite (see @larder/testkit).
     globalSetup: ['packages/testkit/src/vitest-global-setup.ts'],
     testTimeout: 20_000,

@@ -11,52 +11,30 @@ export function createRandom(seed: number): () => number {
 }
 
 /** A JSON-able record like an app would cache: a few typed fields and padding. */
-export interface BenchValue {
-  id: number;
-  name: string;
-  active: boolean;
-  score: number;
-  tags: string[];
-  pad: string;
-}
+export type BenchValue = ReturnType<typeof makeValue>;
 
 /** Builds a value whose `JSON.stringify` is exactly `size` bytes (size ≥ the bare record, about 80). */
-export function makeValue(index: number, size: number): BenchValue {
-  const value: BenchValue = {
+export function makeValue(index: number, size: number) {
+  const score = Math.round(((index * 7919) % 1000) * 1.5) / 10;
+  const value = {
     id: index,
     name: `item-${index}`,
     active: index % 2 === 0,
-    score: Math.round(((index * 7919) % 1000) * 1.5) / 10,
+    score,
     tags: ['bench', `t${index % 7}`],
     pad: '',
   };
-  const bare = JSON.stringify(value).length;
   // Padding with a repeated letter pattern keeps values compressible the way real JSON is.
-  const pattern = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const need = Math.max(0, size - bare);
-  value.pad = pattern.repeat(Math.ceil(need / pattern.length)).slice(0, need);
+  const need = Math.max(0, size - JSON.stringify(value).length);
+  value.pad = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(need / 36)).slice(0, need);
   return value;
 }
 
-/** The key of the n-th loaded entry. */
-export function benchKey(n: number): string {
-  return `bench:${n}`;
-}
-
-/** The key of the n-th entry of the memory load (apart from the workload keys, which stay loaded). */
-export function memoryKey(n: number): string {
-  return `mem:${n}`;
-}
-
-/** The key of the n-th counter of the incr workload. */
-export function counterKey(n: number): string {
-  return `bench:counter:${n}`;
-}
-
-/** The key the stability load's worker `w` writes in slot `j`. */
-export function stabilityKey(w: number, j: number): string {
-  return `stab:${w}:${j}`;
-}
+/** Keys: the n-th loaded entry, memory-load entry, incr counter, and stability slot `j` of worker `w`. */
+export const benchKey = (n: number) => `bench:${n}`;
+export const memoryKey = (n: number) => `mem:${n}`;
+export const counterKey = (n: number) => `bench:counter:${n}`;
+export const stabilityKey = (w: number, j: number) => `stab:${w}:${j}`;
 
 const COUNTERS = 1024;
 /** Workers and keys per worker of the stability load. */
@@ -113,6 +91,5 @@ export function createDataset(keyCount: number, valueSize: number, seed: number)
 }
 
 /** Splits `count` items into batches of about `targetBytes` of values (at least 1, at most `maxItems`). */
-export function batchSize(valueSize: number, targetBytes = 1024 * 1024, maxItems = 1000): number {
-  return Math.max(1, Math.min(maxItems, Math.floor(targetBytes / valueSize)));
-}
+export const batchSize = (valueSize: number, targetBytes = 1024 * 1024, maxItems = 1000): number =>
+  Math.max(1, Math.min(maxItems, Math.floor(targetBytes / valueSize)));

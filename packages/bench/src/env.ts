@@ -1,23 +1,31 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
-import type { Environment } from './types.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const require = createRequire(import.meta.url);
-
-function packageVersion(name: string): string | undefined {
+/** A package's installed version (found from its entry point, since `exports` may hide package.json). */
+export function packageVersion(name: string): string | undefined {
   try {
-    const path = require.resolve(`${name}/package.json`);
-    return (JSON.parse(readFileSync(path, 'utf8')) as { version?: string }).version;
+    for (
+      let dir = dirname(fileURLToPath(import.meta.resolve(name)));
+      dir !== dirname(dir);
+      dir = dirname(dir)
+    ) {
+      const file = join(dir, 'package.json');
+      const pkg = existsSync(file)
+        ? (JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string })
+        : {};
+      if (pkg.name === name) return pkg.version;
+    }
   } catch {
-    return undefined;
+    // not installed
   }
+  return undefined;
 }
 
 function osName(): string {
   try {
-    const text = readFileSync('/etc/os-release', 'utf8');
-    const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1];
+    const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
     if (pretty) return `${pretty} (${type()} ${release()})`;
   } catch {
     // not Linux, or no os-release
@@ -25,10 +33,12 @@ function osName(): string {
   return `${type()} ${release()}`;
 }
 
-/** Where the run happened: date, Node, CPU, OS and the client library versions. */
-export function describeEnvironment(date: Date): Environment {
+const CLIENTS = ['ioredis', 'memjs', 'pg', 'better-sqlite3'];
+
+/** Where the run happened: date, Node, CPU, OS, load and the client library versions. */
+export function describeEnvironment(date: Date, peers: readonly string[] = []) {
   const packages: Record<string, string> = {};
-  for (const name of ['tinybench', 'ioredis', 'memjs', 'pg', 'better-sqlite3']) {
+  for (const name of [...CLIENTS, ...peers]) {
     const version = packageVersion(name);
     if (version !== undefined) packages[name] = version;
   }

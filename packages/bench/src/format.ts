@@ -1,7 +1,7 @@
+import type { Interval } from './types.js';
+
 /** Operations per second with thousands separators and no decimals: 123,456. */
-export function formatOps(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
-}
+export const formatOps = (value: number): string => Math.round(value).toLocaleString('en-US');
 
 /** A count in short form: 5000 → 5K, 1500000 → 1.5M, 950 → 950. */
 export function formatCount(value: number): string {
@@ -10,9 +10,7 @@ export function formatCount(value: number): string {
   return String(Math.round(value));
 }
 
-function trim(value: number): string {
-  return value >= 100 ? String(Math.round(value)) : String(Number(value.toFixed(1)));
-}
+const trim = (value: number) => (value >= 100 ? String(Math.round(value)) : String(Number(value.toFixed(1))));
 
 /** Bytes in binary units: 512 B, 1.5 KiB, 112.3 MiB, 1.20 GiB. */
 export function formatBytes(bytes: number): string {
@@ -34,14 +32,23 @@ export function formatMs(ms: number): string {
 }
 
 /** A duration in seconds with one decimal, or in whole ms below 0.1 s: 1.4 s, 0.4 s, 30 ms. */
-export function formatSeconds(ms: number): string {
-  return ms < 100 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
+export const formatSeconds = (ms: number): string =>
+  ms < 100 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 
 /** A ratio as 0.93×. */
-export function formatRatio(value: number): string {
-  return `${value.toFixed(2)}×`;
+export const formatRatio = (value: number): string => `${value.toFixed(2)}×`;
+
+/** Whether an interval holds 1.0: the two sides cannot be told apart. */
+export const spansOne = (interval: Interval): boolean => interval.low <= 1 && interval.high >= 1;
+
+/** A ratio with its interval, "2.02× (1.85–2.20)"; one spanning 1.0 says so. */
+export function formatInterval(interval: Interval): string {
+  const text = `${formatRatio(interval.median)} (${interval.low.toFixed(2)}–${interval.high.toFixed(2)})`;
+  return spansOne(interval) ? `${text} no measurable difference` : text;
 }
+
+/** Microseconds of CPU per operation: 3.2 µs, 41 µs. */
+export const formatCpu = (us: number): string => (us < 10 ? `${us.toFixed(1)} µs` : `${Math.round(us)} µs`);
 
 /** A padded text table: the first row is the header; numeric-looking columns align right. */
 export function textTable(rows: readonly (readonly string[])[], rightAlign: readonly boolean[] = []): string {
@@ -65,6 +72,4 @@ export function textTable(rows: readonly (readonly string[])[], rightAlign: read
   return [line(head), rule, ...body.map(line)].join('\n');
 }
 
-function width(text: string): number {
-  return [...text].length;
-}
+const width = (text: string): number => [...text].length;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { otherCpuCores, parsePidStat, parseProcStat } from '../src/cpu.js';
 import { batchSize, createDataset, createRandom, makeValue, rawKeysWritten } from '../src/data.js';
 
 describe('dataset', () => {
@@ -40,24 +39,5 @@ describe('dataset', () => {
     expect(keys).toContain('bench:counter:1023');
     expect(keys).toContain('stab:3:31');
     expect(keys).toHaveLength(10 + 1024 + 128);
-  });
-});
-
-describe('cpu accounting', () => {
-  it('parses /proc/stat and /proc/<pid>/stat (names with spaces and parentheses)', () => {
-    expect(parseProcStat('cpu  100 5 50 1000 10 1 2 3 0 0\ncpu0 1 2 3 4\n')).toEqual({
-      busy: 161,
-      total: 1171,
-    });
-    const stat = '123 (my (odd) name) S 45 1 1 0 -1 0 0 0 0 0 70 30 0 0 20 0';
-    expect(parsePidStat(stat)).toEqual({ ppid: 45, ticks: 100 });
-  });
-
-  it('counts only what is neither this process nor its servers, in cores', () => {
-    const before = { busy: 0, total: 0, self: 0, ours: 0 };
-    const after = { busy: 150, total: 200, self: 50, ours: 50 };
-    expect(otherCpuCores(before, after, 2)).toBe(0.5);
-    expect(otherCpuCores(before, { ...after, ours: -10 }, 2)).toBe(1);
-    expect(otherCpuCores(undefined, after, 2)).toBe(0);
   });
 });

@@ -1,56 +1,57 @@
-import type { BackendResult, BenchResults, CaseResult, SideResult, SideStability } from '../src/types.js';
+import { summarizeCase } from '../src/measure.js';
+import type { BackendResult, BenchResults, Round, SideRound, SideStability } from '../src/types.js';
+import { WORKLOADS } from '../src/workloads/index.js';
 
-function side(opsPerSec: number): SideResult {
-  const round = {
-    ops: opsPerSec,
-    elapsedMs: 1000,
-    opsPerSec,
-    p50Ms: 0.1,
-    p99Ms: 0.9,
-    errors: 0,
-    failed: 0,
-    machineSpeed: 1,
-    counted: true,
-  };
+/** One side's figures in a round. */
+export function sideRound(opsPerSec: number, cpuUsPerOp = 10): SideRound {
   return {
-    opsPerSec: { median: opsPerSec, min: opsPerSec * 0.9, max: opsPerSec * 1.1 },
-    medianError: 0.02,
-    slowRounds: 0,
-    keysPerSec: opsPerSec,
+    ops: opsPerSec / 10,
+    elapsedMs: 100,
+    opsPerSec,
+    cpuUsPerOp,
     p50Ms: 0.1,
     p99Ms: 0.9,
     errors: 0,
     failed: 0,
-    rounds: [round, round, round],
   };
+}
+
+/**
+ * Rounds of Larder beside raw whose ratio is `ratio` times a small per-round wobble, on a host
+ * whose speed swings by half from round to round (it moves both sides of a round alike).
+ */
+export function rounds(larderOps: number, ratio: number, count = 10): Round[] {
+  return Array.from({ length: count }, (_, r) => {
+    const host = r % 2 === 0 ? 1 : 0.5;
+    const wobble = 1 + ((r % 5) - 2) * 0.01;
+    return {
+      startedAt: 1_700_000_000_000 + r * 1000,
+      order: r % 2 === 0 ? ['larder', 'raw'] : ['raw', 'larder'],
+      sides: {
+        larder: sideRound(larderOps * host, 10 / ratio),
+        raw: sideRound(((larderOps * host) / ratio) * wobble, 10),
+      },
+    };
+  });
 }
 
 function stability(summary: string): SideStability {
   return {
-    burst: { inFlight: 5000, errors: 0, p99Ms: 12, maxMs: 20, seconds: 0.2 },
+    burst: { inFlight: 5000, errors: 0, p99Ms: 12, maxMs: 20 },
     faults: [],
     faultsSkipped: 'embedded in the process: nothing to kill',
     summary,
   };
 }
 
-/** A measured backend with one get-hit case per concurrency. */
-export function backendResult(name: BackendResult['name'], larderOps: number, rawOps: number): BackendResult {
-  const cases: CaseResult[] = [1, 64].map((concurrency) => ({
-    workload: 'get-hit',
-    concurrency,
-    keysPerOp: 1,
-    larder: side(larderOps * concurrency),
-    raw: side(rawOps * concurrency),
-    ratio: larderOps / rawOps,
-    otherCpuCores: 0.1,
-    busy: false,
-  }));
+/** A measured backend with one get-hit case per concurrency, Larder at `ratio` × raw. */
+export function backendResult(name: BackendResult['name'], larderOps: number, ratio: number): BackendResult {
+  const labels = { larder: 'Larder', raw: name === 'memory' ? 'Map of JSON strings' : 'raw <client>' };
   return {
     name,
-    rawClient: name === 'memory' ? 'Map of JSON strings' : 'raw <client>',
+    rawClient: labels.raw,
     server: { version: '1.0', source: 'embedded', address: 'in-process' },
-    cases,
+    cases: [1, 64].map((c) => summarizeCase(WORKLOADS['get-hit'], c, labels, rounds(larderOps * c, ratio))),
     failures: [],
     memory: {
       keys: 100_000,
@@ -70,7 +71,7 @@ export function backendResult(name: BackendResult['name'], larderOps: number, ra
 /** A complete, valid results object with memory and sqlite measured and redis skipped. */
 export function sampleResults(): BenchResults {
   return {
-    schema: 1,
+    schema: 2,
     environment: {
       date: '2025-01-31T10:00:00.000Z',
       node: 'v20.20.2',
@@ -81,7 +82,7 @@ export function sampleResults(): BenchResults {
       cpuCores: 2,
       totalMemoryBytes: 2 ** 34,
       loadAverage: [0.1, 0.2, 0.3],
-      packages: { tinybench: '6.2.5' },
+      packages: { ioredis: '6.0.0' },
     },
     options: {
       backends: ['memory', 'sqlite', 'redis'],
@@ -89,15 +90,12 @@ export function sampleResults(): BenchResults {
       workloads: ['get-hit'],
       skip: [],
       quick: true,
+      peers: false,
       valueSize: 100,
       concurrency: [1, 64],
       durationMs: 100,
       warmupMs: 30,
-      rounds: 3,
-      maxRounds: 3,
-      processes: 1,
-      embeddedWeight: 1,
-      speedWaitMs: 0,
+      rounds: 10,
       keys: 10_000,
       memoryKeys: 100_000,
       inFlight: 5000,
@@ -106,9 +104,8 @@ export function sampleResults(): BenchResults {
       check: true,
       seed: 1,
     },
-    backends: [backendResult('memory', 200_000, 400_000), backendResult('sqlite', 50_000, 60_000)],
+    backends: [backendResult('memory', 200_000, 0.5), backendResult('sqlite', 50_000, 0.8)],
     skipped: [{ name: 'redis', reason: 'redis-server was not found', fix: 'apt-get install redis-server' }],
     seconds: 42,
-    notes: ['Memory was measured with 100,000 keys and extrapolated to 1M.'],
   };
 }

@@ -1,151 +1,94 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatMs, textTable } from '../src/format.js';
+import { formatBytes, formatCount, formatInterval, formatMs, textTable } from '../src/format.js';
 import { escapeCell, renderMarkdown } from '../src/report/markdown.js';
-import { summaryRows } from '../src/report/summary.js';
-import { escapeXml, renderSvg } from '../src/report/svg.js';
 import { renderSummary, renderTerminal } from '../src/report/terminal.js';
-import { stabilitySummary } from '../src/scenarios/stability.js';
-import type { CaseResult } from '../src/types.js';
-import { sampleResults } from './fixtures.js';
+import { stabilitySummary } from '../src/stability.js';
+import { backendResult, sampleResults } from './fixtures.js';
 
-describe('summary rows', () => {
-  it('gives a Larder row and a raw row per backend, in numbers, at the highest concurrency', () => {
-    const rows = summaryRows(sampleResults());
-    expect(rows.map((r) => `${r.backend}/${r.side}`)).toEqual([
-      'memory/larder',
-      'memory/raw',
-      'sqlite/larder',
-      'sqlite/raw',
-    ]);
-    expect(rows[0]).toMatchObject({ getOpsPerSec: 200_000 * 64, getRatio: 0.5, memoryPer1M: 450_000_000 });
-    expect(rows[1]).toMatchObject({
-      label: 'Map of JSON strings',
-      getOpsPerSec: 400_000 * 64,
-      getRatio: undefined,
-    });
+const at = (median: number, low: number, high: number) => ({ median, low, high, coverage: 0.979 });
+
+describe('formatInterval', () => {
+  it('prints a ratio with its interval', () => {
+    expect(formatInterval(at(2.02, 1.85, 2.2))).toBe('2.02× (1.85–2.20)');
+  });
+
+  it('says "no measurable difference" when the interval spans 1.0', () => {
+    expect(formatInterval(at(1.03, 0.97, 1.1))).toBe('1.03× (0.97–1.10) no measurable difference');
+    expect(formatInterval(at(0.95, 0.9, 1))).toMatch(/no measurable difference$/);
+  });
+});
+
+describe('summary', () => {
+  it("keeps the seed's shape, led by the get ratio and its interval, a Larder and a raw row per backend", () => {
+    const text = renderSummary(sampleResults());
+    const [title, header, , ...rows] = text.split('\n');
+    expect(title).toBe('Summary');
+    expect(header).toMatch(
+      /^Backend\s+Get ÷ raw \(95 % CI\)\s+Get ops\/s\s+Memory 1M keys\s+Production Stability$/,
+    );
+    expect(rows[0]).toMatch(
+      /^memory · Larder\s+0\.50× \(0\.49–0\.51\)\s+9,600,000\s+429\.2 MiB \(1\.61× raw\)\s+0 errors/,
+    );
+    expect(rows[1]).toMatch(/^memory · Map of JSON strings\s+1 \(the baseline\)\s+/);
+    expect(rows[2]).toMatch(/^sqlite · Larder\s+0\.80×/);
+    expect(text).toContain('Memory measured with 100K keys, given per 1M.');
+  });
+
+  it('adds a row per peer with its own ratio to raw', () => {
+    const results = sampleResults();
+    const c = results.backends[0]!.cases[1]!;
+    c.sides['lru-cache'] = { ...c.sides.raw!, label: 'lru-cache 11.5.3', opsPerSec: 1 };
+    c.ratios['lru-cache'] = { ops: at(1.5, 1.4, 1.6), cpu: at(0.7, 0.6, 0.8) };
+    const rows = renderSummary(results).split('\n');
+    expect(rows[5]).toMatch(/^memory · lru-cache 11\.5\.3\s+1\.50× \(1\.40–1\.60\)\s+1\s*$/);
   });
 });
 
 describe('terminal and markdown', () => {
-  it('prints the summary shaped Backend | Get ops/s | Memory 1M keys | Stability', () => {
-    const text = renderSummary(sampleResults());
-    const [title, header] = text.split('\n');
-    expect(title).toBe('Summary');
-    expect(header).toMatch(/^Backend\s+Get ops\/s \(c=64\)\s+Memory 1M keys\s+Stability$/);
-    expect(text).toContain('memory · Larder');
-    expect(text).toContain('12,800,000 (0.50× raw)');
-    expect(text).toContain('429.2 MiB* (1.61× raw)');
-    expect(text).toContain('* memory extrapolated from 100K keys to 1M');
-  });
-
   it('lists skipped servers with the reason and the fix', () => {
-    const text = renderTerminal(sampleResults());
-    expect(text).toContain(
+    expect(renderTerminal(sampleResults())).toContain(
       'Skipped redis: redis-server was not found\n  To enable it: apt-get install redis-server',
     );
   });
 
-  it('writes Markdown tables with aligned numeric columns and the environment', () => {
+  it("prints the seed's table beside the run's, labelled as another machine's", () => {
+    const md = renderMarkdown(sampleResults());
+    expect(md).toContain('## Reference: the seed table (another machine; Django + Python, not this run)');
+    expect(md).toContain('| django-redis | 58,000 | 165 MB | Excellent |');
+    expect(md).toContain('| Django native | 52,000 | 180 MB | Good |');
+    expect(md).toContain('| Database cache | 1,800 | ~2 GB | Poor, fails at 5K ops |');
+    expect(md.indexOf('## Summary')).toBeLessThan(md.indexOf('## Reference'));
+  });
+
+  it('gives every side of every case its ops/s, CPU per op and both ratios with intervals', () => {
     const md = renderMarkdown(sampleResults());
     expect(md).toContain(
-      '| Backend | Get ops/s (c=64) | Memory 1M keys | Stability |\n| --- | ---: | ---: | --- |',
+      '| Workload | C | Side | ops/s | ops ÷ raw (95 % CI) | CPU/op | CPU ÷ raw (95 % CI) | p50 / p99 | Notes |',
     );
-    expect(md).toContain('### memory (embedded; raw = Map of JSON strings)');
-    expect(md).toContain('| get (hit) | 64 | 12,800,000 [11,520,000–14,080,000] |');
+    expect(md).toMatch(
+      /\| get \(hit\) \| 64 \| larder \| 9,600,000 \| 0\.50× \(0\.49–0\.51\) \| 20 µs \| 2\.00× \(2\.00–2\.00\) \|/,
+    );
+    expect(md).toMatch(/\| get \(hit\) \| 64 \| raw \| [\d,]+ \| {2}\| 10 µs \| {2}\|/);
     expect(md).toContain('- **redis**: redis-server was not found');
     expect(md).toContain('- Node v20.20.2');
-    expect(md).toContain('\\* memory extrapolated');
   });
 
-  it('notes the rounds a slowed machine cost a case, and the speed gauge of the run', () => {
+  it('flags an interval that covers less than 95 % (fewer than 6 rounds)', () => {
     const results = sampleResults();
-    const c = results.backends[0]!.cases[1]!;
-    c.larder.slowRounds = 2;
-    c.larder.medianError = 0.031;
-    results.speedGauge = { cpus: ['0', '1'], best: [95_000, 97_500], waitedSeconds: 12.4 };
-    results.options.speedWaitMs = 20_000;
-    const md = renderMarkdown(results);
-    expect(md).toMatch(
-      /\| get \(hit\) \| 64 \|.*\| 3 rounds, 2 on a slowed machine left out \(median ±3\.1 %\) \|/,
-    );
-    expect(md).toContain(
-      '- Speed gauge (random lookups in a Map of 200,000 keys, one probe per CPU): best (90th percentile) 95,000 / 97,500 lookups/ms on CPUs 0, 1; rounds timed while a CPU read below 80 % of its best are left out of medians; waited 12 s for full speed (up to 20 s per pass)',
-    );
-  });
-
-  it("gives the yardstick's median and stops when the run timed it, and says nothing of it otherwise", () => {
-    const results = sampleResults();
-    expect(renderMarkdown(results)).not.toContain('Yardstick');
-    results.yardstick = {
-      lookupsPerMs: 4321.6,
-      stops: [
-        { at: 1, speed: 4300 },
-        { at: 2, speed: 4321.6 },
-        { at: 3, speed: 4400 },
-      ],
-    };
-    expect(renderMarkdown(results)).toContain(
-      "- Yardstick (the gauge's lookup job, timed between the workload turns while everything else sat idle): median 4,322 lookups/ms over 3 stops;",
-    );
-  });
-
-  it('says what the embedded backends got, and notes extra rounds against their own count', () => {
-    const results = sampleResults();
-    Object.assign(results.options, {
-      quick: false,
-      rounds: 4,
-      processes: 2,
-      maxRounds: 6,
-      embeddedWeight: 2,
-    });
-    const [hit1, hit64] = results.backends[0]!.cases as [CaseResult, CaseResult];
-    // Eight rounds are an embedded backend's own count; ten mean a top-up.
-    for (const side of [hit1.larder, hit1.raw]) side.rounds = Array(8).fill(side.rounds[0]);
-    for (const side of [hit64.larder, hit64.raw]) side.rounds = Array(10).fill(side.rounds[0]);
-    const md = renderMarkdown(results);
-    expect(md).toContain(
-      "4 rounds, 2 in each of 2 fresh processes (up to 6 where a median was uncertain by more than 4 %); the embedded backends 8 rounds in 4 processes (up to 10), 2 turns for each of a server's of 100 ms",
-    );
-    const memory = md.slice(md.indexOf('### memory'), md.indexOf('### sqlite'));
-    expect(memory).toContain('| get (hit) | 1 | 200,000 [180,000–220,000] |');
-    expect(memory).toMatch(/\| get \(hit\) \| 1 \| .* \| 0\.10 ms \/ 0\.90 ms \| {2}\|\n/);
-    expect(memory).toMatch(/\| get \(hit\) \| 64 \|.*\| 10 rounds \(median ±2\.0 %\) \|/);
+    results.backends = [backendResult('memory', 1000, 0.5)];
+    const c = results.backends[0]!.cases[0]!;
+    c.ratios.larder!.ops.coverage = 0.875;
+    expect(renderMarkdown(results)).toContain('interval covers 88 % (few rounds)');
   });
 
   it('escapes pipes in cells', () => {
-    expect(escapeCell('a|b\nc')).toBe('a\\|b c');
-  });
-});
-
-describe('svg', () => {
-  it('draws a Larder bar and a raw bar per backend in each panel, as well-formed SVG', () => {
-    const svg = renderSvg(sampleResults());
-    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
-    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    // 2 backends × 2 sides × 2 panels bars, plus background and legend squares.
-    expect(svg.match(/<rect [^>]*fill="#2f6fdf"><title>/g)).toHaveLength(4);
-    expect(svg.match(/<rect [^>]*fill="#a3a9b3"><title>/g)).toHaveLength(4);
-    expect(svg).toContain('get ops/s (hit, c=64)');
-    expect(svg).toContain('memory per 1M keys');
-    expect(svg).not.toMatch(/NaN|Infinity|undefined/);
-  });
-
-  it('scales the widest bar to the panel and says "not run" for a missing figure', () => {
-    const results = sampleResults();
-    delete results.backends[1]!.memory;
-    const svg = renderSvg(results);
-    expect(svg).toContain('width="250.0"');
-    expect(svg).toContain('>not run<');
-  });
-
-  it('escapes text', () => {
-    expect(escapeXml('<a & "b">')).toBe('&lt;a &amp; &quot;b&quot;&gt;');
+    expect(escapeCell('a|b')).toBe('a\\|b');
   });
 });
 
 describe('stabilitySummary', () => {
   it('is computed from the figures', () => {
-    const burst = { inFlight: 5000, errors: 0, p99Ms: 10, maxMs: 12, seconds: 0.1 };
+    const burst = { inFlight: 5000, errors: 0, p99Ms: 10, maxMs: 12 };
     expect(stabilitySummary({ burst, faults: [] })).toBe('0 errors at 5K in flight');
     const fault = {
       downMs: 1500,

@@ -18,10 +18,10 @@ describe('sqlite bench backend', () => {
     try {
       for (let i = 0; i < 5000; i++) {
         const key = `counter:${i & 63}`;
-        expect(typeof (await backend.raw.incr(key))).toBe('number');
+        expect(typeof (await backend.raw.incr!(key))).toBe('number');
         expect(typeof (await backend.larder.incr(key))).toBe('number');
       }
-      expect(await backend.raw.incr('counter:0')).toBe(Math.ceil(5000 / 64) + 1);
+      expect(await backend.raw.incr!('counter:0')).toBe(Math.ceil(5000 / 64) + 1);
       expect(walBytes('raw.db')).toBeLessThan(8 * 1024 * 1024);
       expect(walBytes('larder.db')).toBeLessThan(8 * 1024 * 1024);
     } finally {

@@ -11,6 +11,7 @@ import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from '.
 import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import {
+  CacheClosedError,
   CacheConfigError,
   InvalidKeyError,
   NotIntegerError,
@@ -28,11 +29,14 @@ import {
   validateKeyPart,
 } from './keys.js';
 import type { L1 } from './l1.js';
+import { listCallerKeys } from './list-keys.js';
 import { type RefreshIo, refreshingGetOrSet, refreshSettings } from './refresh.js';
 import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
 import { checkTags, currentVersions, stillValid, TAG_TTL_MS, tagBody } from './tags.js';
 import { parseTtl, resolveTtl } from './ttl.js';
+import { type WarmEntry, type WarmOptions, type WarmResult, warmCache } from './warm.js';
+import { type WrapOptions, type WrappedFunction, wrapFunction } from './wrap.js';
 
 export type { CacheOptions, CallOptions, GetOrSetOptions, WriteOptions };
 
@@ -253,6 +257,38 @@ export class Cache {
     };
     flight.then(release, release);
     return flight;
+  }
+
+  /**
+   * Memoizes an async function: results keyed by `key('fn', name, ...args)` (or `options.key`),
+   * one call per key at a time (see `getOrSet`). See `WrapOptions`.
+   */
+  wrap<A extends unknown[], R>(
+    fn: (...args: A) => R | Promise<R>,
+    options?: WrapOptions<A>,
+  ): WrappedFunction<A, R> {
+    return wrapFunction(this, fn, options);
+  }
+
+  /**
+   * Loads and stores `[key, loader]` entries with bounded concurrency; failures are counted, and
+   * the run stops early (saying so) when the circuit breaker opens. See `WarmOptions`.
+   */
+  warm(
+    entries: Iterable<WarmEntry> | AsyncIterable<WarmEntry>,
+    options: WarmOptions = {},
+  ): Promise<WarmResult> {
+    return warmCache(this, entries, options, () => this.#s.breaker?.isOpen === true);
+  }
+
+  /**
+   * The keys of this cache (this namespace, this version) as the caller wrote them, for stores
+   * that can list keys (`capabilities.listKeys`); throws `CacheConfigError` on others. Hashed
+   * keys (too long for the store) cannot be reversed and are not listed. Failures always throw.
+   */
+  keys(options?: CallOptions): AsyncIterable<string> {
+    if (this.#s.closed) throw new CacheClosedError(undefined, { store: this.#s.store.name });
+    return listCallerKeys(this.#s.store, () => this.#scopeFor(options), this.#s.keyFunction !== undefined);
   }
 
   /** Removes a key. Resolves whether a live entry was removed. */

@@ -5,7 +5,7 @@ import { ServerUnavailableError } from './errors.js';
 import type { ServerSource } from './handle.js';
 import { freePort } from './ports.js';
 import { type RedisServerHandle, startRedis } from './redis.js';
-import { redisCommands } from './resp.js';
+import { withRedis } from './redis-client.js';
 
 const run = promisify(execFile);
 
@@ -86,7 +86,7 @@ async function waitForClusterOk(servers: RedisServerHandle[], timeoutMs: number)
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const infos = await Promise.all(
-      servers.map((server) => redisCommands(server, [['CLUSTER', 'INFO']]).then(([info]) => String(info))),
+      servers.map((server) => withRedis(server, (client) => client.cluster('INFO'))),
     );
     if (infos.every((info) => info.includes('cluster_state:ok'))) return;
     if (Date.now() > deadline) throw new Error(`cluster_state is not ok after ${timeoutMs} ms:\n${infos[0]}`);

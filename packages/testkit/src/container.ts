@@ -1,12 +1,6 @@
 import { request } from 'node:http';
-import type { ServerKind } from './handle.js';
-
-/** A container started through testcontainers. */
-export interface StartedContainer {
-  host: string;
-  port: number;
-  stop(): Promise<void>;
-}
+import { ExternalServer } from './external.js';
+import type { Endpoint, ServerKind } from './handle.js';
 
 /** What to run in a container for one kind of server. */
 export interface ContainerSpec {
@@ -15,6 +9,10 @@ export interface ContainerSpec {
   port: number;
   command?: string[];
   environment?: Record<string, string>;
+  /** The URL clients use, from the mapped host and port. */
+  url(host: string, port: number): string;
+  /** Waits for the server to answer and returns its version. */
+  probe(endpoint: Endpoint): Promise<string>;
 }
 
 /** True when a Docker engine answers `GET /_ping` within a second (DOCKER_HOST or the default socket). */
@@ -37,18 +35,23 @@ export function dockerAnswers(): Promise<boolean> {
   });
 }
 
-/** Starts `spec` with testcontainers (an optional dependency, loaded only here). */
-export async function startContainer(spec: ContainerSpec): Promise<StartedContainer> {
+/** Starts `spec` with testcontainers (an optional dependency, loaded only here) and waits until it answers. */
+export async function startContainer(spec: ContainerSpec): Promise<ExternalServer> {
   const { GenericContainer } = await import('testcontainers');
   let container = new GenericContainer(spec.image).withExposedPorts(spec.port);
   if (spec.command) container = container.withCommand(spec.command);
   if (spec.environment) container = container.withEnvironment(spec.environment);
   const started = await container.start();
-  return {
-    host: started.getHost(),
-    port: started.getMappedPort(spec.port),
-    stop: async () => {
-      await started.stop();
-    },
+  const host = started.getHost();
+  const port = started.getMappedPort(spec.port);
+  const stop = async () => {
+    await started.stop();
   };
+  try {
+    const version = await spec.probe({ host, port });
+    return new ExternalServer(spec.kind, 'container', spec.url(host, port), host, port, version, stop);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -29,3 +29,30 @@ export class FaultInjectionUnsupportedError extends Error {
     );
   }
 }
+
+/** Raised when a server accepts the connection but does not finish answering in time. */
+export class NoReplyError extends Error {
+  override readonly name = 'NoReplyError';
+  readonly code = 'ETIMEDOUT';
+}
+
+/** Resolves with `work`, or rejects with a NoReplyError naming `endpoint` after `timeoutMs`. */
+export async function answerWithin<T>(
+  work: Promise<T>,
+  endpoint: { host: string; port: number },
+  timeoutMs: number,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new NoReplyError(`no reply from ${endpoint.host}:${endpoint.port} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

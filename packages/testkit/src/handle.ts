@@ -1,3 +1,12 @@
+import type { ConnectionOptions } from 'node:tls';
+
+/** Where to reach a server, optionally over TLS. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  tls?: ConnectionOptions | undefined;
+}
+
 /** The servers the testkit knows how to provide. */
 export type ServerKind = 'redis' | 'memcached' | 'postgres';
 

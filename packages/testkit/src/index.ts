@@ -1,11 +1,10 @@
 export { type RedisClusterHandle, type RedisClusterOptions, startRedisCluster } from './cluster.js';
-export { FaultInjectionUnsupportedError, ServerUnavailableError } from './errors.js';
-export type { ServerHandle, ServerKind, ServerSource } from './handle.js';
+export { FaultInjectionUnsupportedError, NoReplyError, ServerUnavailableError } from './errors.js';
+export type { Endpoint, ServerHandle, ServerKind, ServerSource } from './handle.js';
 export { type MemcachedServerOptions, memcachedVersion, startMemcached } from './memcached.js';
-export { type PgLogin, type PgResult, PgServerError, pgSession } from './pgwire.js';
-export { type PostgresServerOptions, postgresVersion, startPostgres } from './postgres.js';
+export { type PgLogin, type PostgresServerOptions, postgresVersion, startPostgres } from './postgres.js';
+export { readmeBlock } from './readme-block.js';
 export { type RedisServerHandle, type RedisServerOptions, startRedis } from './redis.js';
+export { type RedisEndpoint, redisVersion, withRedis } from './redis-client.js';
 export { listStartedServers, type RegistryEntry, registryDir, type StartedServer } from './registry.js';
-export { encodeCommand, parseReply, RespError, type RespValue, redisCommands, redisVersion } from './resp.js';
-export { converse, type Endpoint, NoReplyError } from './socket.js';
 export type { TlsMaterial } from './tls.js';

@@ -13,14 +13,14 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { findBinary, postgresBinDirs } from './binaries.js';
-import { dockerAnswers, startContainer } from './container.js';
-import { ServerUnavailableError } from './errors.js';
-import { ExternalServer, useEnvServer } from './external.js';
-import type { ServerHandle } from './handle.js';
-import { type PgLogin, pgSession } from './pgwire.js';
+import { startContainer } from './container.js';
+import { answerWithin, NoReplyError, ServerUnavailableError } from './errors.js';
+import { useEnvServer } from './external.js';
+import { findServer } from './find-server.js';
+import type { Endpoint, ServerHandle } from './handle.js';
 import { LocalServer } from './process.js';
-import type { Endpoint } from './socket.js';
 
 const run = promisify(execFile);
 
@@ -34,63 +34,99 @@ export interface PostgresServerOptions {
 
 const fix =
   'install Postgres (apt-get install postgresql), set DATABASE_URL=postgres://user:pass@host:port/db, or start a Docker engine';
+
+/** Who logs in to probe a server. */
+export interface PgLogin {
+  user: string;
+  database: string;
+  password?: string | undefined;
+}
+
 const superuser: PgLogin = { user: 'postgres', database: 'postgres' };
 
-/** Runs `SHOW server_version` over the wire protocol. */
+/**
+ * Runs `SHOW server_version` on one fresh pg connection. Rejects with pg's error (ECONNREFUSED,
+ * 28P01, …) or a NoReplyError when the server does not answer within `timeoutMs`.
+ */
 export async function postgresVersion(
   endpoint: Endpoint,
   login: PgLogin = superuser,
   timeoutMs = 2_000,
 ): Promise<string> {
-  const result = await pgSession(endpoint, login, 'SHOW server_version', timeoutMs);
-  return result.rows[0] ?? result.parameters.server_version ?? 'unknown';
+  const client = new pg.Client({
+    host: endpoint.host,
+    port: endpoint.port,
+    ...login,
+    // pg destroys the socket itself when the connection is not up in time
+    connectionTimeoutMillis: timeoutMs,
+  });
+  client.on('error', () => {}); // the failure reaches the caller through the rejected call
+  const ask = async () => {
+    try {
+      await client.connect();
+    } catch (error) {
+      if (error instanceof Error && /timeout/i.test(error.message)) {
+        throw new NoReplyError(`no reply from ${endpoint.host}:${endpoint.port} within ${timeoutMs} ms`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    return result.rows[0]?.server_version ?? 'unknown';
+  };
+  try {
+    return await answerWithin(ask(), endpoint, timeoutMs + 500);
+  } finally {
+    // not awaited: ending waits for the server, which may be the one not answering
+    client.end().catch(() => {});
+  }
 }
 
 /** Finds a Postgres for tests: `DATABASE_URL`, else a local postgres on a free port, else a container. */
 export async function startPostgres(options: PostgresServerOptions = {}): Promise<ServerHandle> {
-  const envUrl = process.env.DATABASE_URL;
-  if (options.useEnv !== false && options.maxConnections === undefined && envUrl) {
-    const parsed = new URL(envUrl);
-    const endpoint: Endpoint = { host: parsed.hostname, port: Number(parsed.port || 5432) };
-    const login: PgLogin = {
-      user: decodeURIComponent(parsed.username) || 'postgres',
-      database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
-      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    };
-    return useEnvServer('postgres', 'DATABASE_URL', envUrl, endpoint, () =>
-      postgresVersion(endpoint, login, 3_000),
-    );
-  }
-
   const binary = findBinary('postgres', postgresBinDirs());
   const initdb = binary && join(dirname(binary), 'initdb');
-  if (binary && initdb && existsSync(initdb)) return startLocal(binary, initdb, options);
-
-  if (await dockerAnswers()) {
-    const container = await startContainer({
-      kind: 'postgres',
-      image: 'postgres:15',
-      port: 5432,
-      environment: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
-      command: ['postgres', '-c', 'fsync=off', ...maxConnectionsArgs(options)],
-    });
-    const version = await waitForVersion(container, 30_000);
-    const url = `postgres://postgres@${container.host}:${container.port}/postgres`;
-    return new ExternalServer(
-      'postgres',
-      'container',
-      url,
-      container.host,
-      container.port,
-      version,
-      container.stop,
-    );
-  }
-  throw new ServerUnavailableError(
+  return findServer(
     'postgres',
-    `postgres and initdb were not found in PATH, ${postgresBinDirs().join(', ')}${envUrl ? '' : ', DATABASE_URL is not set'}, and no Docker engine answers`,
     fix,
+    {
+      variable: 'DATABASE_URL',
+      allowed: options.useEnv !== false && options.maxConnections === undefined,
+      use: fromEnv,
+    },
+    {
+      path: initdb && existsSync(initdb) ? binary : undefined,
+      missing: `postgres and initdb were not found in PATH, ${postgresBinDirs().join(', ')}`,
+      start: (path) => startLocal(path, join(dirname(path), 'initdb'), options),
+    },
+    () => startInContainer(options),
   );
+}
+
+function fromEnv(url: string): Promise<ServerHandle> {
+  const parsed = new URL(url);
+  const endpoint: Endpoint = { host: parsed.hostname, port: Number(parsed.port || 5432) };
+  const login: PgLogin = {
+    user: decodeURIComponent(parsed.username) || 'postgres',
+    database: decodeURIComponent(parsed.pathname.slice(1)) || 'postgres',
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+  };
+  return useEnvServer('postgres', 'DATABASE_URL', url, endpoint, () =>
+    postgresVersion(endpoint, login, 3_000),
+  );
+}
+
+function startInContainer(options: PostgresServerOptions): Promise<ServerHandle> {
+  return startContainer({
+    kind: 'postgres',
+    image: 'postgres:15',
+    port: 5432,
+    environment: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
+    command: ['postgres', '-c', 'fsync=off', ...maxConnectionsArgs(options)],
+    url: (host, port) => `postgres://postgres@${host}:${port}/postgres`,
+    probe: (endpoint) => waitForVersion(endpoint, 30_000),
+  });
 }
 
 function maxConnectionsArgs(options: PostgresServerOptions): string[] {

@@ -3,13 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
-import { dockerAnswers, startContainer } from './container.js';
-import { ServerUnavailableError } from './errors.js';
-import { ExternalServer, useEnvServer } from './external.js';
+import { startContainer } from './container.js';
+import { useEnvServer } from './external.js';
+import { findServer } from './find-server.js';
 import type { ServerHandle } from './handle.js';
 import { LocalServer } from './process.js';
-import { authArgs, RespError, redisVersion } from './resp.js';
-import type { Endpoint } from './socket.js';
+import { type RedisEndpoint, redisVersion } from './redis-client.js';
 import { createTlsMaterial, type TlsMaterial } from './tls.js';
 
 /** How to start a Redis server; any option but `useEnv` demands a private server. */
@@ -47,31 +46,29 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     options.maxmemory !== undefined ||
     options.maxmemoryPolicy !== undefined ||
     (options.extraArgs?.length ?? 0) > 0;
-  const envUrl = process.env.REDIS_URL;
-  if (options.useEnv !== false && !needsPrivate && envUrl) return fromEnv(envUrl);
-
-  const binary = findBinary('redis-server', ['/usr/bin', '/usr/local/bin']);
-  if (binary) return startLocal(binary, options);
-
-  if (!options.tls && !options.aclUsers?.length && (await dockerAnswers())) return startInContainer(options);
-  throw new ServerUnavailableError(
+  return findServer(
     'redis',
-    `redis-server was not found in PATH, /usr/bin or /usr/local/bin${envUrl ? '' : ', REDIS_URL is not set'}, and no Docker engine answers`,
     fix,
+    { variable: 'REDIS_URL', allowed: options.useEnv !== false && !needsPrivate, use: fromEnv },
+    {
+      path: findBinary('redis-server', ['/usr/bin', '/usr/local/bin']),
+      missing: 'redis-server was not found in PATH, /usr/bin or /usr/local/bin',
+      start: (binary) => startLocal(binary, options),
+    },
+    options.tls || options.aclUsers?.length ? undefined : () => startInContainer(options),
   );
 }
 
 async function fromEnv(url: string): Promise<RedisServerHandle> {
   const parsed = new URL(url);
-  const endpoint: Endpoint = {
+  const endpoint: RedisEndpoint = {
     host: parsed.hostname,
     port: Number(parsed.port || 6379),
     tls: parsed.protocol === 'rediss:' ? { rejectUnauthorized: false } : undefined,
+    username: decodeURIComponent(parsed.username) || undefined,
+    password: decodeURIComponent(parsed.password) || undefined,
   };
-  const auth = authArgs(decodeURIComponent(parsed.username), decodeURIComponent(parsed.password));
-  const server = await useEnvServer('redis', 'REDIS_URL', url, endpoint, () =>
-    redisVersion(endpoint, auth, 3_000),
-  );
+  const server = await useEnvServer('redis', 'REDIS_URL', url, endpoint, () => redisVersion(endpoint, 3_000));
   return Object.assign(server, { tls: undefined });
 }
 
@@ -104,7 +101,6 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
   const configFile = join(dir, 'redis.conf');
   writeFileSync(configFile, `${lines.join('\n')}\n`);
 
-  const auth = authArgs(undefined, options.requirepass);
   const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
   const server = await LocalServer.start({
     kind: 'redis',
@@ -118,7 +114,10 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
     ],
     url: (host, port) => `${tls ? 'rediss' : 'redis'}://${credentials}${host}:${port}`,
     probe: (port) =>
-      probeVersion({ host: '127.0.0.1', port, tls: tls ? { ca: tls.ca } : undefined }, auth, binary),
+      probeVersion(
+        { host: '127.0.0.1', port, tls: tls ? { ca: tls.ca } : undefined, password: options.requirepass },
+        binary,
+      ),
     readyTimeoutMs: 20_000,
     stopSignal: 'SIGTERM',
     fix,
@@ -127,11 +126,12 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
 }
 
 /** INFO server's redis_version; when ACLs lock out the default user, the binary's own version. */
-async function probeVersion(endpoint: Endpoint, auth: string[], binary: string): Promise<string> {
+async function probeVersion(endpoint: RedisEndpoint, binary: string): Promise<string> {
   try {
-    return await redisVersion(endpoint, auth, 1_000);
+    return await redisVersion(endpoint, 1_000);
   } catch (error) {
-    if (error instanceof RespError && /NOAUTH|NOPERM|WRONGPASS/.test(error.message)) {
+    // an error reply from the server (not a connection failure): the default user is locked out
+    if (error instanceof Error && /^(NOAUTH|NOPERM|WRONGPASS)/.test(error.message)) {
       const output = execFileSync(binary, ['--version'], { encoding: 'utf8' });
       return /v=(\S+)/.exec(output)?.[1] ?? 'unknown';
     }
@@ -144,23 +144,14 @@ async function startInContainer(options: RedisServerOptions): Promise<RedisServe
   if (options.requirepass !== undefined) args.push('--requirepass', options.requirepass);
   if (options.maxmemory) args.push('--maxmemory', options.maxmemory);
   if (options.maxmemoryPolicy) args.push('--maxmemory-policy', options.maxmemoryPolicy);
-  const container = await startContainer({
+  const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
+  const server = await startContainer({
     kind: 'redis',
     image: 'redis:7',
     port: 6379,
     command: ['redis-server', ...args],
+    url: (host, port) => `redis://${credentials}${host}:${port}`,
+    probe: (endpoint) => redisVersion({ ...endpoint, password: options.requirepass }, 5_000),
   });
-  const credentials = options.requirepass ? `:${encodeURIComponent(options.requirepass)}@` : '';
-  const version = await redisVersion(container, authArgs(undefined, options.requirepass), 5_000);
-  const url = `redis://${credentials}${container.host}:${container.port}`;
-  const server = new ExternalServer(
-    'redis',
-    'container',
-    url,
-    container.host,
-    container.port,
-    version,
-    container.stop,
-  );
   return Object.assign(server, { tls: undefined });
 }

@@ -1,7 +1,6 @@
-import type { Store } from '@larder/core';
 import { redactUrl } from '@larder/core';
-import type { ServerInfo } from '../types.js';
-import type { FaultTarget } from './backend.js';
+import type { BenchBackend, FaultTarget } from './backend.js';
+import type { LoadContext } from './index.js';
 
 /** A backend that cannot run here: why, and what to do. `fatal` when the user asked for it explicitly. */
 export class BackendUnavailableError extends Error {
@@ -16,10 +15,9 @@ export class BackendUnavailableError extends Error {
   }
 }
 
-/**
- * Imports a workspace package at run time, so the bench still builds and runs when a backend
- * package is missing or broken; the failure becomes a skip reason.
- */
+const firstLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
+
+/** Imports a workspace package at run time, so a missing or broken one becomes a skip reason, not a crash. */
 export async function importPackage<T>(specifier: string): Promise<T> {
   try {
     return (await import(specifier)) as T;
@@ -31,94 +29,89 @@ export async function importPackage<T>(specifier: string): Promise<T> {
   }
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
-
 /** The handle `@larder/testkit` gives for a server (the part the bench uses). */
 export interface ServerHandleLike extends FaultTarget {
   readonly url: string;
   readonly version: string;
   readonly source: 'env' | 'local' | 'container';
-  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
-/** The part of `@larder/testkit` the bench uses. */
-export interface TestkitModule {
-  startRedis(options?: { useEnv?: boolean }): Promise<ServerHandleLike>;
-  startMemcached(options?: { useEnv?: boolean; memoryMb?: number }): Promise<ServerHandleLike>;
-  startPostgres(options?: { useEnv?: boolean }): Promise<ServerHandleLike>;
-}
-
+type Testkit = typeof import('@larder/testkit');
 const ENV_VARIABLES = { redis: 'REDIS_URL', memcached: 'MEMCACHED_URL', postgres: 'DATABASE_URL' } as const;
 
-/** Which server kinds the testkit starts, keyed like its start functions. */
-export type ServerKind = keyof typeof ENV_VARIABLES;
+/** What every server backend shares: its handle, its workspace package, and the fields they make. */
+export interface OpenServer<M> {
+  handle: ServerHandleLike;
+  pkg: M;
+  common: Pick<BenchBackend, 'server' | 'url' | 'timeoutMs' | 'faults' | 'faultsUnavailable'>;
+}
 
 /**
- * Gets a server from the testkit (environment URL → local binary → Docker). A server that
- * cannot be had becomes `BackendUnavailableError` with the testkit's reason and fix; it is
- * fatal when the environment names a URL that does not answer, or the backend was asked for.
+ * Gets a server from the testkit (environment URL → local binary → Docker), then the backend's
+ * package. A server that cannot be had becomes `BackendUnavailableError` with the testkit's
+ * reason and fix, fatal when the environment names a URL that does not answer or the backend
+ * was asked for. Only servers the bench started itself may be faulted.
  */
-export async function startServer(
-  kind: ServerKind,
-  explicit: boolean,
-  start: (testkit: TestkitModule) => Promise<ServerHandleLike>,
-): Promise<ServerHandleLike> {
-  const testkit = await importPackage<TestkitModule>('@larder/testkit');
+export async function openServer<M>(
+  kind: keyof typeof ENV_VARIABLES,
+  context: LoadContext,
+  specifier: string,
+  start: (testkit: Testkit) => Promise<ServerHandleLike>,
+): Promise<OpenServer<M>> {
+  const testkit = await importPackage<Testkit>('@larder/testkit');
   const variable = ENV_VARIABLES[kind];
+  let handle: ServerHandleLike;
   try {
-    return await start(testkit);
+    handle = await start(testkit);
   } catch (error) {
-    const fromEnv = process.env[variable] !== undefined && process.env[variable] !== '';
-    if (error instanceof Error && error.name === 'ServerUnavailableError') {
-      const { reason, fix } = error as Error & { reason?: string; fix?: string };
-      throw new BackendUnavailableError(
-        reason ?? error.message,
-        fix ?? `set ${variable} or install ${kind}`,
-        fromEnv || explicit,
-      );
-    }
+    const fatal = Boolean(process.env[variable]) || context.options.backendsExplicit;
+    const { reason, fix } = error as { reason?: string; fix?: string };
     throw new BackendUnavailableError(
-      `${kind} could not be started: ${firstLine(error)}`,
-      `set ${variable} to a running server, or install ${kind}`,
-      fromEnv || explicit,
+      reason ?? `${kind} could not be started: ${firstLine(error)}`,
+      fix ?? `set ${variable} to a running server, or install ${kind}`,
+      fatal,
     );
   }
-}
-
-/** The URL another process of the bench uses to reach the same server (see `BenchBackend.connection`). */
-export function connectionOf(kind: ServerKind, handle: ServerHandleLike): { variable: string; url: string } {
-  return { variable: ENV_VARIABLES[kind], url: handle.url };
-}
-
-/** The server description for the results (password hidden). */
-export function serverInfo(handle: ServerHandleLike): ServerInfo {
-  return { version: handle.version, source: handle.source, address: redactUrl(handle.url) };
-}
-
-/** Fault target and the reason when there is none: only servers the bench started may be killed. */
-export function faultsFor(handle: ServerHandleLike): {
-  faults: FaultTarget | undefined;
-  why: string | undefined;
-} {
-  if (handle.source === 'local') return { faults: handle, why: undefined };
+  // The server first: an environment URL that does not answer stops the run even if the package is missing.
+  const pkg = await importPackage<M>(specifier).catch(async (error: unknown) => {
+    await handle.stop();
+    throw error;
+  });
+  const local = handle.source === 'local';
+  const why =
+    handle.source === 'env' ? 'the server comes from the environment URL' : 'the server runs in a container';
   return {
-    faults: undefined,
-    why:
-      handle.source === 'env'
-        ? 'the server comes from the environment URL; the bench only faults servers it started'
-        : 'the server runs in a container; the bench only faults local servers it started',
+    handle,
+    pkg,
+    common: {
+      server: { version: handle.version, source: handle.source, address: redactUrl(handle.url) },
+      url: handle.url,
+      timeoutMs: 1000,
+      faults: local ? handle : undefined,
+      faultsUnavailable: local ? undefined : `${why}; the bench only faults servers it started`,
+    },
   };
 }
 
-/** Closes a store quietly (used on teardown paths). */
-export async function closeQuietly(target: { close(): Promise<void> } | Store | undefined): Promise<void> {
+/** Builds a backend over an open server; on failure closes what `build` opened (`cleanup`) and stops the server. */
+export async function guarded(
+  handle: ServerHandleLike,
+  cleanup: () => Promise<unknown> | unknown,
+  build: () => Promise<BenchBackend>,
+): Promise<BenchBackend> {
   try {
-    await target?.close();
-  } catch {
-    // teardown is best effort
+    return await build();
+  } catch (error) {
+    await Promise.resolve()
+      .then(cleanup)
+      .catch(() => {});
+    await handle.stop();
+    throw error;
   }
+}
+
+/** Closes a store or cache quietly (teardown is best effort). */
+export async function closeQuietly(target: { close(): Promise<unknown> } | undefined): Promise<void> {
+  await target?.close().catch(() => {});
 }

@@ -1,44 +1,25 @@
-import type { Cache, Store } from '@larder/core';
 import memjs from 'memjs';
 import { memoryKey, rawKeysWritten } from '../data.js';
-import type { Side } from '../types.js';
-import {
-  type BenchBackend,
-  benchCaches,
-  CountingLogger,
-  decodeRaw,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemoryReading,
-  memoryPlan,
-  once,
-  RAW_TTL_SECONDS,
-  type RawDriver,
-} from './backend.js';
+import type { BenchBackend, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, connectionOf, faultsFor, importPackage, serverInfo, startServer } from './load.js';
+import { closeQuietly, guarded, openServer } from './load.js';
 
-/** The part of `@larder/backend-memcached` the bench uses. */
-interface MemcachedModule {
-  memcachedStore(options: { servers?: string; url?: string }): Store;
-}
+type MemcachedModule = typeof import('@larder/backend-memcached');
 
 type RawClient = memjs.Client<string | Buffer, Buffer | null>;
 
 function rawDriver(client: RawClient): RawDriver {
-  const get = async (key: string) => decodeRaw((await client.get(key)).value);
+  const get = async (key: string) => kit.decodeRaw((await client.get(key)).value);
   const set = (key: string, value: unknown) =>
-    client.set(key, encodeRaw(value), { expires: RAW_TTL_SECONDS });
+    client.set(key, kit.encodeRaw(value), { expires: kit.RAW_TTL_SECONDS });
   return {
     get,
     set,
     // memjs 1.3 has no multi-get: concurrent GETs, which memjs pipelines on its one connection.
     getMany: (keys) => Promise.all(keys.map(get)),
     incr: async (key) => {
-      const { value } = await client.increment(key, 1, { initial: 1, expires: RAW_TTL_SECONDS });
+      const { value } = await client.increment(key, 1, { initial: 1, expires: kit.RAW_TTL_SECONDS });
       return typeof value === 'number' ? value : undefined;
     },
     load: async (entries) => {
@@ -68,102 +49,80 @@ export function memcachedMemoryMb(memoryKeys: number, keys: number, valueSize: n
 export async function createMemcachedBackend(context: LoadContext): Promise<BenchBackend> {
   const { options } = context;
   const memoryMb = memcachedMemoryMb(options.memoryKeys, options.keys, options.valueSize);
-  const server = await startServer('memcached', options.backendsExplicit, (testkit) =>
-    process.env.MEMCACHED_URL ? testkit.startMemcached() : testkit.startMemcached({ memoryMb }),
+  const open = await openServer<MemcachedModule>('memcached', context, '@larder/backend-memcached', (t) =>
+    process.env.MEMCACHED_URL ? t.startMemcached() : t.startMemcached({ memoryMb }),
   );
-  // The server first: an environment URL that does not answer must stop the run even if the package is missing.
-  const pkg = await importPackage<MemcachedModule>('@larder/backend-memcached').catch(
-    async (error: unknown) => {
-      await server.stop();
-      throw error;
+  const { handle, pkg } = open;
+  const url = handle.url;
+  const store = /^[a-z]+:\/\//i.test(url)
+    ? pkg.memcachedStore({ url })
+    : pkg.memcachedStore({ servers: url });
+  const address = url.replace(/^[a-z]+:\/\//i, '').replace(/^[^@]*@/, '');
+  // The raw client as a user gets it (memjs defaults), minus its console logging of outages.
+  const client = memjs.Client.create(address, { logger: { log: () => {} } }) as RawClient;
+  return guarded(
+    handle,
+    async () => {
+      await store.close();
+      client.close();
+    },
+    async () => {
+      await client.set('bench:probe', '1', { expires: 60 });
+      const { larder, loader } = kit.benchCaches(store);
+      const raw = rawDriver(client);
+      const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
+        const plan = kit.memoryPlan(side, load);
+        const { keys } = plan;
+        const before = await stats(client);
+        const cache = side === 'larder' ? kit.loaderCache(store) : undefined;
+        const write = cache
+          ? kit.larderLoader(cache)
+          : (entries: Parameters<RawDriver['load']>[0]) => raw.load(entries);
+        await kit.loadBatches(plan, write);
+        const after = await stats(client);
+        const evicted = Number(after.evictions) - Number(before.evictions);
+        if (evicted > 0) {
+          throw new Error(
+            `memcached evicted ${evicted} items during the memory load (limit ${after.limit_maxbytes} bytes); ` +
+              'give it more memory (-m) or lower --memory-keys',
+          );
+        }
+        if (cache !== undefined && handle.source !== 'local') {
+          // A shared server: delete by key (a generation bump would clear the app's 'larder' prefix too).
+          for (let i = 0; i < keys.length; i += 1000) await cache.deleteMany(keys.slice(i, i + 1000));
+        }
+        // Otherwise both sides stay loaded (memcached frees memory lazily); the server has room for both.
+        const bytes = Number(after.bytes) - Number(before.bytes);
+        return { bytes, method: side === 'larder' ? 'memcached stats "bytes" delta' : 'same, for memjs set' };
+      };
+      return {
+        ...open.common,
+        name: 'memcached',
+        rawClient: 'memjs get/set',
+        larder,
+        loader,
+        raw,
+        measureMemory,
+        teardown: kit.once(async () => {
+          if (handle.source !== 'local') {
+            // A shared server: bump Larder's generation and delete the raw keys we wrote.
+            await larder.clear().catch(() => false);
+            const memoryKeys = Array.from(
+              { length: options.memoryKeys },
+              (_, i) => `larder:1:${memoryKey(i)}`,
+            );
+            const written = [...rawKeysWritten(options.keys), ...memoryKeys];
+            for (let i = 0; i < written.length; i += 1000) {
+              await Promise.all(
+                written.slice(i, i + 1000).map((key) => client.delete(key).catch(() => false)),
+              );
+            }
+          }
+          await closeQuietly(larder);
+          client.close();
+          await handle.stop();
+        }),
+      };
     },
   );
-  const { memcachedStore } = pkg;
-  const logger = new CountingLogger();
-  let store: Store | undefined;
-  let client: RawClient | undefined;
-  try {
-    store = /^[a-z]+:\/\//i.test(server.url)
-      ? memcachedStore({ url: server.url })
-      : memcachedStore({ servers: server.url });
-    const { larder, loader } = benchCaches(store, logger);
-    const address = server.url.replace(/^[a-z]+:\/\//i, '').replace(/^[^@]*@/, '');
-    // The raw client as a user gets it (memjs defaults), minus its console logging of outages.
-    client = memjs.Client.create(address, { logger: { log: () => {} } }) as RawClient;
-    const raw = rawDriver(client);
-    const rawClient = client;
-    await rawClient.set('bench:probe', '1', { expires: 60 });
-    const { faults, why } = faultsFor(server);
-    const disconnect = once(async () => {
-      await closeQuietly(larder);
-      rawClient.close();
-    });
-
-    const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
-      const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
-      const before = await stats(rawClient);
-      let memoryLoader: Cache | undefined;
-      if (side === 'larder') {
-        memoryLoader = loaderCache(store!, logger);
-        await loadBatches(keys, valueAt, batch, larderLoader(memoryLoader), onProgress);
-      } else {
-        await loadBatches(keys, valueAt, batch, (entries) => raw.load(entries), onProgress);
-      }
-      const after = await stats(rawClient);
-      const evicted = Number(after.evictions) - Number(before.evictions);
-      if (evicted > 0) {
-        throw new Error(
-          `memcached evicted ${evicted} items during the memory load (limit ${after.limit_maxbytes} bytes); ` +
-            'give it more memory (-m) or lower --memory-keys',
-        );
-      }
-      if (memoryLoader !== undefined && server.source !== 'local') {
-        // A shared server: delete Larder's entries by key (a generation bump would clear the app's 'larder' prefix too).
-        for (let i = 0; i < keys.length; i += 1000) await memoryLoader.deleteMany(keys.slice(i, i + 1000));
-      }
-      // Otherwise both sides stay loaded (memcached frees memory lazily); the server has room for both.
-      return {
-        bytes: Number(after.bytes) - Number(before.bytes),
-        method: side === 'larder' ? 'memcached stats "bytes" delta' : 'same, for memjs set of the JSON text',
-      };
-    };
-
-    return {
-      name: 'memcached',
-      rawClient: 'memjs get/set',
-      server: serverInfo(server),
-      larder,
-      loader,
-      raw,
-      timeoutMs: 1000,
-      faults,
-      faultsUnavailable: why,
-      connection: connectionOf('memcached', server),
-      serverPids: () => (server.pid === undefined ? [] : [server.pid]),
-      measureMemory,
-      disconnect,
-      teardown: once(async () => {
-        if (server.source !== 'local') {
-          // A shared server: bump Larder's generation and delete the raw keys we wrote.
-          await larder.clear().catch(() => false);
-          const written = [
-            ...rawKeysWritten(options.keys),
-            ...Array.from({ length: options.memoryKeys }, (_, i) => memoryKey(i)),
-          ];
-          for (let i = 0; i < written.length; i += 1000) {
-            await Promise.all(
-              written.slice(i, i + 1000).map((key) => rawClient.delete(key).catch(() => false)),
-            );
-          }
-        }
-        await disconnect();
-        await server.stop();
-      }),
-    };
-  } catch (error) {
-    await closeQuietly(store);
-    client?.close();
-    await server.stop();
-    throw error;
-  }
 }

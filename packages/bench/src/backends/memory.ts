@@ -1,119 +1,96 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { memoryStore } from '@larder/core';
-import { trackChild } from '../lifecycle.js';
-import type { Side } from '../types.js';
-import {
-  type BenchBackend,
-  benchCaches,
-  CountingLogger,
-  decodeRaw,
-  encodeRaw,
-  type MemoryLoad,
-  type MemoryReading,
-  once,
-  type RawDriver,
-} from './backend.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { type Cache, memoryStore } from '@larder/core';
+import { makeValue, memoryKey } from '../data.js';
+import type { BenchBackend, MemoryLoad, MemoryReading, MemorySideName, RawDriver } from './backend.js';
+import * as kit from './backend.js';
 
-const CHILD = fileURLToPath(new URL('../memory-child.js', import.meta.url));
+/** MemoryStore's default `maxEntries`: the set-full workload writes into a store this full. */
+export const FULL_STORE_ENTRIES = 100_000;
 
 /** MemoryStore through Larder beside a bare `Map` of the same JSON strings. */
 export async function createMemoryBackend(): Promise<BenchBackend> {
-  const logger = new CountingLogger();
   // Large limits: the bench measures speed, not the LRU's eviction.
   const store = memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 40, maxValueBytes: 2 ** 30 });
-  const { larder, loader } = benchCaches(store, logger);
+  const { larder, loader } = kit.benchCaches(store);
   const map = new Map<string, string>();
   const raw: RawDriver = {
-    get: async (key) => decodeRaw(map.get(key)),
+    get: async (key) => kit.decodeRaw(map.get(key)),
     set: async (key, value) => {
-      map.set(key, encodeRaw(value));
+      map.set(key, kit.encodeRaw(value));
       return true;
     },
-    getMany: async (keys) => keys.map((key) => decodeRaw(map.get(key))),
+    getMany: async (keys) => keys.map((key) => kit.decodeRaw(map.get(key))),
     incr: async (key) => {
       const next = Number(map.get(key) ?? 0) + 1;
       map.set(key, String(next));
       return next;
     },
     load: async (entries) => {
-      for (const [key, value] of entries) map.set(key, encodeRaw(value));
+      for (const [key, value] of entries) map.set(key, kit.encodeRaw(value));
     },
   };
-  const teardown = once(async () => {
+  // The set-full workload's store: MemoryStore's default size, filled before its case.
+  const full = kit.benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
+  const fill = async () => {
+    const keys = Array.from({ length: FULL_STORE_ENTRIES }, (_, n) => `fill:${n}`);
+    const value = makeValue(0, 100);
+    await kit.loadBatches({ keys, valueAt: () => value, batch: 1000 }, kit.larderLoader(full.loader));
+  };
+  const teardown = kit.once(async () => {
     map.clear();
     await larder.close();
+    await full.larder.close();
   });
-  // Both children start on the first call: each measures its own fresh heap, so they may run side by side.
-  let readings: Record<Side, Promise<MemoryReading>> | undefined;
-  const measureMemory = (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
-    if (readings === undefined) {
-      readings = { larder: measureInChild('larder', load), raw: measureInChild('raw', load) };
-      // Handled here too, so a failure of the side nobody awaits yet is never an unhandled rejection.
-      for (const pending of Object.values(readings)) pending.catch(() => {});
-    }
-    const reading = readings[side];
-    if (side === 'raw') readings = undefined;
-    return reading;
-  };
   return {
     name: 'memory',
     rawClient: 'Map of JSON strings',
     server: { version: process.version, source: 'embedded', address: 'in-process' },
+    ...kit.EMBEDDED,
+    fullStore: { larder: full.larder, fill },
     larder,
     loader,
     raw,
-    timeoutMs: 1000,
-    faults: undefined,
-    faultsUnavailable: 'embedded in the process: nothing to kill',
-    connection: undefined,
-    serverPids: () => [],
-    measureMemory,
-    disconnect: teardown,
+    measureMemory: measureHeap,
     teardown,
   };
 }
 
-/** Heap + external bytes added by the entries, measured in a fresh `node --expose-gc` process. */
-function measureInChild(side: Side, load: MemoryLoad): Promise<MemoryReading> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--expose-gc',
-        '--max-old-space-size=8192',
-        CHILD,
-        JSON.stringify({ side, count: load.count, valueSize: load.valueSize }),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    trackChild(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (code !== 0) {
-        reject(new Error(`memory child exited with ${signal ?? code}: ${err.trim().slice(0, 500)}`));
-        return;
-      }
-      try {
-        const { bytes } = JSON.parse(out.trim()) as { bytes: number };
-        resolve({
-          bytes,
-          method:
-            side === 'larder'
-              ? 'V8 heap + external bytes delta (child process, --expose-gc)'
-              : 'same, for a Map<string, string>',
-        });
-      } catch (error) {
-        reject(new Error(`memory child printed no result: ${(error as Error).message}`));
-      }
-    });
-  });
+// The bench's own heap holds other data; a full collection before and after each load makes the
+// delta the entries alone (--expose-gc, turned on here rather than on the command line).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapBytes(): number {
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/** Heap + external bytes added by `load.count` entries in a fresh MemoryStore (or a bare Map of JSON strings). */
+async function measureHeap(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> {
+  const plan = kit.memoryPlan(side, load);
+  const before = heapBytes();
+  let kept: Cache | Map<string, string>;
+  if (side === 'larder') {
+    const store = memoryStore({ maxEntries: load.count + 1000, maxBytes: 2 ** 46, maxValueBytes: 2 ** 30 });
+    kept = kit.loaderCache(store);
+    await kit.loadBatches(plan, kit.larderLoader(kept));
+  } else {
+    // Keys built in the loop, not taken from the plan (made before the first reading), so they count.
+    kept = new Map<string, string>();
+    for (let i = 0; i < load.count; i++)
+      kept.set(`larder:1:${memoryKey(i)}`, JSON.stringify(plan.valueAt(i)));
+  }
+  const bytes = heapBytes() - before;
+  if (kept instanceof Map) kept.clear();
+  else await kept.close();
+  return {
+    bytes,
+    method:
+      side === 'larder'
+        ? 'V8 heap + external bytes delta (after full GCs)'
+        : 'same, for a Map<string, string>',
+  };
 }

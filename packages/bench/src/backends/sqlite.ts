@@ -1,36 +1,20 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store } from '@larder/core';
 import Database from 'better-sqlite3';
-import type { Side } from '../types.js';
-import {
-  type BenchBackend,
-  benchCaches,
-  CountingLogger,
-  decodeRaw,
-  encodeRaw,
-  larderLoader,
-  loadBatches,
-  loaderCache,
-  type MemoryLoad,
-  type MemoryReading,
-  memoryPlan,
-  once,
-  type RawDriver,
+import type {
+  BenchBackend,
+  Entries,
+  MemoryLoad,
+  MemoryReading,
+  MemorySideName,
+  RawDriver,
 } from './backend.js';
+import * as kit from './backend.js';
 import { closeQuietly, importPackage } from './load.js';
 
-/** The part of `@larder/backend-db/sqlite` the bench uses. */
-interface SqliteModule {
-  sqliteStore(options: {
-    path: string;
-    table?: string;
-    maxEntries?: number;
-    pruneInterval?: number;
-  }): Store & { readonly client: Database.Database };
-}
+type SqliteModule = typeof import('@larder/backend-db/sqlite');
 
-/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored once). */
+/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored kit.once). */
 const RAW_TABLE_SQL =
   'CREATE TABLE IF NOT EXISTS bench_raw (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID';
 
@@ -60,15 +44,15 @@ function rawDriver(db: Database.Database): RawDriver {
     )
     .pluck();
   const putMany = db.transaction((entries: readonly (readonly [string, unknown])[]) => {
-    for (const [key, value] of entries) put.run(key, Buffer.from(encodeRaw(value)));
+    for (const [key, value] of entries) put.run(key, Buffer.from(kit.encodeRaw(value)));
   });
   return {
-    get: async (key) => decodeRaw(get.get(key)),
-    set: async (key, value) => put.run(key, Buffer.from(encodeRaw(value))).changes === 1,
+    get: async (key) => kit.decodeRaw(get.get(key)),
+    set: async (key, value) => put.run(key, Buffer.from(kit.encodeRaw(value))).changes === 1,
     getMany: async (keys) => {
       const found = new Map<string, Buffer>();
       for (const row of many.all(JSON.stringify(keys))) found.set(row.key, row.value);
-      return keys.map((key) => decodeRaw(found.get(key)));
+      return keys.map((key) => kit.decodeRaw(found.get(key)));
     },
     incr: async (key) => incr.all(key)[0],
     load: async (entries) => {
@@ -96,50 +80,41 @@ function removeDb(path: string): void {
 /** SqliteStore through Larder beside better-sqlite3 prepared statements on a bare table, each in its own file. */
 export async function createSqliteBackend(tempDir: string): Promise<BenchBackend> {
   const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
-  const logger = new CountingLogger();
   // Culling off: the bench measures speed, not the size cap.
   const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
-  const { larder, loader } = benchCaches(store, logger);
+  const { larder, loader } = kit.benchCaches(store);
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
-  const disconnect = once(async () => {
+  const disconnect = kit.once(async () => {
     await closeQuietly(larder);
     rawDb.close();
   });
 
-  const measureMemory = async (side: Side, load: MemoryLoad): Promise<MemoryReading> => {
+  const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
     const path = join(tempDir, `memory-${side}.db`);
     removeDb(path);
-    const { keys, valueAt, batch, onProgress } = memoryPlan(side, load);
+    const plan = kit.memoryPlan(side, load);
+    const unbounded = { path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 };
     try {
-      if (side === 'larder') {
-        const open = () =>
-          loaderCache(sqliteStore({ path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 }), logger);
-        // Create the table and index first, so the delta is the data alone.
-        const empty = open();
+      // Create the table (and index) first, so the delta is the data alone.
+      const open = side === 'larder' ? () => kit.loaderCache(sqliteStore(unbounded)) : undefined;
+      const empty = open?.();
+      if (empty) {
         await empty.set('probe', 1);
         await empty.delete('probe');
         await empty.close();
-        const before = fileBytes(path);
-        const cache = open();
-        await loadBatches(keys, valueAt, batch, larderLoader(cache), onProgress, 1);
-        await cache.close();
-        return {
-          bytes: fileBytes(path) - before,
-          method: 'SQLite file size delta after wal_checkpoint(TRUNCATE)',
-        };
-      }
-      openRaw(path).close();
+      } else openRaw(path).close();
       const before = fileBytes(path);
-      const db = openRaw(path);
-      const driver = rawDriver(db);
-      await loadBatches(keys, valueAt, batch, (entries) => driver.load(entries), onProgress, 1);
-      db.close();
-      return {
-        bytes: fileBytes(path) - before,
-        method: 'same, bare (key TEXT PRIMARY KEY, value BLOB) table',
-      };
+      const cache = open?.();
+      const db = cache ? undefined : openRaw(path);
+      const write = cache ? kit.larderLoader(cache) : (entries: Entries) => rawDriver(db!).load(entries);
+      await kit.loadBatches(plan, write, 1);
+      await cache?.close();
+      db?.close();
+      const method =
+        side === 'larder' ? 'SQLite file size delta after wal_checkpoint(TRUNCATE)' : 'same, bare table';
+      return { bytes: fileBytes(path) - before, method };
     } finally {
       removeDb(path);
     }
@@ -149,17 +124,12 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     name: 'sqlite',
     rawClient: 'better-sqlite3 prepared statements',
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
+    ...kit.EMBEDDED,
     larder,
     loader,
     raw,
-    timeoutMs: 1000,
-    faults: undefined,
-    faultsUnavailable: 'embedded in the process: nothing to kill',
-    connection: undefined,
-    serverPids: () => [],
     measureMemory,
     // The files go with the run's temp dir.
-    disconnect,
     teardown: disconnect,
   };
 }

@@ -1,13 +1,14 @@
-import { formatBytes, formatCount, formatMs, formatOps, formatRatio, formatSeconds } from '../format.js';
-import { WORKLOADS } from '../scenarios/index.js';
 import {
-  type BackendResult,
-  type BenchResults,
-  backendTiming,
-  type CaseResult,
-  type SideResult,
-} from '../types.js';
-import { headlineConcurrency, type SummaryRow, summaryRows } from './summary.js';
+  formatBytes,
+  formatCount,
+  formatCpu,
+  formatInterval,
+  formatMs,
+  formatOps,
+  formatRatio,
+} from '../format.js';
+import type { BackendResult, BenchResults, CaseResult, Side } from '../types.js';
+import { WORKLOADS } from '../workloads/index.js';
 
 /** A table as header + rows of cell text, with which columns hold numbers. */
 export interface Table {
@@ -18,137 +19,140 @@ export interface Table {
   notes: string[];
 }
 
-/** The headline table: Backend | Get ops/s | Memory 1M keys | Stability, Larder and raw rows. */
+/** The sides of a case in print order: Larder, raw, then the peers. */
+function sidesOf(c: CaseResult): Side[] {
+  const rest = (Object.keys(c.sides) as Side[]).filter((s) => s !== 'larder' && s !== 'raw');
+  return (['larder', 'raw', ...rest] as Side[]).filter((s) => c.sides[s] !== undefined);
+}
+
+/**
+ * The headline table in the seed's shape (Backend | Get ops/s | Memory 1M keys | Production
+ * Stability), a Larder and a raw row per backend (and one per peer), led by the get ratio to raw.
+ */
 export function summaryTable(results: BenchResults): Table {
-  const concurrency = headlineConcurrency(results);
-  const rows = summaryRows(results);
-  const notes: string[] = [];
-  const extrapolated = rows.find((r) => r.memoryExtrapolatedFrom !== undefined)?.memoryExtrapolatedFrom;
-  if (extrapolated !== undefined) {
-    notes.push(`* memory extrapolated from ${formatCount(extrapolated)} keys to 1M`);
-  }
-  return {
-    title: 'Summary',
-    header: ['Backend', `Get ops/s (c=${concurrency})`, 'Memory 1M keys', 'Stability'],
-    rows: rows.map((row) => [backendCell(row), getCell(row), memoryCell(row), row.stability ?? 'not run']),
-    numeric: [false, true, true, false],
-    notes,
-  };
-}
-
-function backendCell(row: SummaryRow): string {
-  return `${row.backend} · ${row.label}`;
-}
-
-function getCell(row: SummaryRow): string {
-  if (row.getOpsPerSec === undefined) return 'not run';
-  const ratio = row.getRatio === undefined ? '' : ` (${formatRatio(row.getRatio)} raw)`;
-  return `${formatOps(row.getOpsPerSec)}${ratio}`;
-}
-
-function memoryCell(row: SummaryRow): string {
-  if (row.memoryPer1M === undefined) return 'not run';
-  const ratio = row.memoryRatio === undefined ? '' : ` (${formatRatio(row.memoryRatio)} raw)`;
-  return `${formatBytes(row.memoryPer1M)}${row.memoryExtrapolatedFrom !== undefined ? '*' : ''}${ratio}`;
-}
-
-function opsCell(side: SideResult): string {
-  const { median, min, max } = side.opsPerSec;
-  return `${formatOps(median)} [${formatOps(min)}–${formatOps(max)}]`;
-}
-
-function latencyCell(side: SideResult): string {
-  return `${formatMs(side.p50Ms)} / ${formatMs(side.p99Ms)}`;
-}
-
-function caseNotes(c: CaseResult, baseRounds: number): string {
-  const notes: string[] = [];
-  if (c.busy) notes.push(`busy machine (${c.otherCpuCores.toFixed(2)} cores of other load)`);
-  const rounds = c.larder.rounds.length;
-  const error = Math.max(c.larder.medianError, c.raw.medianError);
-  // Results written before the speed gauge have no slowRounds.
-  const slow = Math.max(c.larder.slowRounds ?? 0, c.raw.slowRounds ?? 0);
-  if (rounds > baseRounds || slow > 0) {
-    const left = slow > 0 ? `, ${slow} on a slowed machine left out` : '';
-    notes.push(`${rounds} rounds${left} (median ±${(error * 100).toFixed(1)} %)`);
-  }
-  for (const side of ['larder', 'raw'] as const) {
-    if (c[side].errors > 0) notes.push(`${side}: ${c[side].errors} errors`);
-    if (c[side].failed > 0) notes.push(`${side}: ${c[side].failed} failed ops (not in ops/s)`);
-  }
-  return notes.join('; ');
-}
-
-/** The full table of one backend: every workload × concurrency, Larder beside raw. */
-export function backendTable(backend: BackendResult, baseRounds: number): Table {
-  const rows = backend.cases.map((c) => [
-    WORKLOADS[c.workload].title,
-    String(c.concurrency),
-    opsCell(c.larder),
-    opsCell(c.raw),
-    formatRatio(c.ratio),
-    latencyCell(c.larder),
-    latencyCell(c.raw),
-    caseNotes(c, baseRounds),
-  ]);
-  for (const f of backend.failures) {
-    rows.push([WORKLOADS[f.workload].title, String(f.concurrency), 'failed', '', '', '', '', f.error]);
-  }
-  const notes: string[] = [];
-  const memory = backend.memory;
-  if (memory !== undefined) {
-    notes.push(
-      `Memory (${formatCount(memory.keys)} keys${memory.extrapolated ? ', extrapolated to 1M' : ''}): Larder ${formatBytes(memory.larder.bytesPer1M)} per 1M keys ` +
-        `(${memory.larder.bytesPerKey.toFixed(1)} B/key; ${memory.method}), raw ${formatBytes(memory.raw.bytesPer1M)} ` +
-        `(${memory.raw.bytesPerKey.toFixed(1)} B/key; ${memory.rawMethod}); ratio ${formatRatio(memory.ratio)}.`,
-    );
-  } else if (backend.memoryError !== undefined) {
-    notes.push(`Memory: failed: ${backend.memoryError}`);
-  }
-  const stability = backend.stability;
-  if (stability !== undefined) {
-    for (const side of ['larder', 'raw'] as const) {
-      const s = stability[side];
-      const who = side === 'larder' ? 'Larder' : backend.rawClient;
-      notes.push(
-        `Stability, ${who}: ${s.burst.inFlight} in flight → ${s.burst.errors} errors, p99 ${formatMs(s.burst.p99Ms)}, max ${formatMs(s.burst.maxMs)}.` +
-          s.faults
-            .map(
-              (f) =>
-                ` ${f.fault === 'kill' ? 'Killed' : 'SIGSTOPped'} for ${formatSeconds(f.downMs)}: ${f.ops} ops, ${f.errorsSurfaced} errors surfaced, ` +
-                `${f.overDeadline} over deadline+50 ms, ${f.hung} hung, p99 ${formatMs(f.p99Ms)}, max ${formatMs(f.maxMs)}, ` +
-                (f.recovered
-                  ? `recovered ${formatSeconds(f.recoveryMs)} after ${f.fault === 'kill' ? 'restart' : 'SIGCONT'}.`
-                  : `no recovery within ${formatSeconds(f.recoveryMs)}.`),
-            )
-            .join('') +
-          (s.faultsSkipped ? ` Faults not injected: ${s.faultsSkipped}.` : ''),
-      );
+  const concurrency = Math.max(...results.options.concurrency);
+  const rows: string[][] = [];
+  for (const b of results.backends) {
+    const get = b.cases.find((c) => c.workload === 'get-hit' && c.concurrency === concurrency);
+    for (const side of get === undefined ? (['larder', 'raw'] as Side[]) : sidesOf(get)) {
+      const ours = side === 'larder' || side === 'raw';
+      const ratio = get?.ratios[side];
+      const memory = ours ? b.memory?.[side] : undefined;
+      const vsRaw = side === 'larder' && b.memory ? ` (${formatRatio(b.memory.ratio)} raw)` : '';
+      rows.push([
+        `${b.name} · ${get?.sides[side]?.label ?? (side === 'raw' ? b.rawClient : 'Larder')}`,
+        side === 'raw' ? '1 (the baseline)' : ratio ? formatInterval(ratio.ops) : 'not run',
+        get?.sides[side] ? formatOps(get.sides[side].opsPerSec) : 'not run',
+        memory ? `${formatBytes(memory.bytesPer1M)}${vsRaw}` : ours ? 'not run' : '',
+        ours ? (b.stability?.[side].summary ?? 'not run') : '',
+      ]);
     }
-  } else if (backend.stabilityError !== undefined) {
-    notes.push(`Stability: failed: ${backend.stabilityError}`);
   }
+  const notes = [
+    `Get: get-hit at c=${concurrency}. ÷ raw: median of per-round ratios (95 % interval); above 1, faster than the raw client.`,
+  ];
+  const memory = results.backends.find((b) => b.memory?.extrapolated)?.memory;
+  if (memory) notes.push(`Memory measured with ${formatCount(memory.keys)} keys, given per 1M.`);
+  const header = ['Backend', 'Get ÷ raw (95 % CI)', 'Get ops/s', 'Memory 1M keys', 'Production Stability'];
+  return { title: 'Summary', header, rows, numeric: [false, true, true, true, false], notes };
+}
+
+/** The table that motivated Larder, as published: another machine, another stack. */
+export const referenceTable = (): Table => ({
+  title: 'Reference: the seed table (another machine; Django + Python, not this run)',
+  header: ['Backend', 'Get ops/s', 'Memory 1M keys', 'Production Stability'],
+  rows: [
+    ['django-redis', '58,000', '165 MB', 'Excellent'],
+    ['Django native', '52,000', '180 MB', 'Good'],
+    ['Database cache', '1,800', '~2 GB', 'Poor, fails at 5K ops'],
+  ],
+  numeric: [false, true, true, false],
+  notes: [],
+});
+
+function caseNotes(c: CaseResult, side: Side): string {
+  const s = c.sides[side]!;
+  const coverage = c.ratios[side]?.ops.coverage ?? 1;
+  return [
+    s.errors > 0 ? `${s.errors} errors` : '',
+    s.failed > 0 ? `${s.failed} failed ops (not in ops/s)` : '',
+    coverage < 0.95 ? `interval covers ${(coverage * 100).toFixed(0)} % (few rounds)` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
+/** Memory and stability of a backend, one line each, below its table. */
+function backendNotes(b: BackendResult): string[] {
+  const m = b.memory;
+  const notes = [
+    m === undefined
+      ? b.memoryError
+        ? `Memory: failed: ${b.memoryError}`
+        : ''
+      : `Memory (${formatCount(m.keys)} keys, per 1M): Larder ${formatBytes(m.larder.bytesPer1M)}, raw ${formatBytes(m.raw.bytesPer1M)} (${m.method}); ${formatRatio(m.ratio)}.`,
+  ];
+  if (b.stabilityError) notes.push(`Stability: failed: ${b.stabilityError}`);
+  for (const side of b.stability ? (['larder', 'raw'] as const) : []) {
+    const s = b.stability![side];
+    const faults = s.faults.map(
+      (f) =>
+        ` ${f.fault === 'kill' ? 'Kill' : 'SIGSTOP'}: ${f.ops} ops, ${f.errorsSurfaced} errors surfaced, ${f.overDeadline} over deadline + 50 ms, ${f.hung} hung, max ${formatMs(f.maxMs)}.`,
+    );
+    const skipped = s.faultsSkipped ? ` Faults not injected: ${s.faultsSkipped}.` : '';
+    notes.push(
+      `Stability, ${side === 'larder' ? 'Larder' : b.rawClient}: ${s.summary}.${faults.join('')}${skipped}`,
+    );
+  }
+  return notes.filter(Boolean);
+}
+
+/** The full table of one backend: every workload × concurrency, a row per side. */
+export function backendTable(b: BackendResult): Table {
+  const rows = b.cases.flatMap((c) =>
+    sidesOf(c).map((side) => {
+      const s = c.sides[side]!;
+      const r = c.ratios[side];
+      return [
+        WORKLOADS[c.workload].title,
+        String(c.concurrency),
+        side === 'larder' || side === 'raw' ? side : s.label,
+        formatOps(s.opsPerSec),
+        r ? formatInterval(r.ops) : '',
+        formatCpu(s.cpuUsPerOp),
+        r ? formatInterval(r.cpu) : '',
+        `${formatMs(s.p50Ms)} / ${formatMs(s.p99Ms)}`,
+        caseNotes(c, side),
+      ];
+    }),
+  );
+  for (const f of b.failures)
+    rows.push([WORKLOADS[f.workload].title, String(f.concurrency), 'failed', '', '', '', '', '', f.error]);
+  const source =
+    b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version}`;
+  const header = [
+    'Workload',
+    'C',
+    'Side',
+    'ops/s',
+    'ops ÷ raw (95 % CI)',
+    'CPU/op',
+    'CPU ÷ raw (95 % CI)',
+    'p50 / p99',
+    'Notes',
+  ];
+  const numeric = [false, true, false, true, true, true, true, true, false];
   return {
-    title: `${backend.name} (${backend.server.source === 'embedded' ? 'embedded' : `${backend.server.source} server ${backend.server.version}`}; raw = ${backend.rawClient})`,
-    header: [
-      'Workload',
-      'C',
-      'Larder ops/s median [min–max]',
-      'raw ops/s median [min–max]',
-      'Larder÷raw',
-      'Larder p50 / p99',
-      'raw p50 / p99',
-      'Notes',
-    ],
+    title: `${b.name} (${source}; raw = ${b.rawClient})`,
+    header,
     rows,
-    numeric: [false, true, true, true, true, true, true, false],
-    notes,
+    numeric,
+    notes: backendNotes(b),
   };
 }
 
 /** Every table of a run, summary first. */
-export function allTables(results: BenchResults): Table[] {
-  const baseRounds = (b: BackendResult) =>
-    backendTiming(results.options, b.server.source === 'embedded').rounds;
-  return [summaryTable(results), ...results.backends.map((b) => backendTable(b, baseRounds(b)))];
-}
+export const allTables = (results: BenchResults): Table[] => [
+  summaryTable(results),
+  ...results.backends.map(backendTable),
+];

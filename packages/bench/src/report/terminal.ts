@@ -8,22 +8,17 @@ function renderTable(table: Table): string {
 }
 
 /** The headline table alone, for the end of a run. */
-export function renderSummary(results: BenchResults): string {
-  return renderTable(summaryTable(results));
-}
+export const renderSummary = (results: BenchResults): string => renderTable(summaryTable(results));
 
 /** Every table as plain text, plus skipped servers and where the run happened. */
 export function renderTerminal(results: BenchResults): string {
   const env = results.environment;
   const parts = allTables(results).map(renderTable);
-  parts.push(skippedText(results));
   parts.push(
-    `${env.date} · Node ${env.node} · ${env.cpuModel} × ${env.cpuCores} · ${env.os} · ${formatBytes(env.totalMemoryBytes)} RAM · ${results.seconds.toFixed(0)} s`,
+    results.skipped.map((s) => `Skipped ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`).join('\n'),
+  );
+  parts.push(
+    `${env.date} · Node ${env.node} · ${env.cpuModel} × ${env.cpuCores} · load ${env.loadAverage.map((l) => l.toFixed(2)).join(' ')} · ${formatBytes(env.totalMemoryBytes)} RAM · ${results.seconds.toFixed(0)} s`,
   );
   return parts.filter((p) => p !== '').join('\n\n');
-}
-
-/** One paragraph per skipped server: why, and how to enable it. */
-export function skippedText(results: BenchResults): string {
-  return results.skipped.map((s) => `Skipped ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`).join('\n');
 }

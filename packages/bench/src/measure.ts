@@ -1,0 +1,140 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Driver } from './backends/backend.js';
+import type { Dataset } from './data.js';
+import type { PhaseHandle } from './progress.js';
+import { Latencies, median, pairedRatio } from './stats.js';
+import type { BenchOptions, CaseResult, Round, Side, SideRound } from './types.js';
+import type { Op, Workload } from './workloads/workload.js';
+
+/** One side of a case: who does the work, and how to read the errors it swallowed. */
+export interface Contender {
+  side: Side;
+  label: string;
+  driver: Driver;
+  /** Errors swallowed so far (Larder's own counter: with ignoreErrors a failure becomes a miss). */
+  swallowed?: () => number;
+}
+
+/** One buffer of latencies for every round: sides are timed one at a time. */
+const latencies = new Latencies();
+
+/**
+ * Times one side for `durationMs`: `ops.length` async workers each loop `await op()` until
+ * the time is up. ops/s = successful operations ÷ wall time until the last one finished;
+ * CPU per op = this process's user + system CPU over the round ÷ those operations.
+ */
+export async function timeSide(ops: readonly Op[], durationMs: number): Promise<SideRound> {
+  latencies.reset();
+  let completed = 0;
+  let errors = 0;
+  let failed = 0;
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const worker = async (op: Op) => {
+    let n = 0;
+    for (;;) {
+      const t0 = performance.now();
+      if (t0 >= deadline) return;
+      try {
+        if (await op()) completed++;
+        else failed++;
+      } catch {
+        errors++;
+        failed++;
+      }
+      latencies.record(performance.now() - t0);
+      // In-process backends resolve at once; yield now and then so timers (the spinner) run.
+      if ((++n & 255) === 0) await yieldToLoop();
+    }
+  };
+  await Promise.all(ops.map(worker));
+  const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    ops: completed,
+    elapsedMs,
+    opsPerSec: (completed / elapsedMs) * 1000,
+    cpuUsPerOp: completed > 0 ? (cpu.user + cpu.system) / completed : 0,
+    p50Ms: latencies.quantile(0.5),
+    p99Ms: latencies.quantile(0.99),
+    errors,
+    failed,
+  };
+}
+
+/** Round r's order: the sides rotated by r, so each goes first as often as the others (A B, B A, …). */
+export function roundOrder<T>(sides: readonly T[], round: number): T[] {
+  const shift = round % sides.length;
+  return [...sides.slice(shift), ...sides.slice(0, shift)];
+}
+
+/** A case's figures from its rounds: each side's medians and every side's paired ratios to raw. */
+export function summarizeCase(
+  workload: Workload,
+  concurrency: number,
+  labels: Partial<Record<Side, string>>,
+  rounds: Round[],
+): CaseResult {
+  const sides: CaseResult['sides'] = {};
+  const ratios: CaseResult['ratios'] = {};
+  for (const side of Object.keys(labels) as Side[]) {
+    const mine = rounds.flatMap((r) => r.sides[side] ?? []);
+    if (mine.length === 0) continue;
+    const of = (pick: (r: SideRound) => number) => median(mine.map(pick));
+    const total = (pick: (r: SideRound) => number) => mine.reduce((n, r) => n + pick(r), 0);
+    sides[side] = {
+      label: labels[side]!,
+      opsPerSec: of((r) => r.opsPerSec),
+      cpuUsPerOp: of((r) => r.cpuUsPerOp),
+      p50Ms: of((r) => r.p50Ms),
+      p99Ms: of((r) => r.p99Ms),
+      errors: total((r) => r.errors),
+      failed: total((r) => r.failed),
+    };
+    const paired = rounds.filter((r) => r.sides[side] !== undefined && r.sides.raw !== undefined);
+    if (side === 'raw' || paired.length === 0) continue;
+    const ratio = (pick: (r: SideRound) => number) =>
+      pairedRatio(
+        paired.map((r) => pick(r.sides[side]!)),
+        paired.map((r) => pick(r.sides.raw!)),
+      );
+    ratios[side] = { ops: ratio((r) => r.opsPerSec), cpu: ratio((r) => r.cpuUsPerOp) };
+  }
+  return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp, sides, ratios, rounds };
+}
+
+/**
+ * One workload at one concurrency: every side warmed up once, untimed, then `rounds` rounds
+ * in which every side is timed once, back to back, the order rotating from round to round.
+ */
+export async function measureCase(
+  contenders: readonly Contender[],
+  workload: Workload,
+  concurrency: number,
+  data: Dataset,
+  options: Pick<BenchOptions, 'rounds' | 'durationMs' | 'warmupMs'>,
+  phase: PhaseHandle,
+): Promise<CaseResult> {
+  const ops = new Map(
+    contenders.map((c) => [c, Array.from({ length: concurrency }, (_, w) => workload.op(c.driver, data, w))]),
+  );
+  if (options.warmupMs > 0) {
+    for (const c of contenders) await timeSide(ops.get(c)!, options.warmupMs);
+  }
+  const rounds: Round[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const order = roundOrder(contenders, r);
+    const round: Round = { startedAt: Date.now(), order: order.map((c) => c.side), sides: {} };
+    for (const c of order) {
+      phase.update(`round ${r + 1} of ${options.rounds}, ${c.side}`);
+      const swallowed = c.swallowed?.() ?? 0;
+      const result = await timeSide(ops.get(c)!, options.durationMs);
+      result.errors += (c.swallowed?.() ?? 0) - swallowed;
+      round.sides[c.side] = result;
+    }
+    rounds.push(round);
+  }
+  const labels = Object.fromEntries(contenders.map((c) => [c.side, c.label]));
+  return summarizeCase(workload, concurrency, labels, rounds);
+}

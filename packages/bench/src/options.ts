@@ -1,0 +1,205 @@
+import { parseArgs } from 'node:util';
+import { BACKEND_NAMES, type BenchOptions, PHASES, type Phase, WORKLOAD_IDS } from './types.js';
+
+/** Bad command-line input: printed with the usage line, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Smallest and largest value the generator can build and every backend can hold. */
+export const MIN_VALUE_SIZE = 100;
+export const MAX_VALUE_SIZE = 512 * 1024;
+const MAX_CONCURRENCY = 10_000;
+/** Data kept loaded for the workloads is capped to this many value bytes per side. */
+const WORKING_SET_BYTES = 64 * 1024 * 1024;
+/** The memory load is capped to this many value bytes per side; above it the figure is extrapolated. */
+const MEMORY_LOAD_BYTES = 512 * 1024 * 1024;
+
+/** Defaults of a full run and of `--quick`. */
+const DEFAULTS = {
+  full: { duration: 60, warmup: 100, rounds: 16, keys: 50_000, memoryKeys: 200_000, faultMs: 1000 },
+  quick: { duration: 20, warmup: 10, rounds: 6, keys: 5_000, memoryKeys: 20_000, faultMs: 300 },
+};
+
+export const USAGE = `Usage: pnpm bench [options]
+
+  --quick                  small sizes and short rounds, under a minute
+  --peers                  also time Keyv, cache-manager and bentocache on Redis and lru-cache
+                           beside memory, in the same rounds
+  --backends <list>        comma-separated: ${BACKEND_NAMES.join(', ')} (default: all;
+                           naming a backend makes an unavailable server an error)
+  --workloads <list>       comma-separated: ${WORKLOAD_IDS.join(', ')} (default: all)
+  --skip <list>            phases to leave out: ${PHASES.join(', ')}
+  --value-size <size>      bytes of JSON per value: 100, 1KiB, 100KiB (default 100)
+  --concurrency <list>     in-flight operations per case (default 1,64)
+  --rounds <n>             rounds per case, >= 2; each times every side once, back to back
+                           (default ${DEFAULTS.full.rounds}, quick ${DEFAULTS.quick.rounds}; 6 or more give a 95 % interval)
+  --duration <ms>          one side's time in a round (default ${DEFAULTS.full.duration}, quick ${DEFAULTS.quick.duration})
+  --warmup <ms>            untimed warm-up per side before a case's rounds (default ${DEFAULTS.full.warmup}, quick ${DEFAULTS.quick.warmup})
+  --keys <n>               keys loaded for the workloads (default ${DEFAULTS.full.keys}, quick ${DEFAULTS.quick.keys})
+  --memory-keys <n>        keys loaded for the memory figure, given per 1M keys
+                           (default ${DEFAULTS.full.memoryKeys}, quick ${DEFAULTS.quick.memoryKeys})
+  --in-flight <n>          operations issued at once in the stability burst (default 5000)
+  --fault-ms <ms>          how long a server stays killed or paused (default ${DEFAULTS.full.faultMs}, quick ${DEFAULTS.quick.faultMs})
+  --seed <n>               seed of the data generator (default 1)
+  --out <dir>              where result files go (default <repo>/bench-results/<timestamp>)
+  --check                  validate the results after the run; exit 1 on a problem
+  --compare <a> <b>        compare two results.json: a ratio moved when its two 95 % intervals
+                           do not overlap; exit 1 when one did
+  -h, --help               this text
+
+Environment: REDIS_URL, MEMCACHED_URL, DATABASE_URL use those servers instead of starting
+local ones (fault runs are then skipped); CI=true silences progress output.`;
+
+/** What the command line asked for: a run, a comparison, or help. */
+export type Command =
+  | { kind: 'run'; options: BenchOptions }
+  | { kind: 'compare'; files: [string, string] }
+  | { kind: 'help' };
+
+/** Parses and validates argv (without node and the script); throws `UsageError` on bad input. */
+export function parseCommand(argv: readonly string[]): Command {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.compare === true) {
+    const [first, second, extra] = positionals;
+    if (first === undefined || second === undefined || extra !== undefined) {
+      throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
+    }
+    return { kind: 'compare', files: [first, second] };
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
+  }
+  if (values.help) return { kind: 'help' };
+
+  const quick = values.quick === true;
+  const d = quick ? DEFAULTS.quick : DEFAULTS.full;
+  const valueSize = values['value-size'] === undefined ? 100 : parseSize(values['value-size']);
+  const list = <T extends string>(flag: string, text: string | undefined, known: readonly T[], all: T[]) =>
+    text === undefined ? all : parseList(flag, text, known);
+  const concurrency =
+    values.concurrency === undefined ? [1, 64] : parseIntList('--concurrency', values.concurrency);
+  for (const c of concurrency) checkRange('--concurrency', c, 1, MAX_CONCURRENCY);
+  const keysWanted = intOption('--keys', values.keys, d.keys, 100, 10_000_000);
+  const memoryWanted = intOption('--memory-keys', values['memory-keys'], d.memoryKeys, 1000, 10_000_000);
+  // Big values shrink the sets so a run fits in memory; the memory figure is then extrapolated.
+  const keys = Math.max(100, Math.min(keysWanted, Math.floor(WORKING_SET_BYTES / valueSize)));
+  const memoryKeys = Math.max(1000, Math.min(memoryWanted, Math.floor(MEMORY_LOAD_BYTES / valueSize)));
+  if (values.keys !== undefined && keys < keysWanted) {
+    throw new UsageError(
+      `--keys ${keysWanted} of ${valueSize} bytes is more than ${WORKING_SET_BYTES / 2 ** 20} MiB per side; use at most ${keys}`,
+    );
+  }
+  return {
+    kind: 'run',
+    options: {
+      backends: list('--backends', values.backends, BACKEND_NAMES, [...BACKEND_NAMES]),
+      backendsExplicit: values.backends !== undefined,
+      workloads: list('--workloads', values.workloads, WORKLOAD_IDS, [...WORKLOAD_IDS]),
+      skip: list<Phase>('--skip', values.skip, PHASES, []),
+      quick,
+      peers: values.peers === true,
+      valueSize,
+      concurrency,
+      durationMs: intOption('--duration', values.duration, d.duration, 10, 600_000),
+      warmupMs: intOption('--warmup', values.warmup, d.warmup, 0, 600_000),
+      rounds: intOption('--rounds', values.rounds, d.rounds, 2, 1000),
+      keys,
+      memoryKeys,
+      inFlight: intOption('--in-flight', values['in-flight'], 5000, 1, 1_000_000),
+      faultMs: intOption('--fault-ms', values['fault-ms'], d.faultMs, 100, 60_000),
+      outDir: values.out,
+      check: values.check === true,
+      seed: intOption('--seed', values.seed, 1, 0, 2 ** 31 - 1),
+    },
+  };
+}
+
+const FLAGS = ['quick', 'peers', 'check', 'compare'] as const;
+const VALUES = ['backends', 'workloads', 'skip', 'value-size', 'concurrency', 'duration', 'warmup'] as const;
+const MORE = ['rounds', 'keys', 'memory-keys', 'in-flight', 'fault-ms', 'seed', 'out'] as const;
+type Spec = Record<(typeof FLAGS)[number] | 'help', { type: 'boolean' }> &
+  Record<(typeof VALUES)[number] | (typeof MORE)[number], { type: 'string' }>;
+
+function parse(argv: readonly string[]) {
+  const options = {
+    ...Object.fromEntries(FLAGS.map((name) => [name, { type: 'boolean' }])),
+    ...Object.fromEntries([...VALUES, ...MORE].map((name) => [name, { type: 'string' }])),
+    help: { type: 'boolean', short: 'h' },
+  } as unknown as Spec;
+  return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+}
+
+/** Parses `100`, `1KiB`, `1k`, `100KiB`, `0.5MiB` into bytes, within the sizes the bench supports. */
+export function parseSize(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);
+  if (!match) {
+    throw new UsageError(`--value-size "${text}" is not a size; write e.g. 100, 1KiB or 100KiB`);
+  }
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const scale = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : 1024 * 1024;
+  const bytes = Math.round(Number(match[1]) * scale);
+  if (bytes < MIN_VALUE_SIZE || bytes > MAX_VALUE_SIZE) {
+    throw new UsageError(
+      `--value-size ${text} (${bytes} bytes) is outside ${MIN_VALUE_SIZE} bytes to ${MAX_VALUE_SIZE / 1024} KiB`,
+    );
+  }
+  return bytes;
+}
+
+const items = (text: string) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+
+/** Parses a comma-separated list of known names; unknown names are an error that lists the known ones. */
+export function parseList<T extends string>(flag: string, text: string, known: readonly T[]): T[] {
+  const names = items(text.toLowerCase());
+  if (names.length === 0) throw new UsageError(`${flag} is empty; choose from ${known.join(', ')}`);
+  const unknown = names.filter((item) => !(known as readonly string[]).includes(item));
+  if (unknown.length > 0) {
+    const list = unknown.map((u) => `"${u}"`).join(', ');
+    throw new UsageError(`${flag}: unknown ${list}; choose from ${known.join(', ')}`);
+  }
+  // Keep the canonical order so tables always read the same way.
+  return known.filter((name) => names.includes(name));
+}
+
+function parseIntList(flag: string, text: string): number[] {
+  const numbers = items(text).map((item) => parseInteger(flag, item));
+  if (numbers.length === 0) throw new UsageError(`${flag} is empty`);
+  return [...new Set(numbers)].sort((a, b) => a - b);
+}
+
+function parseInteger(flag: string, text: string): number {
+  const cleaned = text.replace(/_/g, '');
+  if (!/^-?\d+$/.test(cleaned)) throw new UsageError(`${flag} "${text}" is not a whole number`);
+  return Number(cleaned);
+}
+
+function intOption(flag: string, text: string | undefined, fallback: number, min: number, max: number) {
+  if (text === undefined) return fallback;
+  const value = parseInteger(flag, text);
+  checkRange(flag, value, min, max);
+  return value;
+}
+
+function checkRange(flag: string, value: number, min: number, max: number): void {
+  if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
+    throw new UsageError(`${flag} ${value} is out of range; use ${min} to ${max}`);
+  }
+}
+
+/** The directory name for a run started at `date`: sortable and free of ':' (2025-01-31T10-20-30). */
+export const timestampDir = (date: Date): string =>
+  date
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/:/g, '-');

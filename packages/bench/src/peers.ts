@@ -1,0 +1,148 @@
+import { Redis } from 'ioredis';
+import { type BenchBackend, type Driver, loadBatches } from './backends/backend.js';
+import type { Dataset } from './data.js';
+import { packageVersion } from './env.js';
+import type { PeerName, Skipped } from './types.js';
+
+/** A peer library set up on a backend's server: what a round times, and how to load and remove its data. */
+export interface Peer {
+  name: PeerName;
+  /** "Keyv 5.6.0 + @keyv/redis 5.1.6". */
+  label: string;
+  driver: Driver;
+  /** Removes what it wrote (its namespace) and closes its clients. */
+  close(): Promise<void>;
+}
+
+/** The same TTL as Larder's default and the raw clients' `EX 3600`. */
+const TTL_MS = 3_600_000;
+
+/** Which peers sit beside which backend. */
+export const PEERS_OF: Partial<Record<BenchBackend['name'], PeerName[]>> = {
+  memory: ['lru-cache'],
+  redis: ['keyv', 'cache-manager', 'bentocache'],
+};
+
+const label = (name: string) => `${name} ${packageVersion(name) ?? '?'}`;
+
+/** Keyv 5 over @keyv/redis (node-redis underneath), in its own namespace. */
+async function keyvOn(url: string, namespace: string) {
+  const { Keyv } = await import('keyv');
+  const { default: KeyvRedis } = await import('@keyv/redis');
+  return new Keyv({ store: new KeyvRedis(url), namespace });
+}
+
+type Made = Omit<Peer, 'name' | 'label'>;
+
+/** How each peer is set up, used as its documentation shows, with the same TTL as Larder's default. */
+const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise<Made> }> = {
+  keyv: {
+    label: () => `${label('keyv')} + ${label('@keyv/redis')}`,
+    async make(url) {
+      const keyv = await keyvOn(url, 'bench-keyv');
+      return {
+        driver: { get: (key) => keyv.get(key), set: (key, value) => keyv.set(key, value, TTL_MS) },
+        close: async () => {
+          await keyv.clear();
+          await keyv.disconnect();
+        },
+      };
+    },
+  },
+  'cache-manager': {
+    label: () => `${label('cache-manager')} over Keyv + @keyv/redis`,
+    async make(url) {
+      const { createCache } = await import('cache-manager');
+      const cache = createCache({ stores: [await keyvOn(url, 'bench-cm')], ttl: TTL_MS });
+      return {
+        driver: {
+          get: async (key) => (await cache.get(key)) ?? undefined,
+          set: async (key, value) => (await cache.set(key, value, TTL_MS)) !== undefined,
+        },
+        close: async () => {
+          await cache.clear();
+          await cache.disconnect();
+        },
+      };
+    },
+  },
+  bentocache: {
+    label: () => `${label('bentocache')} (Redis driver, L2 only)`,
+    async make(url) {
+      const { BentoCache, bentostore } = await import('bentocache');
+      const { redisDriver } = await import('bentocache/drivers/redis');
+      const client = new Redis(url);
+      client.on('error', () => {});
+      // bentocache 1.6 declares ioredis 5 as its peer; the workspace's ioredis 6 serves the same calls.
+      const driver = redisDriver({ connection: client as never });
+      const bento = new BentoCache({
+        default: 'redis',
+        prefix: 'bench-bento',
+        stores: { redis: bentostore().useL2Layer(driver) },
+      });
+      return {
+        driver: {
+          get: (key) => bento.get({ key }),
+          set: (key, value) => bento.set({ key, value, ttl: TTL_MS }),
+        },
+        close: async () => {
+          await bento.clear();
+          await bento.disconnectAll();
+          client.disconnect();
+        },
+      };
+    },
+  },
+  'lru-cache': {
+    label: () => `${label('lru-cache')} (objects, not copied)`,
+    async make() {
+      const { LRUCache } = await import('lru-cache');
+      // Objects as they are, no serialization: how lru-cache is used (readers share one object).
+      const lru = new LRUCache<string, object>({ max: 1_000_000, ttl: TTL_MS });
+      return {
+        driver: {
+          get: async (key) => lru.get(key),
+          set: async (key, value) => lru.set(key, value as object) !== undefined,
+        },
+        close: async () => lru.clear(),
+      };
+    },
+  },
+};
+
+/** Writes the working set through a peer's own `set`, 500 at a time (never timed). */
+async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
+  const plan = { keys: data.keys, valueAt: (i: number) => data.values[i % data.values.length], batch: 500 };
+  await loadBatches(plan, async (entries) => {
+    const stored = await Promise.all(entries.map(([key, value]) => driver.set(key, value)));
+    if (!stored.every(Boolean)) throw new Error('a write through the peer was not stored');
+  });
+}
+
+/**
+ * The peers that sit beside `backend`, set up and loaded. A peer that is not installed or
+ * fails to start is skipped with the reason; the run goes on without it.
+ */
+export async function startPeers(
+  backend: BenchBackend,
+  data: Dataset,
+): Promise<{ peers: Peer[]; skipped: Skipped[] }> {
+  const peers: Peer[] = [];
+  const skipped: Skipped[] = [];
+  for (const name of PEERS_OF[backend.name] ?? []) {
+    let peer: Peer | undefined;
+    try {
+      peer = { name, label: MAKERS[name].label(), ...(await MAKERS[name].make(backend.url ?? '')) };
+      await loadThrough(peer.driver, data);
+      peers.push(peer);
+    } catch (error) {
+      await peer?.close().catch(() => {});
+      skipped.push({
+        name,
+        reason: `${name} could not run on ${backend.name}: ${(error as Error).message.split('\n')[0]}`,
+        fix: 'install the bench devDependencies (`pnpm install` at the repository root)',
+      });
+    }
+  }
+  return { peers, skipped };
+}

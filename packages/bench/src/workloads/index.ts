@@ -1,0 +1,20 @@
+import type { WorkloadId } from '../types.js';
+import { getHit } from './get-hit.js';
+import { getMany } from './get-many.js';
+import { getMiss } from './get-miss.js';
+import { incr } from './incr.js';
+import { mixed } from './mixed.js';
+import { set } from './set.js';
+import { setFull } from './set-full.js';
+import type { Workload } from './workload.js';
+
+/** Every timed workload by id. */
+export const WORKLOADS: Record<WorkloadId, Workload> = {
+  'get-hit': getHit,
+  'get-miss': getMiss,
+  set,
+  'set-full': setFull,
+  'get-many': getMany,
+  mixed,
+  incr,
+};
