@@ -9,7 +9,8 @@ export const CHUNK = 1000;
  * with) over the key's UTF-8 bytes, exactly the bytes the server hashes.
  */
 export function keySlot(key: string | Uint8Array): number {
-  return calculateSlot(typeof key === 'string' ? Buffer.from(key) : key);
+  if (typeof key === 'string') return calculateSlot(Buffer.from(key));
+  return calculateSlot(Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength));
 }
 
 /** Groups item indexes by the slot of their key, keeping the original order inside each group. */
