@@ -80,9 +80,9 @@ export async function main(argv: string[]): Promise<number> {
         out(
           values.json
             ? `${JSON.stringify(report, null, 2)}\n`
-            : `warmed ${report.stored} of ${report.total} entries in ${Math.round(report.ms)} ms with ${report.method}${report.failed > 0 ? `; ${report.failed} not stored (see the cache's logs)` : ''}\n`,
+            : `warmed ${report.written} of ${report.total} entries in ${Math.round(report.ms)} ms${report.skipped > 0 ? `; ${report.skipped} loaders returned nothing` : ''}${report.failed > 0 ? `; ${report.failed} not stored (see the cache's logs)` : ''}${report.stoppedEarly === undefined ? '' : `; stopped early: ${report.stoppedEarly}`}\n`,
         );
-        return report.failed > 0 ? 1 : 0;
+        return report.failed > 0 || report.stoppedEarly !== undefined ? 1 : 0;
       }
       default:
         err(`larder: unknown command "${command}"; use doctor, ttl-audit or warm\n`);

@@ -2,8 +2,14 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Cache, CacheConfigError, type Ttl } from '@larder/core';
 
-/** One warm entry: `[key, value]` or `{ key, value, ttl }`. */
-export type WarmEntry = readonly [string, unknown] | { key: string; value: unknown; ttl?: Ttl };
+/**
+ * One warm entry: `cache.warm`'s `[key, loader]`, or for a module that already holds the
+ * values, `[key, value]` or `{ key, value, ttl }`.
+ */
+export type WarmEntry =
+  | readonly [string, () => unknown]
+  | readonly [string, unknown]
+  | { key: string; value: unknown; ttl?: Ttl };
 
 /** What a warm module exports (named, or as its default export). */
 export interface WarmModule {
@@ -12,21 +18,20 @@ export interface WarmModule {
   entries: Iterable<WarmEntry> | AsyncIterable<WarmEntry> | (() => unknown);
 }
 
-/** What `warm` did. */
+/** What `warm` did: `cache.warm`'s counts, summed over the TTL groups. */
 export interface WarmReport {
-  /** `cache.warm` when the cache has one, else Larder CLI's own bounded loop. */
-  method: 'cache.warm' | 'set';
   total: number;
-  stored: number;
+  written: number;
   failed: number;
+  skipped: number;
   ms: number;
-  /** What `cache.warm` returned, when it was used. */
-  result?: unknown;
+  /** Why the run ended before the last entry (the circuit breaker opened). */
+  stoppedEarly?: string;
 }
 
 /** Options for `warm`. */
 export interface WarmOptions {
-  /** Sets in flight at once (the CLI's own loop). @default 16 */
+  /** Entries loaded and written at once. @default 16 */
   concurrency?: number;
   /** Called after each entry with (done, total). */
   onProgress?: (done: number, total: number) => void;
@@ -54,55 +59,45 @@ export async function loadWarmModule(path: string): Promise<WarmModule> {
   return { cache, entries: source.entries as WarmModule['entries'] };
 }
 
-/** Warms `cache`: through `cache.warm` when it exists, else with bounded-concurrency sets. */
+/** Warms `cache` with `cache.warm`, one run per TTL the entries ask for. */
 export async function warm(module: WarmModule, options: WarmOptions = {}): Promise<WarmReport> {
-  const concurrency = options.concurrency ?? 16;
-  if (!(Number.isInteger(concurrency) && concurrency > 0)) {
-    throw new CacheConfigError(`--concurrency ${concurrency} must be a positive integer`);
-  }
   const started = performance.now();
   const raw = typeof module.entries === 'function' ? await module.entries() : module.entries;
-  const entries: WarmEntry[] = [];
-  for await (const entry of raw as AsyncIterable<WarmEntry>) entries.push(entry);
-  const cache = module.cache as Cache & { warm?: (entries: unknown) => Promise<unknown> };
-  if (typeof cache.warm === 'function') {
-    options.onProgress?.(0, entries.length);
-    const result = await cache.warm(entries);
-    options.onProgress?.(entries.length, entries.length);
-    return {
-      method: 'cache.warm',
-      total: entries.length,
-      stored: entries.length,
-      failed: 0,
-      ms: performance.now() - started,
-      result,
-    };
+  // Entries grouped by TTL (`undefined`: the cache's default), each as [key, loader].
+  const groups = new Map<Ttl | undefined, [string, () => unknown][]>();
+  let total = 0;
+  for await (const entry of raw as AsyncIterable<WarmEntry>) {
+    const [key, load, ttl] = Array.isArray(entry)
+      ? [entry[0], typeof entry[1] === 'function' ? entry[1] : () => entry[1], undefined]
+      : [
+          (entry as { key: string }).key,
+          () => (entry as { value: unknown }).value,
+          (entry as { ttl?: Ttl }).ttl,
+        ];
+    const group = groups.get(ttl) ?? [];
+    group.push([key as string, load as () => unknown]);
+    groups.set(ttl, group);
+    total++;
   }
-  let next = 0;
-  let done = 0;
-  let stored = 0;
-  const worker = async () => {
-    while (next < entries.length) {
-      const entry = entries[next++]!;
-      const [key, value, ttl] = Array.isArray(entry)
-        ? [entry[0], entry[1], undefined]
-        : [(entry as { key: string }).key, (entry as { value: unknown }).value, (entry as { ttl?: Ttl }).ttl];
-      try {
-        if (await cache.set(key as string, value, ttl === undefined ? undefined : { ttl })) stored++;
-      } catch {
-        // Counted as failed below; a cache with ignoreErrors off throws instead of answering false.
-      }
-      options.onProgress?.(++done, entries.length);
+  const report: WarmReport = { total, written: 0, failed: 0, skipped: 0, ms: 0 };
+  options.onProgress?.(0, total);
+  for (const [ttl, entries] of groups) {
+    const before = report.written + report.failed + report.skipped;
+    const result = await module.cache.warm(entries, {
+      concurrency: options.concurrency ?? 16,
+      ...(ttl === undefined ? {} : { ttl }),
+      onProgress: (progress) => options.onProgress?.(before + progress.done, total),
+    });
+    report.written += result.written;
+    report.failed += result.failed;
+    report.skipped += result.skipped;
+    if (result.stoppedEarly !== undefined) {
+      report.stoppedEarly = result.stoppedEarly;
+      break;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
-  return {
-    method: 'set',
-    total: entries.length,
-    stored,
-    failed: entries.length - stored,
-    ms: performance.now() - started,
-  };
+  }
+  report.ms = performance.now() - started;
+  return report;
 }
 
 /** A one-line progress bar: `[█████·····]  512/1024`. */
