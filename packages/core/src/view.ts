@@ -1,0 +1,308 @@
+import type { CallOptions, GetOrSetOptions, Shared } from './cache-options.js';
+import { FAILED, type Failed, fault, runCall } from './call-policy.js';
+import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from './codec.js';
+import { InvalidKeyError, StoreTimeoutError, ValueTooLargeError } from './errors.js';
+import type { Generation } from './generation.js';
+import { escapeBody, fitKey, validateKeyPart } from './keys.js';
+import type { L1 } from './l1.js';
+import type { RefreshIo } from './refresh.js';
+import { stillValid, tagBody } from './tags.js';
+
+/**
+ * One view of the cache (the root or a namespace): how its keys are built and how bytes
+ * become values and back, shared by the `Cache` methods. Internal: not exported from the
+ * package.
+ */
+export class CacheView {
+  constructor(
+    readonly s: Shared,
+    /** Namespace segments below the version, e.g. '@users:'. */
+    readonly namespace: string,
+    /** `prefix:version:` + namespace, for calls without a version override. */
+    readonly scope: string,
+    /** Clear generations of this view and its ancestors, only for stores with clearScope 'none'. */
+    readonly generations: readonly Generation[],
+  ) {}
+
+  /** What the refreshing `getOrSet` needs, bound to one key. */
+  refreshIo(
+    key: string,
+    body: string,
+    slot: string,
+    options: GetOrSetOptions,
+    write: (value: unknown) => Promise<boolean>,
+  ): RefreshIo {
+    const s = this.s;
+    const leaseBody = `#lease:${body}`;
+    return {
+      peek: () => this.peek(key, body, options),
+      write,
+      servedStale: () => {
+        s.stats.stale++;
+      },
+      lease: {
+        acquire: async (token, ttlMs) =>
+          (await runCall(
+            this.s,
+            'add',
+            key,
+            this.on(leaseBody, options, (k) => s.store.add(k, Buffer.from(token), ttlMs)),
+          )) === true,
+        holder: async () => {
+          const bytes = await runCall(
+            this.s,
+            'get',
+            key,
+            this.on(leaseBody, options, (k) => s.store.get(k)),
+          );
+          return bytes === FAILED || bytes === undefined ? undefined : Buffer.from(bytes).toString();
+        },
+        drop: async () => {
+          await runCall(
+            this.s,
+            'delete',
+            key,
+            this.on(leaseBody, options, (k) => s.store.delete(k)),
+          );
+        },
+      },
+      retryAfter: s.retryAfter,
+      slot,
+      now: s.now,
+    };
+  }
+
+  /** Reads an entry fresh or stale (within its grace); counts a hit only when it is fresh. */
+  async peek(
+    key: string,
+    body: string,
+    options: CallOptions | undefined,
+  ): Promise<{ value: unknown; fresh: boolean } | undefined> {
+    const s = this.s;
+    const bytes = await runCall(
+      this.s,
+      'get',
+      key,
+      this.on(body, options, (k, scope) => s.store.get(k).then((found) => this.screen(found, scope))),
+    );
+    if (bytes === FAILED || bytes === undefined) return this.miss(key);
+    let decoded = s.codec.decode(bytes);
+    if (decoded instanceof TaggedEntry) decoded = decoded.value;
+    if (decoded instanceof GraceEntry && s.now() >= decoded.freshUntil) {
+      this.miss(key);
+      return { value: decoded.value, fresh: false };
+    }
+    const value = this.decode(key, bytes, decoded);
+    return value === undefined ? undefined : { value, fresh: true };
+  }
+
+  /** The L1's copy of an entry, when the key can be built without a store round trip. */
+  l1Read(l1: L1, body: string, options: CallOptions | undefined): Uint8Array | undefined {
+    const scope = this.scopeFor(options);
+    if (typeof scope !== 'string') return undefined;
+    return l1.read(fitKey(scope, scope + body, this.s.store.capabilities));
+  }
+
+  /** Around a store write: the L1 forgets the keys now, and every L1 once the write is done. */
+  l1Write<T>(keys: string[], write: Promise<T>): Promise<T> {
+    const l1 = this.s.l1;
+    if (l1 === undefined) return write;
+    l1.drop(keys);
+    return write.then((result) => {
+      l1.invalidate({ keys });
+      return result;
+    });
+  }
+
+  /**
+   * Until when a written value is fresh, when its frame must say so: with a grace period, or
+   * for the L1 (plain integers excepted: they stay ASCII decimal for server-side INCR).
+   */
+  freshUntil(value: unknown, ttlMs: number, graceMs: number): number | undefined {
+    const s = this.s;
+    if (graceMs > 0) return s.now() + ttlMs;
+    if (s.l1 === undefined || ttlMs === Number.POSITIVE_INFINITY) return undefined;
+    return typeof value === 'number' && Number.isSafeInteger(value) ? undefined : s.now() + ttlMs;
+  }
+
+  /**
+   * Waits for a write at most `ms` (what is left of the call's deadline). Past it the write
+   * goes on in the background under its own deadline, and the caller gets `false` (or a
+   * `StoreTimeoutError` when errors are not ignored).
+   */
+  within(ms: number, write: Promise<boolean>, key: string): Promise<boolean> {
+    const s = this.s;
+    if (s.inProcess) return write;
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          write.catch(() => {});
+          if (s.ignoreErrors) return resolve(false);
+          reject(
+            new StoreTimeoutError(
+              `${s.store.name} getOrSet did not finish within ${s.timeoutMs} ms; check the server or raise the cache's timeout`,
+              { key, store: s.store.name },
+            ),
+          );
+        },
+        Math.max(0, ms),
+      );
+      write.then(
+        (stored) => {
+          clearTimeout(timer);
+          resolve(stored);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  body(key: string): string {
+    const escaped = escapeBody(key);
+    const custom = this.s.keyFunction;
+    return custom === undefined ? escaped : escapeBody(custom(escaped));
+  }
+
+  bodies(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys)) throw new InvalidKeyError('keys must be an array of strings');
+    return keys.map((key) => this.body(key));
+  }
+
+  /**
+   * A store call on the stored key of `body`. The key is built when the call runs (inside
+   * the deadline), synchronously unless a clear generation must be read first.
+   */
+  on<T>(
+    body: string,
+    options: CallOptions | undefined,
+    call: (key: string, scope: string) => Promise<T>,
+  ): () => Promise<T> {
+    return () => {
+      const scope = this.scopeFor(options);
+      const capabilities = this.s.store.capabilities;
+      if (typeof scope === 'string') return call(fitKey(scope, scope + body, capabilities), scope);
+      return scope.then((resolved) => call(fitKey(resolved, resolved + body, capabilities), resolved));
+    };
+  }
+
+  keysIn(scope: string, bodies: readonly string[]): string[] {
+    const capabilities = this.s.store.capabilities;
+    return bodies.map((body) => fitKey(scope, scope + body, capabilities));
+  }
+
+  /** A tagged entry whose tags were invalidated since it was written reads as missing. */
+  screen(
+    bytes: Uint8Array | undefined,
+    scope: string,
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    if (!isTagged(bytes)) return bytes;
+    return this.screenMany([bytes], scope).then(([kept]) => kept);
+  }
+
+  async screenMany(list: (Uint8Array | undefined)[], scope: string): Promise<(Uint8Array | undefined)[]> {
+    const s = this.s;
+    const tagged: { index: number; entry: TaggedEntry }[] = [];
+    list.forEach((bytes, index) => {
+      if (!isTagged(bytes)) return;
+      const entry = s.codec.decode(bytes);
+      if (entry instanceof TaggedEntry) tagged.push({ index, entry });
+    });
+    if (tagged.length === 0) return list;
+    const valid = await stillValid(
+      s.store,
+      tagged.map(({ entry }) => entry),
+      (tag) => this.keysIn(scope, [tagBody(tag)])[0]!,
+    );
+    const kept = [...list];
+    tagged.forEach(({ index }, i) => {
+      if (!valid[i]) kept[index] = undefined;
+    });
+    return kept;
+  }
+
+  async keys(bodies: readonly string[], options: CallOptions | undefined): Promise<string[]> {
+    return this.keysIn(await this.scopeFor(options), bodies);
+  }
+
+  scopeFor(options: CallOptions | undefined): string | Promise<string> {
+    const s = this.s;
+    let scope = this.scope;
+    if (options?.version !== undefined) {
+      scope = `${s.prefix}:${validateKeyPart('version', String(options.version))}:${this.namespace}`;
+    }
+    if (this.generations.length === 0) return scope;
+    const generations = this.generations.map((generation) => generation.current());
+    // Base 36 keeps a clock-seeded generation to 8 characters of every key.
+    const segment = (values: number[]) => `${scope}g${values.map((g) => g.toString(36)).join('.')}:`;
+    if (generations.every((g) => typeof g === 'number')) return segment(generations as number[]);
+    return Promise.all(generations).then(segment);
+  }
+
+  encode(key: string, value: unknown, freshUntil?: number): Uint8Array | Failed {
+    const codec = this.s.codec;
+    const bytes = freshUntil === undefined ? codec.encode(value) : codec.encodeGrace(value, freshUntil);
+    const { maxValueBytes } = this.s.store.capabilities;
+    if (bytes.byteLength > maxValueBytes) {
+      const error = new ValueTooLargeError(
+        `value of ${bytes.byteLength} bytes exceeds the ${this.s.store.name} store's limit of ${maxValueBytes} bytes; enable compression, store less, or raise the store's maxValueBytes`,
+        { key, store: this.s.store.name },
+      );
+      return fault(this.s, 'set', key, error);
+    }
+    return bytes;
+  }
+
+  decode<T>(key: string, bytes: Uint8Array | undefined, decoded?: unknown): T | undefined {
+    const s = this.s;
+    if (bytes === undefined) return this.miss(key);
+    let value = decoded ?? s.codec.decode(bytes);
+    // Reads screen tagged entries before they get here: one that arrives is still valid.
+    if (value instanceof TaggedEntry) value = value.value;
+    if (value instanceof GraceEntry) {
+      // Past its TTL, a value kept for its grace period is a miss to a plain read.
+      if (s.now() >= value.freshUntil) return this.miss(key);
+      value = value.value;
+    }
+    if (value === CORRUPT) {
+      s.stats.corrupt++;
+      s.log.warn(
+        'corrupt',
+        { key, store: s.store.name },
+        'a stored value could not be decoded; treated as a miss',
+      );
+      return this.miss(key);
+    }
+    if (value === STALE_SCHEMA) return this.miss(key);
+    s.stats.hits++;
+    if (s.emitter.listeners.hit.length > 0) s.emitter.emit('hit', { key });
+    return value as T;
+  }
+
+  miss(key: string): undefined {
+    const s = this.s;
+    s.stats.misses++;
+    if (s.emitter.listeners.miss.length > 0) s.emitter.emit('miss', { key });
+    return undefined;
+  }
+
+  wrote(key: string, stored: boolean): boolean {
+    if (!stored) return false;
+    const s = this.s;
+    s.stats.sets++;
+    if (s.emitter.listeners.set.length > 0) s.emitter.emit('set', { key });
+    return true;
+  }
+
+  deleted(key: string): void {
+    const s = this.s;
+    s.stats.deletes++;
+    if (s.emitter.listeners.delete.length > 0) s.emitter.emit('delete', { key });
+  }
+}
+
+export function isTagged(bytes: Uint8Array | undefined): bytes is Uint8Array {
+  return bytes !== undefined && bytes[0] === TAGGED_HEADER;
+}
