@@ -111,7 +111,7 @@ async function measureWorkloads(backend: BenchBackend, result: BackendResult, pe
         swallowed: () => larder.stats().errors,
       },
       { side: 'raw', label: backend.rawClient, driver: backend.raw },
-      ...(WORKLOADS[id].peers ? peers.map((p) => ({ side: p.name, label: p.label, driver: p.driver })) : []),
+      ...(WORKLOADS[id].peers ? peers : []),
     ];
     for (const concurrency of options.concurrency) {
       const phase = progress.phase(`${backend.name} ${id} c=${concurrency}`);

@@ -2,17 +2,11 @@ import { Redis } from 'ioredis';
 import { type BenchBackend, type Driver, loadBatches } from './backends/backend.js';
 import type { Dataset } from './data.js';
 import { packageVersion } from './env.js';
+import type { Contender } from './measure.js';
 import type { PeerName, Skipped } from './types.js';
 
-/** A peer library set up on a backend's server: what a round times, and how to load and remove its data. */
-export interface Peer {
-  name: PeerName;
-  /** "Keyv 5.6.0 + @keyv/redis 5.1.6". */
-  label: string;
-  driver: Driver;
-  /** Removes what it wrote (its namespace) and closes its clients. */
-  close(): Promise<void>;
-}
+/** A side beyond Larder and raw, set up on a backend's server; `close` removes what it wrote. */
+export type Peer = Contender & { close(): Promise<void> };
 
 /** The same TTL as Larder's default and the raw clients' `EX 3600`. */
 const TTL_MS = 3_600_000;
@@ -32,7 +26,7 @@ async function keyvOn(url: string, namespace: string) {
   return new Keyv({ store: new KeyvRedis(url), namespace });
 }
 
-type Made = Omit<Peer, 'name' | 'label'>;
+type Made = Omit<Peer, 'side' | 'label'>;
 
 /** How each peer is set up, used as its documentation shows, with the same TTL as Larder's default. */
 const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise<Made> }> = {
@@ -132,7 +126,7 @@ export async function startPeers(
   for (const name of PEERS_OF[backend.name] ?? []) {
     let peer: Peer | undefined;
     try {
-      peer = { name, label: MAKERS[name].label(), ...(await MAKERS[name].make(backend.url ?? '')) };
+      peer = { side: name, label: MAKERS[name].label(), ...(await MAKERS[name].make(backend.url ?? '')) };
       await loadThrough(peer.driver, data);
       peers.push(peer);
     } catch (error) {

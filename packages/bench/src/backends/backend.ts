@@ -170,6 +170,11 @@ export function memoryPlan(side: MemorySideName, load: MemoryLoad): LoadPlan {
   };
 }
 
+/** Runs `step` over `keys` 1,000 at a time (deleting what the bench wrote on a shared server). */
+export async function inChunks(keys: readonly string[], step: (chunk: string[]) => Promise<unknown>) {
+  for (let i = 0; i < keys.length; i += 1000) await step(keys.slice(i, i + 1000));
+}
+
 /** Writes batches through a loader cache and fails loudly when one was not stored. */
 export function larderLoader(cache: Cache): (entries: Entries) => Promise<void> {
   return async (entries) => {
