@@ -16,7 +16,7 @@ import { formatInterval, formatOps } from './format.js';
 import { onInterrupt } from './lifecycle.js';
 import { type Contender, measureCase } from './measure.js';
 import { measureMemory } from './memory.js';
-import { PEERS_OF, type Peer, startPeers } from './peers.js';
+import { type ExtraSide, startExtras } from './peers.js';
 import type { Progress } from './progress.js';
 import { measureStability } from './stability.js';
 import {
@@ -97,12 +97,12 @@ interface Run {
   progress: Progress;
 }
 
-/** Every workload × concurrency on one backend, one case after another: Larder, raw and the peers. */
-async function measureWorkloads(backend: BenchBackend, result: BackendResult, peers: Peer[], run: Run) {
+/** Every workload × concurrency on one backend, one case after another: Larder, raw and the extra sides. */
+async function measureWorkloads(backend: BenchBackend, result: BackendResult, extras: ExtraSide[], run: Run) {
   const { data, options, progress } = run;
   for (const id of options.workloads) {
     const larder = id === 'set-full' ? backend.fullStore?.larder : backend.larder;
-    if (larder === undefined) continue;
+    if (larder === undefined || WORKLOADS[id].backends?.includes(backend.name) === false) continue;
     const sides: Contender[] = [
       {
         side: 'larder',
@@ -111,7 +111,7 @@ async function measureWorkloads(backend: BenchBackend, result: BackendResult, pe
         swallowed: () => larder.stats().errors,
       },
       { side: 'raw', label: backend.rawClient, driver: backend.raw },
-      ...(WORKLOADS[id].peers ? peers : []),
+      ...extras.filter((extra) => extra.workloads.includes(id)),
     ];
     for (const concurrency of options.concurrency) {
       const phase = progress.phase(`${backend.name} ${id} c=${concurrency}`);
@@ -131,24 +131,24 @@ async function measureWorkloads(backend: BenchBackend, result: BackendResult, pe
   }
 }
 
-/** One backend from start to finish: load, peers, workloads, memory, stability; then its server goes. */
+/** One backend from start to finish: load, extra sides, workloads, memory, stability; then its server goes. */
 async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[]) {
   const { data, options, progress } = run;
   const started = performance.now();
   const { name, rawClient, server } = backend;
   const result: BackendResult = { name, rawClient, server, cases: [], failures: [], seconds: 0 };
-  const peers: Peer[] = [];
+  const extras: ExtraSide[] = [];
   try {
     await load(backend, data, progress);
-    if (options.peers && PEERS_OF[name] !== undefined) {
-      const phase = progress.phase(`${name}: loading peers`, PEERS_OF[name].join(', '));
-      const found = await startPeers(backend, data);
-      peers.push(...found.peers);
+    if (!options.skip.includes('workloads')) {
+      const phase = progress.phase(`${name}: loading the extra sides`);
+      const found = await startExtras(backend, data, options.peers);
+      extras.push(...found.extras);
       skipped.push(...found.skipped);
-      phase.done(peers.map((p) => p.label).join(', ') || 'none');
+      phase.done(extras.map((p) => p.label).join(', ') || 'none');
+      await measureWorkloads(backend, result, extras, run);
     }
-    if (!options.skip.includes('workloads')) await measureWorkloads(backend, result, peers, run);
-    for (const p of peers.splice(0)) await p.close().catch(() => {});
+    for (const p of extras.splice(0)) await p.close().catch(() => {});
     if (!options.skip.includes('memory')) {
       await measureMemory(backend, options, progress).then(
         (memory) => (result.memory = memory),
@@ -165,7 +165,7 @@ async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[
     result.error = message(error);
     progress.note(`${name}: ${result.error}`);
   } finally {
-    for (const p of peers) await p.close().catch(() => {});
+    for (const p of extras) await p.close().catch(() => {});
     const phase = progress.phase(`${name}: cleaning up`);
     await backend.teardown();
     phase.done();
@@ -176,7 +176,10 @@ async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[
 
 /** Runs the whole bench: start the servers, then each backend in turn, from loading to teardown. */
 export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResults> {
-  const environment = describeEnvironment(new Date(), options.peers ? [...PEER_NAMES, '@keyv/redis'] : []);
+  const environment = describeEnvironment(new Date(), [
+    'prom-client',
+    ...(options.peers ? [...PEER_NAMES, '@keyv/redis'] : []),
+  ]);
   const started = performance.now();
   const tempDir = mkdtempSync(join(tmpdir(), 'larder-bench-'));
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });

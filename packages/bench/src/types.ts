@@ -2,8 +2,17 @@
 export const BACKEND_NAMES = ['memory', 'sqlite', 'redis', 'memcached', 'postgres'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-/** The timed workloads, in the order they are run and printed (`set-full` runs on memory only). */
-export const WORKLOAD_IDS = ['get-hit', 'get-miss', 'set', 'set-full', 'get-many', 'mixed', 'incr'] as const;
+/** The timed workloads, in the order they are run and printed (`set-full` on memory, `get-hot` on Redis only). */
+export const WORKLOAD_IDS = [
+  'get-hit',
+  'get-hot',
+  'get-miss',
+  'set',
+  'set-full',
+  'get-many',
+  'mixed',
+  'incr',
+] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** Phases that `--skip` can leave out. */
@@ -14,8 +23,12 @@ export type Phase = (typeof PHASES)[number];
 export const PEER_NAMES = ['keyv', 'cache-manager', 'bentocache', 'lru-cache'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
-/** Who does the work in a round: Larder, the raw client by hand, or a peer library. */
-export type Side = 'larder' | 'raw' | PeerName;
+/** Larder set up another way, measured beside plain Larder in every run (variants.ts). */
+export const VARIANT_NAMES = ['larder-prometheus', 'larder-l1'] as const;
+export type VariantName = (typeof VARIANT_NAMES)[number];
+
+/** Who does the work in a round: Larder, the raw client by hand, a peer library or a Larder variant. */
+export type Side = 'larder' | 'raw' | PeerName | VariantName;
 
 /** Everything a run was asked to do, after validation. */
 export interface BenchOptions {
@@ -67,12 +80,14 @@ export interface Round {
 }
 
 /** One side of a case over its rounds: medians of the per-round figures (errors summed), and who it is. */
-export type SideSummary = Omit<SideRound, 'ops' | 'elapsedMs'> & { label: string };
+export type SideSummary = Omit<SideRound, 'ops' | 'elapsedMs'> & { label: string; note?: string };
 
 /** A side against the raw client: medians of per-round ratios, each with its interval. */
 export interface PairedRatio {
   ops: Interval;
   cpu: Interval;
+  /** A variant's ops/s ÷ plain Larder's, paired the same way. */
+  vsLarder?: Interval;
 }
 
 /** One workload at one concurrency. */
@@ -165,7 +180,7 @@ export interface BackendResult {
 
 /** A backend or peer that was not run, and how to enable it. */
 export interface Skipped {
-  name: BackendName | PeerName;
+  name: BackendName | PeerName | VariantName;
   reason: string;
   fix: string;
 }
