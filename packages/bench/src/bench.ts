@@ -1,13 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type BenchBackend,
-  type Entries,
-  larderDriver,
-  larderLoader,
-  loadBatches,
-} from './backends/backend.js';
+import * as kit from './backends/backend.js';
 import { BACKEND_LOADERS } from './backends/index.js';
 import { BackendUnavailableError } from './backends/load.js';
 import { batchSize, createDataset, type Dataset } from './data.js';
@@ -48,7 +42,7 @@ async function startBackends(options: BenchOptions, tempDir: string, progress: P
       return backend;
     }),
   );
-  const ready: BenchBackend[] = [];
+  const ready: kit.BenchBackend[] = [];
   const skipped: Skipped[] = [];
   const fatal: string[] = [];
   for (const [i, outcome] of settled.entries()) {
@@ -73,14 +67,15 @@ async function startBackends(options: BenchOptions, tempDir: string, progress: P
 }
 
 /** Loads the working set through Larder and the raw client (not timed) and checks it reads back. */
-async function load(backend: BenchBackend, data: Dataset, progress: Progress): Promise<void> {
+async function load(backend: kit.BenchBackend, data: Dataset, progress: Progress): Promise<void> {
   const phase = progress.phase(
     `${backend.name}: loading`,
     `${data.keys.length.toLocaleString('en-US')} keys per side`,
   );
   const valueAt = (i: number) => data.values[i % data.values.length];
-  for (const write of [larderLoader(backend.loader), (entries: Entries) => backend.raw.load(entries)]) {
-    await loadBatches({ keys: data.keys, valueAt, batch: batchSize(data.valueSize) }, write);
+  const loader = kit.larderLoader(kit.loaderCache(backend.larder.store, kit.BENCH_CACHE_PREFIX));
+  for (const write of [loader, (entries: kit.Entries) => backend.raw.load(entries)]) {
+    await kit.loadBatches({ keys: data.keys, valueAt, batch: batchSize(data.valueSize) }, write);
   }
   await backend.fullStore?.fill();
   const probe = data.keys[data.keys.length - 1]!;
@@ -91,25 +86,21 @@ async function load(backend: BenchBackend, data: Dataset, progress: Progress): P
 }
 
 /** What every phase of a backend needs. */
-interface Run {
-  data: Dataset;
-  options: BenchOptions;
-  progress: Progress;
-}
+type Run = { data: Dataset; options: BenchOptions; progress: Progress };
 
 /** Every workload × concurrency on one backend, one case after another: Larder, raw and the extra sides. */
-async function measureWorkloads(backend: BenchBackend, result: BackendResult, extras: ExtraSide[], run: Run) {
+async function measureWorkloads(
+  backend: kit.BenchBackend,
+  result: BackendResult,
+  extras: ExtraSide[],
+  run: Run,
+) {
   const { data, options, progress } = run;
   for (const id of options.workloads) {
     const larder = id === 'set-full' ? backend.fullStore?.larder : backend.larder;
     if (larder === undefined || WORKLOADS[id].backends?.includes(backend.name) === false) continue;
     const sides: Contender[] = [
-      {
-        side: 'larder',
-        label: 'Larder',
-        driver: larderDriver(larder),
-        swallowed: () => larder.stats().errors,
-      },
+      { side: 'larder', label: 'Larder', ...kit.larderSide(larder) },
       { side: 'raw', label: backend.rawClient, driver: backend.raw },
       ...extras.filter((extra) => extra.workloads.includes(id)),
     ];
@@ -132,7 +123,7 @@ async function measureWorkloads(backend: BenchBackend, result: BackendResult, ex
 }
 
 /** One backend from start to finish: load, extra sides, workloads, memory, stability; then its server goes. */
-async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[]) {
+async function measureBackend(backend: kit.BenchBackend, run: Run, skipped: Skipped[]) {
   const { data, options, progress } = run;
   const started = performance.now();
   const { name, rawClient, server } = backend;

@@ -65,8 +65,10 @@ export function parseCommand(argv: readonly string[]): Command {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
-  if (values.compare === true) {
+  const { positionals } = parsed;
+  const values = parsed.values as Record<string, string | undefined>; // flags are read with `flag`
+  const flag = (name: string) => parsed.values[name] === true;
+  if (flag('compare')) {
     const [first, second, extra] = positionals;
     if (first === undefined || second === undefined || extra !== undefined) {
       throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
@@ -76,9 +78,9 @@ export function parseCommand(argv: readonly string[]): Command {
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
   }
-  if (values.help) return { kind: 'help' };
+  if (flag('help')) return { kind: 'help' };
 
-  const quick = values.quick === true;
+  const quick = flag('quick');
   const d = quick ? DEFAULTS.quick : DEFAULTS.full;
   const valueSize = values['value-size'] === undefined ? 100 : parseSize(values['value-size']);
   const list = <T extends string>(flag: string, text: string | undefined, known: readonly T[], all: T[]) =>
@@ -104,7 +106,7 @@ export function parseCommand(argv: readonly string[]): Command {
       workloads: list('--workloads', values.workloads, WORKLOAD_IDS, [...WORKLOAD_IDS]),
       skip: list<Phase>('--skip', values.skip, PHASES, []),
       quick,
-      peers: values.peers === true,
+      peers: flag('peers'),
       valueSize,
       concurrency,
       durationMs: intOption('--duration', values.duration, d.duration, 10, 600_000),
@@ -115,24 +117,19 @@ export function parseCommand(argv: readonly string[]): Command {
       inFlight: intOption('--in-flight', values['in-flight'], 5000, 1, 1_000_000),
       faultMs: intOption('--fault-ms', values['fault-ms'], d.faultMs, 100, 60_000),
       outDir: values.out,
-      check: values.check === true,
+      check: flag('check'),
       seed: intOption('--seed', values.seed, 1, 0, 2 ** 31 - 1),
     },
   };
 }
 
-const FLAGS = ['quick', 'peers', 'check', 'compare'] as const;
-const VALUES = ['backends', 'workloads', 'skip', 'value-size', 'concurrency', 'duration', 'warmup'] as const;
-const MORE = ['rounds', 'keys', 'memory-keys', 'in-flight', 'fault-ms', 'seed', 'out'] as const;
-type Spec = Record<(typeof FLAGS)[number] | 'help', { type: 'boolean' }> &
-  Record<(typeof VALUES)[number] | (typeof MORE)[number], { type: 'string' }>;
-
+/** The options, read from the usage text: one with an `<argument>` takes a value (`--compare` takes positionals). */
 function parse(argv: readonly string[]) {
-  const options = {
-    ...Object.fromEntries(FLAGS.map((name) => [name, { type: 'boolean' }])),
-    ...Object.fromEntries([...VALUES, ...MORE].map((name) => [name, { type: 'string' }])),
-    help: { type: 'boolean', short: 'h' },
-  } as unknown as Spec;
+  const spec = [...USAGE.matchAll(/^ {2}(?:-h, )?--([a-z-]+)( <)?/gm)].map(([, name, arg]) => [
+    name,
+    { type: arg && name !== 'compare' ? 'string' : 'boolean', ...(name === 'help' ? { short: 'h' } : {}) },
+  ]);
+  const options = Object.fromEntries(spec) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
   return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
 }
 

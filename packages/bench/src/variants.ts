@@ -1,5 +1,5 @@
 import { createCache, type Store } from '@larder/core';
-import { BENCH_CACHE_PREFIX, type BenchBackend, larderDriver, QUIET } from './backends/backend.js';
+import { BENCH_CACHE_PREFIX, type BenchBackend, larderSide, QUIET } from './backends/backend.js';
 import { hotKeys } from './data.js';
 import { packageVersion } from './env.js';
 import type { SideMaker } from './peers.js';
@@ -41,8 +41,7 @@ export const VARIANT_MAKERS: Record<VariantName, SideMaker> = {
       return {
         shared: true,
         workloads: ['get-hit'],
-        driver: larderDriver(cache),
-        swallowed: () => cache.stats().errors,
+        ...larderSide(cache),
         // Scraped before each of its timed windows, as an exporter is scraped between calls.
         prepare: () => registry.metrics(),
         close: async () => collector.stop(),
@@ -59,9 +58,10 @@ export const VARIANT_MAKERS: Record<VariantName, SideMaker> = {
       // Room for the hot tenth and the cold reads passing through it; no bus (one process).
       const l1 = { maxEntries: hot * 2 };
       const cache = createCache({ store, prefix: `${BENCH_CACHE_PREFIX}-l1`, l1, logger: QUIET });
-      const driver = larderDriver(cache);
+      const { driver, swallowed } = larderSide(cache);
       return {
         workloads: ['get-hot'],
+        swallowed,
         driver: {
           ...driver,
           get: (key) => {
@@ -69,11 +69,10 @@ export const VARIANT_MAKERS: Record<VariantName, SideMaker> = {
             return driver.get(key);
           },
         },
-        swallowed: () => cache.stats().errors,
         note() {
           const share = reads > 0 ? 1 - storeReads / reads : 0;
           reads = storeReads = 0;
-          return `L1 hits ${(share * 100).toFixed(1)} % (L1 of ${l1.maxEntries} entries)`;
+          return `L1 hits ${(share * 100).toFixed(1)} % (L1 of ${l1.maxEntries.toLocaleString('en-US')} entries)`;
         },
         // Its own prefix on the shared store; the store closes with the backend.
         close: async () => void (await cache.clear().catch(() => false)),

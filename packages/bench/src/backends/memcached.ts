@@ -68,7 +68,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
     },
     async () => {
       await client.set('bench:probe', '1', { expires: 60 });
-      const { larder, loader } = kit.benchCaches(store);
+      const larder = kit.benchCache(store);
       const raw = rawDriver(client);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
         const plan = kit.memoryPlan(side, load);
@@ -100,7 +100,6 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
         name: 'memcached',
         rawClient: 'memjs get/set',
         larder,
-        loader,
         raw,
         measureMemory,
         teardown: kit.once(async () => {

@@ -49,7 +49,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
     },
     async () => {
       await client.connect();
-      const { larder, loader } = kit.benchCaches(store);
+      const larder = kit.benchCache(store);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
         const plan = kit.memoryPlan(side, load);
         const { keys } = plan;
@@ -82,7 +82,6 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
         name: 'redis',
         rawClient: 'ioredis GET/SET',
         larder,
-        loader,
         raw: rawDriver(client),
         measureMemory,
         teardown: kit.once(async () => {

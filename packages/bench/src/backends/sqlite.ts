@@ -82,7 +82,7 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
   // Culling off: the bench measures speed, not the size cap.
   const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
-  const { larder, loader } = kit.benchCaches(store);
+  const larder = kit.benchCache(store);
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
@@ -122,7 +122,6 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
     ...kit.EMBEDDED,
     larder,
-    loader,
     raw,
     measureMemory,
     // The files go with the run's temp dir.
