@@ -27,7 +27,7 @@ const latencies = new Latencies();
  * the time is up. ops/s = successful operations ÷ wall time until the last one finished;
  * CPU per op = this process's user + system CPU over the round ÷ those operations.
  */
-export async function timeSide(ops: readonly Op[], durationMs: number): Promise<SideRound> {
+export async function timeSide(ops: readonly Op[], durationMs: number) {
   latencies.reset();
   let completed = 0;
   let errors = 0;
@@ -56,9 +56,11 @@ export async function timeSide(ops: readonly Op[], durationMs: number): Promise<
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   return {
+    /** Operations that did what the workload expects (errors and misses excluded). */
     ops: completed,
     elapsedMs,
     opsPerSec: (completed / elapsedMs) * 1000,
+    /** Client CPU (user + system) over the round ÷ ops, µs. */
     cpuUsPerOp: completed > 0 ? (cpu.user + cpu.system) / completed : 0,
     p50Ms: latencies.quantile(0.5),
     p99Ms: latencies.quantile(0.99),

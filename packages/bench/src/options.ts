@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BACKEND_NAMES, type BenchOptions, PHASES, type Phase, WORKLOAD_IDS } from './types.js';
+import { BACKEND_NAMES, PHASES, type Phase, WORKLOAD_IDS } from './types.js';
 
 /** Bad command-line input: printed with the usage line, exit code 2. */
 export class UsageError extends Error {
@@ -9,6 +9,9 @@ export class UsageError extends Error {
 /** Smallest and largest value the generator can build and every backend can hold. */
 export const MIN_VALUE_SIZE = 100;
 export const MAX_VALUE_SIZE = 512 * 1024;
+/** What the command line asked for: a run (its options validated), a comparison, or help. */
+export type Command = ReturnType<typeof parseCommand>;
+
 const MAX_CONCURRENCY = 10_000;
 /** Data kept loaded for the workloads is capped to this many value bytes per side. */
 const WORKING_SET_BYTES = 64 * 1024 * 1024;
@@ -51,14 +54,8 @@ export const USAGE = `Usage: pnpm bench [options]
 Environment: REDIS_URL, MEMCACHED_URL, DATABASE_URL use those servers instead of starting
 local ones (fault runs are then skipped); CI=true silences progress output.`;
 
-/** What the command line asked for: a run, a comparison, or help. */
-export type Command =
-  | { kind: 'run'; options: BenchOptions }
-  | { kind: 'compare'; files: [string, string] }
-  | { kind: 'help' };
-
 /** Parses and validates argv (without node and the script); throws `UsageError` on bad input. */
-export function parseCommand(argv: readonly string[]): Command {
+export function parseCommand(argv: readonly string[]) {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -73,12 +70,12 @@ export function parseCommand(argv: readonly string[]): Command {
     if (first === undefined || second === undefined || extra !== undefined) {
       throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
     }
-    return { kind: 'compare', files: [first, second] };
+    return { kind: 'compare' as const, files: [first, second] as [string, string] };
   }
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
   }
-  if (flag('help')) return { kind: 'help' };
+  if (flag('help')) return { kind: 'help' as const };
 
   const quick = flag('quick');
   const d = quick ? DEFAULTS.quick : DEFAULTS.full;
@@ -99,7 +96,7 @@ export function parseCommand(argv: readonly string[]): Command {
     );
   }
   return {
-    kind: 'run',
+    kind: 'run' as const,
     options: {
       backends: list('--backends', values.backends, BACKEND_NAMES, [...BACKEND_NAMES]),
       backendsExplicit: values.backends !== undefined,
@@ -109,6 +106,7 @@ export function parseCommand(argv: readonly string[]): Command {
       peers: flag('peers'),
       valueSize,
       concurrency,
+      // One side's time in a round, and its warm-up once per case.
       durationMs: intOption('--duration', values.duration, d.duration, 10, 600_000),
       warmupMs: intOption('--warmup', values.warmup, d.warmup, 0, 600_000),
       rounds: intOption('--rounds', values.rounds, d.rounds, 2, 1000),

@@ -30,27 +30,8 @@ export type VariantName = (typeof VARIANT_NAMES)[number];
 /** Who does the work in a round: Larder, the raw client by hand, a peer library or a Larder variant. */
 export type Side = 'larder' | 'raw' | PeerName | VariantName;
 
-/** Everything a run was asked to do, after validation. */
-export interface BenchOptions {
-  backends: BackendName[];
-  backendsExplicit: boolean;
-  workloads: WorkloadId[];
-  skip: Phase[];
-  quick: boolean;
-  peers: boolean;
-  valueSize: number;
-  concurrency: number[];
-  durationMs: number; // one side's time in a round
-  warmupMs: number; // once per side before a case's rounds
-  rounds: number;
-  keys: number;
-  memoryKeys: number;
-  inFlight: number;
-  faultMs: number;
-  outDir: string | undefined;
-  check: boolean;
-  seed: number;
-}
+/** Everything a run was asked to do, after validation (what `parseCommand` builds). */
+export type BenchOptions = Extract<import('./options.js').Command, { kind: 'run' }>['options'];
 
 /** A median with its distribution-free 95 % interval (`medianInterval` in stats.ts). */
 export interface Interval {
@@ -60,17 +41,8 @@ export interface Interval {
   coverage: number; // exact: ≥ 0.95 from 6 rounds on; below that min–max, with less
 }
 
-/** One side's figures in one round. */
-export interface SideRound {
-  ops: number; // operations that did what the workload expects (errors and misses excluded)
-  elapsedMs: number;
-  opsPerSec: number;
-  cpuUsPerOp: number; // client CPU (user + system) over the round ÷ ops, µs
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  failed: number;
-}
+/** One side's figures in one round (`timeSide` in measure.ts). */
+export type SideRound = Awaited<ReturnType<typeof import('./measure.js').timeSide>>;
 
 /** One round: every side timed once, back to back, in `order`. */
 export interface Round {
@@ -107,46 +79,13 @@ export interface CaseFailure {
   error: string;
 }
 
-/** Bytes one side needed for the memory load. */
-export interface MemorySide {
-  bytes: number;
-  bytesPerKey: number;
-  bytesPer1M: number;
-}
+/** The memory figure of one backend, and one side's bytes (memory.ts). */
+export type MemoryResult = Awaited<ReturnType<typeof import('./memory.js').measureMemory>>;
+export type MemorySide = MemoryResult['larder'];
 
-/** The memory figure of one backend. */
-export interface MemoryResult {
-  keys: number;
-  extrapolated: boolean;
-  method: string;
-  rawMethod: string;
-  larder: MemorySide;
-  raw: MemorySide;
-  ratio: number;
-  seconds: number;
-}
-
-/** Many operations issued at once. */
-export interface BurstResult {
-  inFlight: number;
-  errors: number;
-  p99Ms: number;
-  maxMs: number;
-}
-
-/** One fault injected under load. */
-export interface FaultResult {
-  fault: 'kill' | 'pause';
-  downMs: number;
-  ops: number;
-  errorsSurfaced: number;
-  overDeadline: number;
-  hung: number;
-  p99Ms: number;
-  maxMs: number;
-  recoveryMs: number;
-  recovered: boolean;
-}
+/** Many operations issued at once, and one fault injected under load (stability.ts). */
+export type BurstResult = Awaited<ReturnType<typeof import('./stability.js').burst>>;
+export type FaultResult = Awaited<ReturnType<typeof import('./stability.js').faultRuns>>[number];
 
 /** Stability of one side of one backend. */
 export interface SideStability {
