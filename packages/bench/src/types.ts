@@ -3,16 +3,8 @@ export const BACKEND_NAMES = ['memory', 'sqlite', 'redis', 'memcached', 'postgre
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** The timed workloads, in the order they are run and printed (`set-full` on memory, `get-hot` on Redis only). */
-export const WORKLOAD_IDS = [
-  'get-hit',
-  'get-hot',
-  'get-miss',
-  'set',
-  'set-full',
-  'get-many',
-  'mixed',
-  'incr',
-] as const;
+// biome-ignore format: one list reads best on one line
+export const WORKLOAD_IDS = ['get-hit', 'get-hot', 'get-miss', 'set', 'set-full', 'get-many', 'mixed', 'incr'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** Phases that `--skip` can leave out. */
@@ -33,13 +25,8 @@ export type Side = 'larder' | 'raw' | PeerName | VariantName;
 /** Everything a run was asked to do, after validation (what `parseCommand` builds). */
 export type BenchOptions = Extract<import('./options.js').Command, { kind: 'run' }>['options'];
 
-/** A median with its distribution-free 95 % interval (`medianInterval` in stats.ts). */
-export interface Interval {
-  median: number;
-  low: number;
-  high: number;
-  coverage: number; // exact: ≥ 0.95 from 6 rounds on; below that min–max, with less
-}
+/** A median with its distribution-free 95 % interval; `coverage` is exact (`medianInterval` in stats.ts). */
+export type Interval = ReturnType<typeof import('./stats.js').medianInterval>;
 
 /** One side's figures in one round (`timeSide` in measure.ts). */
 export type SideRound = Awaited<ReturnType<typeof import('./measure.js').timeSide>>;
