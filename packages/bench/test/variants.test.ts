@@ -21,7 +21,9 @@ describe('the Larder variants', () => {
   it('runs the Prometheus collector on memory get-hit over the data plain Larder loaded, scraped each round', async () => {
     const backend = stubBackend('memory');
     const data = createDataset(200, 100, 1);
-    await backend.larder.setMany(data.keys.map((key, i) => [key, data.values[i % data.values.length]] as const));
+    await backend.larder.setMany(
+      data.keys.map((key, i) => [key, data.values[i % data.values.length]] as const),
+    );
     const { extras, skipped } = await startExtras(backend, data, false);
     expect(skipped).toEqual([]);
     const [prometheus] = extras;
