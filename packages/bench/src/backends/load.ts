@@ -31,14 +31,8 @@ export async function importPackage<T>(specifier: string): Promise<T> {
 }
 
 type Testkit = typeof import('@larder/testkit');
+type ServerFields = 'server' | 'url' | 'timeoutMs' | 'faults' | 'faultsUnavailable';
 const ENV_VARIABLES = { redis: 'REDIS_URL', memcached: 'MEMCACHED_URL', postgres: 'DATABASE_URL' } as const;
-
-/** What every server backend shares: its handle, its workspace package, and the fields they make. */
-export interface OpenServer<M> {
-  handle: ServerHandle;
-  pkg: M;
-  common: Pick<BenchBackend, 'server' | 'url' | 'timeoutMs' | 'faults' | 'faultsUnavailable'>;
-}
 
 /**
  * Gets a server from the testkit (environment URL → local binary → Docker), then the backend's
@@ -51,7 +45,7 @@ export async function openServer<M>(
   context: LoadContext,
   specifier: string,
   start: (testkit: Testkit) => Promise<ServerHandle>,
-): Promise<OpenServer<M>> {
+): Promise<{ handle: ServerHandle; pkg: M; common: Pick<BenchBackend, ServerFields> }> {
   const testkit = await importPackage<Testkit>('@larder/testkit');
   const variable = ENV_VARIABLES[kind];
   let handle: ServerHandle;
