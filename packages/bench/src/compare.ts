@@ -1,6 +1,6 @@
 import { formatInterval, textTable } from './format.js';
 import { disjoint } from './stats.js';
-import type { BenchResults, Interval, Side } from './types.js';
+import type { BenchResults, Side } from './types.js';
 
 /** What `--compare` found: every ratio both runs measured ("redis get-hit c=64 larder ops"), and whether any moved. */
 export type Comparison = ReturnType<typeof compareRuns>;
