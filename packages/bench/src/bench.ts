@@ -1,13 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type BenchBackend,
-  type Entries,
-  larderDriver,
-  larderLoader,
-  loadBatches,
-} from './backends/backend.js';
+import * as kit from './backends/backend.js';
 import { BACKEND_LOADERS } from './backends/index.js';
 import { BackendUnavailableError } from './backends/load.js';
 import { batchSize, createDataset, type Dataset } from './data.js';
@@ -16,7 +10,7 @@ import { formatInterval, formatOps } from './format.js';
 import { onInterrupt } from './lifecycle.js';
 import { type Contender, measureCase } from './measure.js';
 import { measureMemory } from './memory.js';
-import { PEERS_OF, type Peer, startPeers } from './peers.js';
+import { type ExtraSide, startExtras } from './peers.js';
 import type { Progress } from './progress.js';
 import { measureStability } from './stability.js';
 import {
@@ -48,7 +42,7 @@ async function startBackends(options: BenchOptions, tempDir: string, progress: P
       return backend;
     }),
   );
-  const ready: BenchBackend[] = [];
+  const ready: kit.BenchBackend[] = [];
   const skipped: Skipped[] = [];
   const fatal: string[] = [];
   for (const [i, outcome] of settled.entries()) {
@@ -73,14 +67,15 @@ async function startBackends(options: BenchOptions, tempDir: string, progress: P
 }
 
 /** Loads the working set through Larder and the raw client (not timed) and checks it reads back. */
-async function load(backend: BenchBackend, data: Dataset, progress: Progress): Promise<void> {
+async function load(backend: kit.BenchBackend, data: Dataset, progress: Progress): Promise<void> {
   const phase = progress.phase(
     `${backend.name}: loading`,
     `${data.keys.length.toLocaleString('en-US')} keys per side`,
   );
   const valueAt = (i: number) => data.values[i % data.values.length];
-  for (const write of [larderLoader(backend.loader), (entries: Entries) => backend.raw.load(entries)]) {
-    await loadBatches({ keys: data.keys, valueAt, batch: batchSize(data.valueSize) }, write);
+  const loader = kit.larderLoader(kit.loaderCache(backend.larder.store, kit.BENCH_CACHE_PREFIX));
+  for (const write of [loader, (entries: kit.Entries) => backend.raw.load(entries)]) {
+    await kit.loadBatches({ keys: data.keys, valueAt, batch: batchSize(data.valueSize) }, write);
   }
   await backend.fullStore?.fill();
   const probe = data.keys[data.keys.length - 1]!;
@@ -91,27 +86,23 @@ async function load(backend: BenchBackend, data: Dataset, progress: Progress): P
 }
 
 /** What every phase of a backend needs. */
-interface Run {
-  data: Dataset;
-  options: BenchOptions;
-  progress: Progress;
-}
+type Run = { data: Dataset; options: BenchOptions; progress: Progress };
 
-/** Every workload × concurrency on one backend, one case after another: Larder, raw and the peers. */
-async function measureWorkloads(backend: BenchBackend, result: BackendResult, peers: Peer[], run: Run) {
+/** Every workload × concurrency on one backend, one case after another: Larder, raw and the extra sides. */
+async function measureWorkloads(
+  backend: kit.BenchBackend,
+  result: BackendResult,
+  extras: ExtraSide[],
+  run: Run,
+) {
   const { data, options, progress } = run;
   for (const id of options.workloads) {
     const larder = id === 'set-full' ? backend.fullStore?.larder : backend.larder;
-    if (larder === undefined) continue;
+    if (larder === undefined || WORKLOADS[id].backends?.includes(backend.name) === false) continue;
     const sides: Contender[] = [
-      {
-        side: 'larder',
-        label: 'Larder',
-        driver: larderDriver(larder),
-        swallowed: () => larder.stats().errors,
-      },
+      { side: 'larder', label: 'Larder', ...kit.larderSide(larder) },
       { side: 'raw', label: backend.rawClient, driver: backend.raw },
-      ...(WORKLOADS[id].peers ? peers.map((p) => ({ side: p.name, label: p.label, driver: p.driver })) : []),
+      ...extras.filter((extra) => extra.workloads.includes(id)),
     ];
     for (const concurrency of options.concurrency) {
       const phase = progress.phase(`${backend.name} ${id} c=${concurrency}`);
@@ -131,24 +122,24 @@ async function measureWorkloads(backend: BenchBackend, result: BackendResult, pe
   }
 }
 
-/** One backend from start to finish: load, peers, workloads, memory, stability; then its server goes. */
-async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[]) {
+/** One backend from start to finish: load, extra sides, workloads, memory, stability; then its server goes. */
+async function measureBackend(backend: kit.BenchBackend, run: Run, skipped: Skipped[]) {
   const { data, options, progress } = run;
   const started = performance.now();
   const { name, rawClient, server } = backend;
   const result: BackendResult = { name, rawClient, server, cases: [], failures: [], seconds: 0 };
-  const peers: Peer[] = [];
+  const extras: ExtraSide[] = [];
   try {
     await load(backend, data, progress);
-    if (options.peers && PEERS_OF[name] !== undefined) {
-      const phase = progress.phase(`${name}: loading peers`, PEERS_OF[name].join(', '));
-      const found = await startPeers(backend, data);
-      peers.push(...found.peers);
+    if (!options.skip.includes('workloads')) {
+      const phase = progress.phase(`${name}: loading the extra sides`);
+      const found = await startExtras(backend, data, options.peers);
+      extras.push(...found.extras);
       skipped.push(...found.skipped);
-      phase.done(peers.map((p) => p.label).join(', ') || 'none');
+      phase.done(extras.map((p) => p.label).join(', ') || 'none');
+      await measureWorkloads(backend, result, extras, run);
     }
-    if (!options.skip.includes('workloads')) await measureWorkloads(backend, result, peers, run);
-    for (const p of peers.splice(0)) await p.close().catch(() => {});
+    for (const p of extras.splice(0)) await p.close().catch(() => {});
     if (!options.skip.includes('memory')) {
       await measureMemory(backend, options, progress).then(
         (memory) => (result.memory = memory),
@@ -165,7 +156,7 @@ async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[
     result.error = message(error);
     progress.note(`${name}: ${result.error}`);
   } finally {
-    for (const p of peers) await p.close().catch(() => {});
+    for (const p of extras) await p.close().catch(() => {});
     const phase = progress.phase(`${name}: cleaning up`);
     await backend.teardown();
     phase.done();
@@ -176,7 +167,10 @@ async function measureBackend(backend: BenchBackend, run: Run, skipped: Skipped[
 
 /** Runs the whole bench: start the servers, then each backend in turn, from loading to teardown. */
 export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResults> {
-  const environment = describeEnvironment(new Date(), options.peers ? [...PEER_NAMES, '@keyv/redis'] : []);
+  const environment = describeEnvironment(new Date(), [
+    'prom-client',
+    ...(options.peers ? [...PEER_NAMES, '@keyv/redis'] : []),
+  ]);
   const started = performance.now();
   const tempDir = mkdtempSync(join(tmpdir(), 'larder-bench-'));
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });

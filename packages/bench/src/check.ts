@@ -1,4 +1,5 @@
 import { BACKEND_NAMES, type BenchResults } from './types.js';
+import { WORKLOADS } from './workloads/index.js';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -50,7 +51,7 @@ export function checkResults(data: unknown): CheckReport {
       continue;
     }
     for (const workload of options.skip.includes('workloads') ? [] : options.workloads) {
-      if (workload === 'set-full' && b.name !== 'memory') continue;
+      if (WORKLOADS[workload].backends?.includes(b.name) === false) continue;
       for (const concurrency of options.concurrency) {
         const at = `${b.name} ${workload} c=${concurrency}`;
         const c = b.cases.find((x) => x.workload === workload && x.concurrency === concurrency);

@@ -1,31 +1,17 @@
 import { formatInterval, textTable } from './format.js';
 import { disjoint } from './stats.js';
-import type { BenchResults, Interval, Side } from './types.js';
+import type { BenchResults, Side } from './types.js';
 
-/** One ratio as two runs measured it. */
-export interface RatioComparison {
-  /** "redis get-hit c=64 larder ops" */
-  what: string;
-  first: Interval;
-  second: Interval;
-  /** The two 95 % intervals do not overlap: the ratio changed between the runs. */
-  moved: boolean;
-}
-
-/** What `--compare` found: every ratio both runs measured, and whether any moved. */
-export interface Comparison {
-  ratios: RatioComparison[];
-  moved: number;
-  agrees: boolean;
-}
+/** What `--compare` found: every ratio both runs measured ("redis get-hit c=64 larder ops"), and whether any moved. */
+export type Comparison = ReturnType<typeof compareRuns>;
 
 /**
  * Compares two runs ratio by ratio (each side ÷ raw, ops/s and CPU per op): a ratio moved
  * when its two 95 % intervals do not overlap. Absolute ops/s are not judged: on a shared
  * machine they move with the host, while a ratio measured back to back within one run does not.
  */
-export function compareRuns(a: BenchResults, b: BenchResults): Comparison {
-  const ratios: RatioComparison[] = [];
+export function compareRuns(a: BenchResults, b: BenchResults) {
+  const ratios = [];
   for (const ba of a.backends) {
     const bb = b.backends.find((x) => x.name === ba.name);
     if (bb === undefined) continue;
@@ -41,6 +27,7 @@ export function compareRuns(a: BenchResults, b: BenchResults): Comparison {
             what: `${ba.name} ${ca.workload} c=${ca.concurrency} ${side} ${metric}`,
             first: ra[metric],
             second: rb[metric],
+            // The two 95 % intervals do not overlap: the ratio changed between the runs.
             moved: disjoint(ra[metric], rb[metric]),
           });
         }

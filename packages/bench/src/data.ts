@@ -71,6 +71,8 @@ export interface Dataset {
   readonly values: readonly BenchValue[];
   /** Random indexes into `keys`, cycled with `& mask`. */
   readonly order: Uint32Array;
+  /** Like `order`, but 90 % of the indexes fall in the first `hotKeys(keys.length)` keys (get-hot). */
+  readonly hotOrder: Uint32Array;
   /** 1 where the mixed workload writes, 0 where it reads (10 % ones). */
   readonly writes: Uint8Array;
   readonly mask: number;
@@ -87,8 +89,18 @@ export function createDataset(keyCount: number, valueSize: number, seed: number)
   for (let i = 0; i < order.length; i++) order[i] = Math.floor(random() * keyCount);
   const writes = new Uint8Array(SEQUENCE_LENGTH);
   for (let i = 0; i < writes.length; i++) writes[i] = random() < 0.1 ? 1 : 0;
-  return { valueSize, keys, missingKeys, counterKeys, values, order, writes, mask: SEQUENCE_LENGTH - 1 };
+  const hot = hotKeys(keyCount);
+  const hotOrder = new Uint32Array(SEQUENCE_LENGTH);
+  for (let i = 0; i < hotOrder.length; i++) {
+    const inHot = random() < 0.9;
+    hotOrder[i] = inHot ? Math.floor(random() * hot) : hot + Math.floor(random() * (keyCount - hot));
+  }
+  const mask = SEQUENCE_LENGTH - 1;
+  return { valueSize, keys, missingKeys, counterKeys, values, order, hotOrder, writes, mask };
 }
+
+/** The hot tenth of the loaded keys that get 90 % of get-hot's reads. */
+export const hotKeys = (keyCount: number): number => Math.max(1, Math.floor(keyCount / 10));
 
 /** Splits `count` items into batches of about `targetBytes` of values (at least 1, at most `maxItems`). */
 export const batchSize = (valueSize: number, targetBytes = 1024 * 1024, maxItems = 1000): number =>

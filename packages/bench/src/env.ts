@@ -6,14 +6,11 @@ import { fileURLToPath } from 'node:url';
 /** A package's installed version (found from its entry point, since `exports` may hide package.json). */
 export function packageVersion(name: string): string | undefined {
   try {
-    for (
-      let dir = dirname(fileURLToPath(import.meta.resolve(name)));
-      dir !== dirname(dir);
-      dir = dirname(dir)
-    ) {
+    let dir = dirname(fileURLToPath(import.meta.resolve(name)));
+    for (; dir !== dirname(dir); dir = dirname(dir)) {
       const file = join(dir, 'package.json');
-      const pkg = existsSync(file)
-        ? (JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string })
+      const pkg: { name?: string; version?: string } = existsSync(file)
+        ? JSON.parse(readFileSync(file, 'utf8'))
         : {};
       if (pkg.name === name) return pkg.version;
     }

@@ -13,6 +13,10 @@ export interface Contender {
   driver: Driver;
   /** Errors swallowed so far (Larder's own counter: with ignoreErrors a failure becomes a miss). */
   swallowed?: () => number;
+  /** Runs before each of its timed windows, untimed (a Prometheus scrape). */
+  prepare?(): Promise<unknown>;
+  /** Read after the case, kept beside the side's figures (the L1 hit ratio); starts the next count. */
+  note?(): string;
 }
 
 /** One buffer of latencies for every round: sides are timed one at a time. */
@@ -23,7 +27,7 @@ const latencies = new Latencies();
  * the time is up. ops/s = successful operations ÷ wall time until the last one finished;
  * CPU per op = this process's user + system CPU over the round ÷ those operations.
  */
-export async function timeSide(ops: readonly Op[], durationMs: number): Promise<SideRound> {
+export async function timeSide(ops: readonly Op[], durationMs: number) {
   latencies.reset();
   let completed = 0;
   let errors = 0;
@@ -52,9 +56,11 @@ export async function timeSide(ops: readonly Op[], durationMs: number): Promise<
   const elapsedMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   return {
+    /** Operations that did what the workload expects (errors and misses excluded). */
     ops: completed,
     elapsedMs,
     opsPerSec: (completed / elapsedMs) * 1000,
+    /** Client CPU (user + system) over the round ÷ ops, µs. */
     cpuUsPerOp: completed > 0 ? (cpu.user + cpu.system) / completed : 0,
     p50Ms: latencies.quantile(0.5),
     p99Ms: latencies.quantile(0.99),
@@ -92,14 +98,16 @@ export function summarizeCase(
       errors: total((r) => r.errors),
       failed: total((r) => r.failed),
     };
-    const paired = rounds.filter((r) => r.sides[side] !== undefined && r.sides.raw !== undefined);
-    if (side === 'raw' || paired.length === 0) continue;
-    const ratio = (pick: (r: SideRound) => number) =>
-      pairedRatio(
+    const ratio = (pick: (r: SideRound) => number, base: Side = 'raw') => {
+      const paired = rounds.filter((r) => r.sides[side] !== undefined && r.sides[base] !== undefined);
+      return pairedRatio(
         paired.map((r) => pick(r.sides[side]!)),
-        paired.map((r) => pick(r.sides.raw!)),
+        paired.map((r) => pick(r.sides[base]!)),
       );
+    };
+    if (side === 'raw' || !rounds.some((r) => r.sides.raw)) continue;
     ratios[side] = { ops: ratio((r) => r.opsPerSec), cpu: ratio((r) => r.cpuUsPerOp) };
+    if (side.startsWith('larder-')) ratios[side].vsLarder = ratio((r) => r.opsPerSec, 'larder');
   }
   return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp, sides, ratios, rounds };
 }
@@ -128,6 +136,7 @@ export async function measureCase(
     const round: Round = { startedAt: Date.now(), order: order.map((c) => c.side), sides: {} };
     for (const c of order) {
       phase.update(`round ${r + 1} of ${options.rounds}, ${c.side}`);
+      await c.prepare?.();
       const swallowed = c.swallowed?.() ?? 0;
       const result = await timeSide(ops.get(c)!, options.durationMs);
       result.errors += (c.swallowed?.() ?? 0) - swallowed;
@@ -136,5 +145,7 @@ export async function measureCase(
     rounds.push(round);
   }
   const labels = Object.fromEntries(contenders.map((c) => [c.side, c.label]));
-  return summarizeCase(workload, concurrency, labels, rounds);
+  const result = summarizeCase(workload, concurrency, labels, rounds);
+  for (const c of contenders) if (c.note && result.sides[c.side]) result.sides[c.side]!.note = c.note();
+  return result;
 }

@@ -2,12 +2,12 @@ import type { BenchBackend } from './backends/backend.js';
 import { formatBytes } from './format.js';
 import type { Progress } from './progress.js';
 import { ratio } from './stats.js';
-import type { BenchOptions, MemoryResult, MemorySide } from './types.js';
+import type { BenchOptions } from './types.js';
 
 /** The figure is given per this many keys. */
 export const PER_KEYS = 1_000_000;
 
-function side(bytes: number, keys: number): MemorySide {
+function side(bytes: number, keys: number) {
   const bytesPerKey = bytes / keys;
   return { bytes, bytesPerKey, bytesPer1M: bytesPerKey * PER_KEYS };
 }
@@ -21,7 +21,7 @@ export async function measureMemory(
   backend: BenchBackend,
   options: Pick<BenchOptions, 'memoryKeys' | 'valueSize'>,
   progress: Progress,
-): Promise<MemoryResult> {
+) {
   const started = performance.now();
   const keys = options.memoryKeys;
   const phase = progress.phase(`${backend.name}: memory`, `${keys.toLocaleString('en-US')} keys`);
@@ -29,7 +29,7 @@ export async function measureMemory(
     const load = { count: keys, valueSize: options.valueSize, phase };
     const larder = await backend.measureMemory('larder', load);
     const raw = await backend.measureMemory('raw', load);
-    const result: MemoryResult = {
+    const result = {
       keys,
       extrapolated: keys !== PER_KEYS,
       method: larder.method,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BACKEND_NAMES, type BenchOptions, PHASES, type Phase, WORKLOAD_IDS } from './types.js';
+import { BACKEND_NAMES, PHASES, type Phase, WORKLOAD_IDS } from './types.js';
 
 /** Bad command-line input: printed with the usage line, exit code 2. */
 export class UsageError extends Error {
@@ -9,6 +9,9 @@ export class UsageError extends Error {
 /** Smallest and largest value the generator can build and every backend can hold. */
 export const MIN_VALUE_SIZE = 100;
 export const MAX_VALUE_SIZE = 512 * 1024;
+/** What the command line asked for: a run (its options validated), a comparison, or help. */
+export type Command = ReturnType<typeof parseCommand>;
+
 const MAX_CONCURRENCY = 10_000;
 /** Data kept loaded for the workloads is capped to this many value bytes per side. */
 const WORKING_SET_BYTES = 64 * 1024 * 1024;
@@ -51,34 +54,30 @@ export const USAGE = `Usage: pnpm bench [options]
 Environment: REDIS_URL, MEMCACHED_URL, DATABASE_URL use those servers instead of starting
 local ones (fault runs are then skipped); CI=true silences progress output.`;
 
-/** What the command line asked for: a run, a comparison, or help. */
-export type Command =
-  | { kind: 'run'; options: BenchOptions }
-  | { kind: 'compare'; files: [string, string] }
-  | { kind: 'help' };
-
 /** Parses and validates argv (without node and the script); throws `UsageError` on bad input. */
-export function parseCommand(argv: readonly string[]): Command {
+export function parseCommand(argv: readonly string[]) {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
-  if (values.compare === true) {
+  const { positionals } = parsed;
+  const values = parsed.values as Record<string, string | undefined>; // flags are read with `flag`
+  const flag = (name: string) => parsed.values[name] === true;
+  if (flag('compare')) {
     const [first, second, extra] = positionals;
     if (first === undefined || second === undefined || extra !== undefined) {
       throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
     }
-    return { kind: 'compare', files: [first, second] };
+    return { kind: 'compare' as const, files: [first, second] as [string, string] };
   }
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
   }
-  if (values.help) return { kind: 'help' };
+  if (flag('help')) return { kind: 'help' as const };
 
-  const quick = values.quick === true;
+  const quick = flag('quick');
   const d = quick ? DEFAULTS.quick : DEFAULTS.full;
   const valueSize = values['value-size'] === undefined ? 100 : parseSize(values['value-size']);
   const list = <T extends string>(flag: string, text: string | undefined, known: readonly T[], all: T[]) =>
@@ -97,16 +96,17 @@ export function parseCommand(argv: readonly string[]): Command {
     );
   }
   return {
-    kind: 'run',
+    kind: 'run' as const,
     options: {
       backends: list('--backends', values.backends, BACKEND_NAMES, [...BACKEND_NAMES]),
       backendsExplicit: values.backends !== undefined,
       workloads: list('--workloads', values.workloads, WORKLOAD_IDS, [...WORKLOAD_IDS]),
       skip: list<Phase>('--skip', values.skip, PHASES, []),
       quick,
-      peers: values.peers === true,
+      peers: flag('peers'),
       valueSize,
       concurrency,
+      // One side's time in a round, and its warm-up once per case.
       durationMs: intOption('--duration', values.duration, d.duration, 10, 600_000),
       warmupMs: intOption('--warmup', values.warmup, d.warmup, 0, 600_000),
       rounds: intOption('--rounds', values.rounds, d.rounds, 2, 1000),
@@ -115,24 +115,19 @@ export function parseCommand(argv: readonly string[]): Command {
       inFlight: intOption('--in-flight', values['in-flight'], 5000, 1, 1_000_000),
       faultMs: intOption('--fault-ms', values['fault-ms'], d.faultMs, 100, 60_000),
       outDir: values.out,
-      check: values.check === true,
+      check: flag('check'),
       seed: intOption('--seed', values.seed, 1, 0, 2 ** 31 - 1),
     },
   };
 }
 
-const FLAGS = ['quick', 'peers', 'check', 'compare'] as const;
-const VALUES = ['backends', 'workloads', 'skip', 'value-size', 'concurrency', 'duration', 'warmup'] as const;
-const MORE = ['rounds', 'keys', 'memory-keys', 'in-flight', 'fault-ms', 'seed', 'out'] as const;
-type Spec = Record<(typeof FLAGS)[number] | 'help', { type: 'boolean' }> &
-  Record<(typeof VALUES)[number] | (typeof MORE)[number], { type: 'string' }>;
-
+/** The options, read from the usage text: one with an `<argument>` takes a value (`--compare` takes positionals). */
 function parse(argv: readonly string[]) {
-  const options = {
-    ...Object.fromEntries(FLAGS.map((name) => [name, { type: 'boolean' }])),
-    ...Object.fromEntries([...VALUES, ...MORE].map((name) => [name, { type: 'string' }])),
-    help: { type: 'boolean', short: 'h' },
-  } as unknown as Spec;
+  const spec = [...USAGE.matchAll(/^ {2}(?:-h, )?--([a-z-]+)( <)?/gm)].map(([, name, arg]) => [
+    name,
+    { type: arg && name !== 'compare' ? 'string' : 'boolean', ...(name === 'help' ? { short: 'h' } : {}) },
+  ]);
+  const options = Object.fromEntries(spec) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
   return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
 }
 

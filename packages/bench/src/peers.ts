@@ -2,17 +2,21 @@ import { Redis } from 'ioredis';
 import { type BenchBackend, type Driver, loadBatches } from './backends/backend.js';
 import type { Dataset } from './data.js';
 import { packageVersion } from './env.js';
-import type { PeerName, Skipped } from './types.js';
+import type { Contender } from './measure.js';
+import type { PeerName, Skipped, VariantName, WorkloadId } from './types.js';
+import { VARIANT_MAKERS, VARIANTS_OF } from './variants.js';
 
-/** A peer library set up on a backend's server: what a round times, and how to load and remove its data. */
-export interface Peer {
-  name: PeerName;
-  /** "Keyv 5.6.0 + @keyv/redis 5.1.6". */
-  label: string;
-  driver: Driver;
-  /** Removes what it wrote (its namespace) and closes its clients. */
-  close(): Promise<void>;
+/** A side beyond Larder and raw on a backend: the workloads it runs; `close` removes what it wrote. */
+export type ExtraSide = Contender & { workloads: readonly WorkloadId[]; close(): Promise<void> };
+
+/** How an extra side is set up; `shared` when it reads the data Larder's side loaded. */
+export interface SideMaker {
+  label(): string;
+  make(backend: BenchBackend, data: Dataset): Promise<Omit<ExtraSide, 'side' | 'label'> & { shared?: true }>;
 }
+
+/** Peers run plain get and set. */
+const PEER_WORKLOADS: WorkloadId[] = ['get-hit', 'get-miss', 'set', 'mixed'];
 
 /** The same TTL as Larder's default and the raw clients' `EX 3600`. */
 const TTL_MS = 3_600_000;
@@ -32,15 +36,14 @@ async function keyvOn(url: string, namespace: string) {
   return new Keyv({ store: new KeyvRedis(url), namespace });
 }
 
-type Made = Omit<Peer, 'name' | 'label'>;
-
 /** How each peer is set up, used as its documentation shows, with the same TTL as Larder's default. */
-const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise<Made> }> = {
+const MAKERS: Record<PeerName, SideMaker> = {
   keyv: {
     label: () => `${label('keyv')} + ${label('@keyv/redis')}`,
-    async make(url) {
+    async make({ url = '' }) {
       const keyv = await keyvOn(url, 'bench-keyv');
       return {
+        workloads: PEER_WORKLOADS,
         driver: { get: (key) => keyv.get(key), set: (key, value) => keyv.set(key, value, TTL_MS) },
         close: async () => {
           await keyv.clear();
@@ -51,10 +54,11 @@ const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise
   },
   'cache-manager': {
     label: () => `${label('cache-manager')} over Keyv + @keyv/redis`,
-    async make(url) {
+    async make({ url = '' }) {
       const { createCache } = await import('cache-manager');
       const cache = createCache({ stores: [await keyvOn(url, 'bench-cm')], ttl: TTL_MS });
       return {
+        workloads: PEER_WORKLOADS,
         driver: {
           get: async (key) => (await cache.get(key)) ?? undefined,
           set: async (key, value) => (await cache.set(key, value, TTL_MS)) !== undefined,
@@ -68,7 +72,7 @@ const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise
   },
   bentocache: {
     label: () => `${label('bentocache')} (Redis driver, L2 only)`,
-    async make(url) {
+    async make({ url = '' }) {
       const { BentoCache, bentostore } = await import('bentocache');
       const { redisDriver } = await import('bentocache/drivers/redis');
       const client = new Redis(url);
@@ -81,6 +85,7 @@ const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise
         stores: { redis: bentostore().useL2Layer(driver) },
       });
       return {
+        workloads: PEER_WORKLOADS,
         driver: {
           get: (key) => bento.get({ key }),
           set: (key, value) => bento.set({ key, value, ttl: TTL_MS }),
@@ -100,6 +105,7 @@ const MAKERS: Record<PeerName, { label: () => string; make(url: string): Promise
       // Objects as they are, no serialization: how lru-cache is used (readers share one object).
       const lru = new LRUCache<string, object>({ max: 1_000_000, ttl: TTL_MS });
       return {
+        workloads: PEER_WORKLOADS,
         driver: {
           get: async (key) => lru.get(key),
           set: async (key, value) => lru.set(key, value as object) !== undefined,
@@ -120,23 +126,27 @@ async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
 }
 
 /**
- * The peers that sit beside `backend`, set up and loaded. A peer that is not installed or
- * fails to start is skipped with the reason; the run goes on without it.
+ * The peers (with --peers) and the Larder variants that sit beside `backend`, set up and loaded.
+ * One that is not installed or fails to start is skipped with the reason; the run goes on.
  */
-export async function startPeers(
+export async function startExtras(
   backend: BenchBackend,
   data: Dataset,
-): Promise<{ peers: Peer[]; skipped: Skipped[] }> {
-  const peers: Peer[] = [];
+  peers: boolean,
+): Promise<{ extras: ExtraSide[]; skipped: Skipped[] }> {
+  const extras: ExtraSide[] = [];
   const skipped: Skipped[] = [];
-  for (const name of PEERS_OF[backend.name] ?? []) {
-    let peer: Peer | undefined;
+  const names = [...(peers ? (PEERS_OF[backend.name] ?? []) : []), ...(VARIANTS_OF[backend.name] ?? [])];
+  for (const name of names) {
+    const maker = ({ ...MAKERS, ...VARIANT_MAKERS } as Record<PeerName | VariantName, SideMaker>)[name];
+    let extra: ExtraSide | undefined;
     try {
-      peer = { name, label: MAKERS[name].label(), ...(await MAKERS[name].make(backend.url ?? '')) };
-      await loadThrough(peer.driver, data);
-      peers.push(peer);
+      const made = await maker.make(backend, data);
+      extra = { side: name, label: maker.label(), ...made };
+      if (!made.shared) await loadThrough(extra.driver, data);
+      extras.push(extra);
     } catch (error) {
-      await peer?.close().catch(() => {});
+      await extra?.close().catch(() => {});
       skipped.push({
         name,
         reason: `${name} could not run on ${backend.name}: ${(error as Error).message.split('\n')[0]}`,
@@ -144,5 +154,5 @@ export async function startPeers(
       });
     }
   }
-  return { peers, skipped };
+  return { extras, skipped };
 }

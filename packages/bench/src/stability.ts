@@ -4,7 +4,8 @@ import { type Dataset, STABILITY_KEYS_PER_WORKER, STABILITY_WORKERS, stabilityKe
 import { formatCount, formatSeconds } from './format.js';
 import type { PhaseHandle, Progress } from './progress.js';
 import { quantile } from './stats.js';
-import type { BackendResult, BenchOptions, BurstResult, FaultResult, SideStability } from './types.js';
+import type { BackendResult, BenchOptions, SideStability } from './types.js';
+import { mixed } from './workloads/mixed.js';
 
 /** Slack added to the deadline before an operation counts as late (RELIABILITY.md's ε). */
 export const SLACK_MS = 50;
@@ -13,22 +14,17 @@ export const HANG_CAP_MS = 5000;
 /** Recovery longer than this is reported as "no recovery". */
 export const RECOVERY_CAP_MS = 15_000;
 
-/** Issues `count` operations at once (90 % get, 10 % set on loaded keys) and times each. */
-export async function burst(driver: Driver, data: Dataset, count: number): Promise<BurstResult> {
+/** Issues `count` operations of the mixed workload (90 % get, 10 % set) at once and times each. */
+export async function burst(driver: Driver, data: Dataset, count: number) {
   const latencies: number[] = [];
   let errors = 0;
-  const one = async (i: number) => {
-    const key = data.keys[data.order[i & data.mask]!]!;
+  const op = mixed.op(driver, data, 0);
+  const one = async () => {
     const t0 = performance.now();
-    try {
-      if (data.writes[i & data.mask] === 1) await driver.set(key, data.values[i % data.values.length]);
-      else await driver.get(key);
-    } catch {
-      errors++;
-    }
+    await op().catch(() => errors++);
     latencies.push(performance.now() - t0);
   };
-  await Promise.all(Array.from({ length: count }, (_, i) => one(i)));
+  await Promise.all(Array.from({ length: count }, one));
   return { inFlight: count, errors, p99Ms: quantile(latencies, 0.99), maxMs: Math.max(...latencies) };
 }
 
@@ -70,7 +66,7 @@ async function firstHitAfter(records: readonly OpRecord[], since: number): Promi
  * Kills and restarts the server, then freezes and thaws it (SIGSTOP / SIGCONT), under a load of
  * a few workers each writing a key and reading it back every 5 ms through one side.
  */
-async function faultRuns(
+export async function faultRuns(
   driver: Driver,
   data: Dataset,
   backend: BenchBackend,
@@ -90,7 +86,7 @@ async function faultRuns(
   const workers = Array.from({ length: STABILITY_WORKERS }, (_, w) => worker(w));
   const target = backend.faults!;
   try {
-    const results: FaultResult[] = [];
+    const results = [];
     for (const fault of ['kill', 'pause'] as const) {
       await sleep(300);
       phase.update(fault === 'kill' ? 'kill, restart' : 'SIGSTOP, SIGCONT');
@@ -104,7 +100,7 @@ async function faultRuns(
       const window = records.filter((r) => r.start >= from && r.start <= until && r.end !== 0);
       const latencies = window.map((r) => r.end - r.start);
       results.push({
-        fault,
+        fault: fault as 'kill' | 'pause',
         downMs: back - from,
         ops: window.length,
         errorsSurfaced: window.filter((r) => r.outcome === 'error').length,

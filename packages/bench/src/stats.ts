@@ -40,7 +40,7 @@ function binomialHalfCdf(n: number): number[] {
  * interval exists (6 → min–max at 96.9 %, 10 → 2nd–9th at 97.9 %); with fewer the interval is
  * min–max and `coverage` says how much less it holds.
  */
-export function medianInterval(values: readonly number[], level = 0.95): Interval {
+export function medianInterval(values: readonly number[], level = 0.95) {
   const n = values.length;
   if (n === 0) throw new RangeError('interval of an empty list');
   const sorted = [...values].sort((a, b) => a - b);
@@ -60,7 +60,7 @@ export function medianInterval(values: readonly number[], level = 0.95): Interva
  * sides of a round ran back to back on the same machine, so a slow stretch of the host lands
  * on both and cancels in the ratio. Rounds where `b` is not positive are left out.
  */
-export function pairedRatio(a: readonly number[], b: readonly number[]): Interval {
+export function pairedRatio(a: readonly number[], b: readonly number[]) {
   const ratios: number[] = [];
   a.forEach((x, i) => {
     const y = b[i]!;

@@ -13,7 +13,16 @@ describe('parseCommand', () => {
     const o = run([]);
     expect(o.backends).toEqual(['memory', 'sqlite', 'redis', 'memcached', 'postgres']);
     expect(o.backendsExplicit).toBe(false);
-    expect(o.workloads).toEqual(['get-hit', 'get-miss', 'set', 'set-full', 'get-many', 'mixed', 'incr']);
+    expect(o.workloads).toEqual([
+      'get-hit',
+      'get-hot',
+      'get-miss',
+      'set',
+      'set-full',
+      'get-many',
+      'mixed',
+      'incr',
+    ]);
     expect(o.concurrency).toEqual([1, 64]);
     expect(o).toMatchObject({
       valueSize: 100,

@@ -1,4 +1,5 @@
 import { type Cache, type CacheLogger, createCache, type Store } from '@larder/core';
+import type { ServerHandle } from '@larder/testkit';
 import { batchSize, makeValue, memoryKey } from '../data.js';
 import type { PhaseHandle } from '../progress.js';
 import type { BackendName, ServerInfo } from '../types.js';
@@ -24,12 +25,7 @@ export interface RawDriver extends Driver {
 }
 
 /** The faults the bench may inject into a server it started itself. */
-export interface FaultTarget {
-  kill(): Promise<void>;
-  restart(): Promise<void>;
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-}
+export type FaultTarget = Pick<ServerHandle, 'kill' | 'restart' | 'pause' | 'resume'>;
 
 /** What one memory measurement found, and how. */
 export interface MemoryReading {
@@ -52,8 +48,6 @@ export interface BenchBackend {
   readonly server: ServerInfo;
   /** The cache the workloads run through, with the store's and the cache's defaults. */
   readonly larder: Cache;
-  /** The same store and prefix, errors thrown and no deadline: for loading data (never timed). */
-  readonly loader: Cache;
   readonly raw: RawDriver;
   /** The Larder cache's per-operation deadline, ms. */
   readonly timeoutMs: number;
@@ -94,6 +88,12 @@ export const larderDriver = (cache: Cache): Driver => ({
   incr: (key) => cache.incr(key),
 });
 
+/** A Larder cache as a side of a case: its driver, and the errors it swallowed (ignoreErrors turns them into misses). */
+export const larderSide = (cache: Cache) => ({
+  driver: larderDriver(cache),
+  swallowed: () => cache.stats().errors,
+});
+
 /** Keeps the caches quiet during the bench: what they would log is counted in their stats anyway. */
 export const QUIET: CacheLogger = { warn() {}, error() {} };
 
@@ -104,13 +104,9 @@ export const BENCH_CACHE_PREFIX = 'lb';
 export const loaderCache = (store: Store, prefix = 'larder'): Cache =>
   createCache({ store, prefix, ignoreErrors: false, timeout: 60_000, circuitBreaker: false, logger: QUIET });
 
-/** The workload cache (defaults, as a user gets them) and the loader over one store. */
-export function benchCaches(store: Store): { larder: Cache; loader: Cache } {
-  return {
-    larder: createCache({ store, prefix: BENCH_CACHE_PREFIX, logger: QUIET }),
-    loader: loaderCache(store, BENCH_CACHE_PREFIX),
-  };
-}
+/** The workload cache: the store's and the cache's defaults, as a user gets them. */
+export const benchCache = (store: Store): Cache =>
+  createCache({ store, prefix: BENCH_CACHE_PREFIX, logger: QUIET });
 
 /** The TTL, in seconds, raw writes use: Larder's default TTL, so both sides expire the same way. */
 export const RAW_TTL_SECONDS = 3600;
@@ -168,6 +164,11 @@ export function memoryPlan(side: MemorySideName, load: MemoryLoad): LoadPlan {
     batch: batchSize(load.valueSize),
     onProgress: (done: number) => load.phase.update(`${side}: ${done.toLocaleString('en-US')} keys`),
   };
+}
+
+/** Runs `step` over `keys` 1,000 at a time (deleting what the bench wrote on a shared server). */
+export async function inChunks(keys: readonly string[], step: (chunk: string[]) => Promise<unknown>) {
+  for (let i = 0; i < keys.length; i += 1000) await step(keys.slice(i, i + 1000));
 }
 
 /** Writes batches through a loader cache and fails loudly when one was not stored. */

@@ -1,5 +1,6 @@
 import { redactUrl } from '@larder/core';
-import type { BenchBackend, FaultTarget } from './backend.js';
+import type { ServerHandle } from '@larder/testkit';
+import type { BenchBackend } from './backend.js';
 import type { LoadContext } from './index.js';
 
 /** A backend that cannot run here: why, and what to do. `fatal` when the user asked for it explicitly. */
@@ -29,23 +30,9 @@ export async function importPackage<T>(specifier: string): Promise<T> {
   }
 }
 
-/** The handle `@larder/testkit` gives for a server (the part the bench uses). */
-export interface ServerHandleLike extends FaultTarget {
-  readonly url: string;
-  readonly version: string;
-  readonly source: 'env' | 'local' | 'container';
-  stop(): Promise<void>;
-}
-
 type Testkit = typeof import('@larder/testkit');
+type ServerFields = 'server' | 'url' | 'timeoutMs' | 'faults' | 'faultsUnavailable';
 const ENV_VARIABLES = { redis: 'REDIS_URL', memcached: 'MEMCACHED_URL', postgres: 'DATABASE_URL' } as const;
-
-/** What every server backend shares: its handle, its workspace package, and the fields they make. */
-export interface OpenServer<M> {
-  handle: ServerHandleLike;
-  pkg: M;
-  common: Pick<BenchBackend, 'server' | 'url' | 'timeoutMs' | 'faults' | 'faultsUnavailable'>;
-}
 
 /**
  * Gets a server from the testkit (environment URL → local binary → Docker), then the backend's
@@ -57,11 +44,11 @@ export async function openServer<M>(
   kind: keyof typeof ENV_VARIABLES,
   context: LoadContext,
   specifier: string,
-  start: (testkit: Testkit) => Promise<ServerHandleLike>,
-): Promise<OpenServer<M>> {
+  start: (testkit: Testkit) => Promise<ServerHandle>,
+): Promise<{ handle: ServerHandle; pkg: M; common: Pick<BenchBackend, ServerFields> }> {
   const testkit = await importPackage<Testkit>('@larder/testkit');
   const variable = ENV_VARIABLES[kind];
-  let handle: ServerHandleLike;
+  let handle: ServerHandle;
   try {
     handle = await start(testkit);
   } catch (error) {
@@ -96,7 +83,7 @@ export async function openServer<M>(
 
 /** Builds a backend over an open server; on failure closes what `build` opened (`cleanup`) and stops the server. */
 export async function guarded(
-  handle: ServerHandleLike,
+  handle: ServerHandle,
   cleanup: () => Promise<unknown> | unknown,
   build: () => Promise<BenchBackend>,
 ): Promise<BenchBackend> {

@@ -68,7 +68,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
     },
     async () => {
       await client.set('bench:probe', '1', { expires: 60 });
-      const { larder, loader } = kit.benchCaches(store);
+      const larder = kit.benchCache(store);
       const raw = rawDriver(client);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
         const plan = kit.memoryPlan(side, load);
@@ -89,7 +89,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
         }
         if (cache !== undefined && handle.source !== 'local') {
           // A shared server: delete by key (a generation bump would clear the app's 'larder' prefix too).
-          for (let i = 0; i < keys.length; i += 1000) await cache.deleteMany(keys.slice(i, i + 1000));
+          await kit.inChunks(keys, (chunk) => cache.deleteMany(chunk));
         }
         // Otherwise both sides stay loaded (memcached frees memory lazily); the server has room for both.
         const bytes = Number(after.bytes) - Number(before.bytes);
@@ -100,7 +100,6 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
         name: 'memcached',
         rawClient: 'memjs get/set',
         larder,
-        loader,
         raw,
         measureMemory,
         teardown: kit.once(async () => {
@@ -111,12 +110,9 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
               { length: options.memoryKeys },
               (_, i) => `larder:1:${memoryKey(i)}`,
             );
-            const written = [...rawKeysWritten(options.keys), ...memoryKeys];
-            for (let i = 0; i < written.length; i += 1000) {
-              await Promise.all(
-                written.slice(i, i + 1000).map((key) => client.delete(key).catch(() => false)),
-              );
-            }
+            await kit.inChunks([...rawKeysWritten(options.keys), ...memoryKeys], (chunk) =>
+              Promise.all(chunk.map((key) => client.delete(key).catch(() => false))),
+            );
           }
           await closeQuietly(larder);
           client.close();

@@ -12,7 +12,7 @@ export const FULL_STORE_ENTRIES = 100_000;
 export async function createMemoryBackend(): Promise<BenchBackend> {
   // Large limits: the bench measures speed, not the LRU's eviction.
   const store = memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 40, maxValueBytes: 2 ** 30 });
-  const { larder, loader } = kit.benchCaches(store);
+  const larder = kit.benchCache(store);
   const map = new Map<string, string>();
   const raw: RawDriver = {
     get: async (key) => kit.decodeRaw(map.get(key)),
@@ -31,25 +31,27 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     },
   };
   // The set-full workload's store: MemoryStore's default size, filled before its case.
-  const full = kit.benchCaches(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
+  const full = kit.benchCache(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
   const fill = async () => {
     const keys = Array.from({ length: FULL_STORE_ENTRIES }, (_, n) => `fill:${n}`);
     const value = makeValue(0, 100);
-    await kit.loadBatches({ keys, valueAt: () => value, batch: 1000 }, kit.larderLoader(full.loader));
+    await kit.loadBatches(
+      { keys, valueAt: () => value, batch: 1000 },
+      kit.larderLoader(kit.loaderCache(full.store, kit.BENCH_CACHE_PREFIX)),
+    );
   };
   const teardown = kit.once(async () => {
     map.clear();
     await larder.close();
-    await full.larder.close();
+    await full.close();
   });
   return {
     name: 'memory',
     rawClient: 'Map of JSON strings',
     server: { version: process.version, source: 'embedded', address: 'in-process' },
     ...kit.EMBEDDED,
-    fullStore: { larder: full.larder, fill },
+    fullStore: { larder: full, fill },
     larder,
-    loader,
     raw,
     measureMemory: measureHeap,
     teardown,

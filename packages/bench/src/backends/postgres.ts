@@ -91,7 +91,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
     },
     async () => {
       await createRawTables(pool, RAW_TABLE);
-      const { larder, loader } = kit.benchCaches(store);
+      const larder = kit.benchCache(store);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
         const plan = kit.memoryPlan(side, load);
 
@@ -123,7 +123,6 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
         name: 'postgres',
         rawClient: 'pg prepared statements, pool of 10',
         larder,
-        loader,
         raw: rawDriver(pool),
         settle: async () => {
           // Vacuum here, before each case, never in the background during a timed round: the write

@@ -49,7 +49,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
     },
     async () => {
       await client.connect();
-      const { larder, loader } = kit.benchCaches(store);
+      const larder = kit.benchCache(store);
       const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
         const plan = kit.memoryPlan(side, load);
         const { keys } = plan;
@@ -72,10 +72,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
           return { bytes, method: side === 'larder' ? 'Redis INFO used_memory delta' : 'same, for SET … EX' };
         } finally {
           load.phase.update(`${side}: deleting`);
-          for (let i = 0; i < keys.length; i += 1000) {
-            const chunk = keys.slice(i, i + 1000);
-            await (cache ? cache.deleteMany(chunk) : sideClient.del(...chunk));
-          }
+          await kit.inChunks(keys, (chunk) => (cache ? cache.deleteMany(chunk) : sideClient.del(...chunk)));
           await closeQuietly(cache);
           sideClient.disconnect();
         }
@@ -85,17 +82,15 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
         name: 'redis',
         rawClient: 'ioredis GET/SET',
         larder,
-        loader,
         raw: rawDriver(client),
         measureMemory,
         teardown: kit.once(async () => {
           if (handle.source !== 'local') {
             // A shared server: remove only what the bench wrote.
             await larder.clear().catch(() => {});
-            const written = rawKeysWritten(context.options.keys);
-            for (let i = 0; i < written.length; i += 1000) {
-              await client.unlink(...written.slice(i, i + 1000)).catch(() => 0);
-            }
+            await kit.inChunks(rawKeysWritten(context.options.keys), (chunk) =>
+              client.unlink(...chunk).catch(() => 0),
+            );
           }
           await closeQuietly(larder);
           client.disconnect();

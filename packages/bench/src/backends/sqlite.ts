@@ -14,7 +14,7 @@ import { closeQuietly, importPackage } from './load.js';
 
 type SqliteModule = typeof import('@larder/backend-db/sqlite');
 
-/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored kit.once). */
+/** A bare key-value table: what an app would write by hand (WITHOUT ROWID, like Larder's, so the key is stored once). */
 const RAW_TABLE_SQL =
   'CREATE TABLE IF NOT EXISTS bench_raw (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID';
 
@@ -82,7 +82,7 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
   // Culling off: the bench measures speed, not the size cap.
   const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
-  const { larder, loader } = kit.benchCaches(store);
+  const larder = kit.benchCache(store);
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
   const raw = rawDriver(rawDb);
@@ -94,28 +94,24 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
   const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
     const path = join(tempDir, `memory-${side}.db`);
     removeDb(path);
-    const plan = kit.memoryPlan(side, load);
     const unbounded = { path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 };
+    const cache = side === 'larder' ? kit.loaderCache(sqliteStore(unbounded)) : undefined;
+    const db = cache ? undefined : openRaw(path);
     try {
-      // Create the table (and index) first, so the delta is the data alone.
-      const open = side === 'larder' ? () => kit.loaderCache(sqliteStore(unbounded)) : undefined;
-      const empty = open?.();
-      if (empty) {
-        await empty.set('probe', 1);
-        await empty.delete('probe');
-        await empty.close();
-      } else openRaw(path).close();
+      // The table (and index) exist before the first reading, so the delta is the data alone.
+      await cache?.set('probe', 1);
+      await cache?.delete('probe');
       const before = fileBytes(path);
-      const cache = open?.();
-      const db = cache ? undefined : openRaw(path);
       const write = cache ? kit.larderLoader(cache) : (entries: Entries) => rawDriver(db!).load(entries);
-      await kit.loadBatches(plan, write, 1);
+      await kit.loadBatches(kit.memoryPlan(side, load), write, 1);
       await cache?.close();
       db?.close();
       const method =
         side === 'larder' ? 'SQLite file size delta after wal_checkpoint(TRUNCATE)' : 'same, bare table';
       return { bytes: fileBytes(path) - before, method };
     } finally {
+      await closeQuietly(cache);
+      if (db?.open) db.close();
       removeDb(path);
     }
   };
@@ -126,7 +122,6 @@ export async function createSqliteBackend(tempDir: string): Promise<BenchBackend
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
     ...kit.EMBEDDED,
     larder,
-    loader,
     raw,
     measureMemory,
     // The files go with the run's temp dir.

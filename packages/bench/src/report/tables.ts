@@ -34,15 +34,23 @@ export function summaryTable(results: BenchResults): Table {
   const rows: string[][] = [];
   for (const b of results.backends) {
     const get = b.cases.find((c) => c.workload === 'get-hit' && c.concurrency === concurrency);
-    for (const side of get === undefined ? (['larder', 'raw'] as Side[]) : sidesOf(get)) {
+    const rowsOf: [CaseResult | undefined, Side][] = get ? sidesOf(get).map((s) => [get, s]) : [];
+    if (get === undefined) rowsOf.push([undefined, 'larder'], [undefined, 'raw']);
+    // Variants measured on another workload (the L1 on get-hot) get a row too, named with it.
+    for (const c of b.cases.filter((c) => c !== get && c.concurrency === concurrency))
+      for (const s of sidesOf(c)) if (s.startsWith('larder-')) rowsOf.push([c, s]);
+    for (const [c, side] of rowsOf) {
       const ours = side === 'larder' || side === 'raw';
-      const ratio = get?.ratios[side];
+      const ratio = c?.ratios[side];
       const memory = ours ? b.memory?.[side] : undefined;
       const vsRaw = side === 'larder' && b.memory ? ` (${formatRatio(b.memory.ratio)} raw)` : '';
+      const s = c?.sides[side];
+      const other = c && c !== get ? ` on ${WORKLOADS[c.workload].title}` : '';
+      const vsLarder = ratio?.vsLarder ? `; ÷ Larder ${formatInterval(ratio.vsLarder)}` : '';
       rows.push([
-        `${b.name} · ${get?.sides[side]?.label ?? (side === 'raw' ? b.rawClient : 'Larder')}`,
-        side === 'raw' ? '1 (the baseline)' : ratio ? formatInterval(ratio.ops) : 'not run',
-        get?.sides[side] ? formatOps(get.sides[side].opsPerSec) : 'not run',
+        `${b.name} · ${s?.label ?? (side === 'raw' ? b.rawClient : 'Larder')}${other}${s?.note ? `, ${s.note}` : ''}`,
+        side === 'raw' ? '1 (the baseline)' : ratio ? formatInterval(ratio.ops) + vsLarder : 'not run',
+        s ? formatOps(s.opsPerSec) : 'not run',
         memory ? `${formatBytes(memory.bytesPer1M)}${vsRaw}` : ours ? 'not run' : '',
         ours ? (b.stability?.[side].summary ?? 'not run') : '',
       ]);
@@ -73,7 +81,10 @@ export const referenceTable = (): Table => ({
 function caseNotes(c: CaseResult, side: Side): string {
   const s = c.sides[side]!;
   const coverage = c.ratios[side]?.ops.coverage ?? 1;
+  const vsLarder = c.ratios[side]?.vsLarder;
   return [
+    vsLarder ? `÷ Larder ${formatInterval(vsLarder)}` : '',
+    s.note ?? '',
     s.errors > 0 ? `${s.errors} errors` : '',
     s.failed > 0 ? `${s.failed} failed ops (not in ops/s)` : '',
     coverage < 0.95 ? `interval covers ${(coverage * 100).toFixed(0)} % (few rounds)` : '',
@@ -130,17 +141,9 @@ export function backendTable(b: BackendResult): Table {
     rows.push([WORKLOADS[f.workload].title, String(f.concurrency), 'failed', '', '', '', '', '', f.error]);
   const source =
     b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version}`;
-  const header = [
-    'Workload',
-    'C',
-    'Side',
-    'ops/s',
-    'ops ÷ raw (95 % CI)',
-    'CPU/op',
-    'CPU ÷ raw (95 % CI)',
-    'p50 / p99',
-    'Notes',
-  ];
+  const header = 'Workload|C|Side|ops/s|ops ÷ raw (95 % CI)|CPU/op|CPU ÷ raw (95 % CI)|p50 / p99|Notes'.split(
+    '|',
+  );
   const numeric = [false, true, false, true, true, true, true, true, false];
   return {
     title: `${b.name} (${source}; raw = ${b.rawClient})`,

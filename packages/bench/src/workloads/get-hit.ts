@@ -5,7 +5,6 @@ export const getHit: Workload = {
   id: 'get-hit',
   title: 'get (hit)',
   keysPerOp: 1,
-  peers: true,
   op(driver, data, worker) {
     const { keys, order, mask } = data;
     let i = startIndex(worker);

@@ -9,7 +9,6 @@ export const getMany: Workload = {
   id: 'get-many',
   title: `getMany (${GET_MANY_SIZE})`,
   keysPerOp: GET_MANY_SIZE,
-  peers: false,
   op(driver, data, worker) {
     const { keys, order, mask } = data;
     // The key lists are built here, before the timer, and reused.

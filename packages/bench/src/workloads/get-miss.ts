@@ -5,7 +5,6 @@ export const getMiss: Workload = {
   id: 'get-miss',
   title: 'get (miss)',
   keysPerOp: 1,
-  peers: true,
   op(driver, data, worker) {
     const { missingKeys } = data;
     const wrap = missingKeys.length - 1;

@@ -5,7 +5,6 @@ export const incr: Workload = {
   id: 'incr',
   title: 'incr',
   keysPerOp: 1,
-  peers: false,
   op(driver, data, worker) {
     const { counterKeys, order, mask } = data;
     const wrap = counterKeys.length - 1;

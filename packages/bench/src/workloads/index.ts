@@ -1,5 +1,6 @@
 import type { WorkloadId } from '../types.js';
 import { getHit } from './get-hit.js';
+import { getHot } from './get-hot.js';
 import { getMany } from './get-many.js';
 import { getMiss } from './get-miss.js';
 import { incr } from './incr.js';
@@ -11,6 +12,7 @@ import type { Workload } from './workload.js';
 /** Every timed workload by id. */
 export const WORKLOADS: Record<WorkloadId, Workload> = {
   'get-hit': getHit,
+  'get-hot': getHot,
   'get-miss': getMiss,
   set,
   'set-full': setFull,

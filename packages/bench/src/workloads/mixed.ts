@@ -5,7 +5,6 @@ export const mixed: Workload = {
   id: 'mixed',
   title: 'mixed 90/10',
   keysPerOp: 1,
-  peers: true,
   op(driver, data, worker) {
     const { keys, order, writes, mask, values } = data;
     const pool = values.length;

@@ -13,7 +13,7 @@ export const setFull: Workload = {
   id: 'set-full',
   title: 'set (full store)',
   keysPerOp: 1,
-  peers: false,
+  backends: ['memory'],
   op(driver, data, worker) {
     const { values } = data;
     // One key list for every worker: 64 lists of 262,144 keys would fill the heap for later cases.

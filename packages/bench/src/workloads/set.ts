@@ -5,7 +5,6 @@ export const set: Workload = {
   id: 'set',
   title: 'set',
   keysPerOp: 1,
-  peers: true,
   op(driver, data, worker) {
     const { keys, order, mask, values } = data;
     const pool = values.length;

@@ -1,6 +1,6 @@
 import type { Driver } from '../backends/backend.js';
 import type { Dataset } from '../data.js';
-import type { WorkloadId } from '../types.js';
+import type { BackendName, WorkloadId } from '../types.js';
 
 /**
  * One operation. Resolves whether it did what the workload expects (a hit in get-hit, a miss
@@ -15,8 +15,8 @@ export interface Workload {
   readonly title: string;
   /** Keys read or written by one operation. */
   readonly keysPerOp: number;
-  /** Whether peers run it too (they are measured on plain get and set). */
-  readonly peers: boolean;
+  /** The only backends it runs on; every backend when absent. */
+  readonly backends?: readonly BackendName[];
   /**
    * Returns the operation of worker `worker`; every call uses the next pre-generated index,
    * so no random numbers or keys are made while the timer runs.

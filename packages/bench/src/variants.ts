@@ -1,0 +1,82 @@
+import { createCache, type Store } from '@larder/core';
+import { BENCH_CACHE_PREFIX, type BenchBackend, larderSide, QUIET } from './backends/backend.js';
+import { hotKeys } from './data.js';
+import { packageVersion } from './env.js';
+import type { SideMaker } from './peers.js';
+import type { VariantName } from './types.js';
+
+/** Which Larder variants run beside which backend, in every run. */
+export const VARIANTS_OF: Partial<Record<BenchBackend['name'], VariantName[]>> = {
+  memory: ['larder-prometheus'],
+  redis: ['larder-l1'],
+};
+
+/** The store with its `get` counted: the reads an L1 did not answer. */
+function countReads(store: Store, count: () => void): Store {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name === 'get') {
+        return (key: string) => {
+          count();
+          return target.get(key);
+        };
+      }
+      const value: unknown = Reflect.get(target, name, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Each variant is a second cache over the backend's own store; closing it must leave the store open. */
+export const VARIANT_MAKERS: Record<VariantName, SideMaker> = {
+  'larder-prometheus': {
+    label: () => `Larder + Prometheus collector (prom-client ${packageVersion('prom-client') ?? '?'})`,
+    async make(backend) {
+      const { Registry } = await import('prom-client');
+      const { collectPrometheus } = await import('@larder/metrics');
+      // The same store and prefix as plain Larder: it reads the keys Larder's side loaded.
+      const cache = createCache({ store: backend.larder.store, prefix: BENCH_CACHE_PREFIX, logger: QUIET });
+      const registry = new Registry();
+      const collector = collectPrometheus(cache, { registry, name: 'bench' });
+      return {
+        shared: true,
+        workloads: ['get-hit'],
+        ...larderSide(cache),
+        // Scraped before each of its timed windows, as an exporter is scraped between calls.
+        prepare: () => registry.metrics(),
+        close: async () => collector.stop(),
+      };
+    },
+  },
+  'larder-l1': {
+    label: () => 'Larder + L1 (no bus)',
+    async make(backend, data) {
+      const hot = hotKeys(data.keys.length);
+      let reads = 0;
+      let storeReads = 0;
+      const store = countReads(backend.larder.store, () => storeReads++);
+      // Room for the hot tenth and the cold reads passing through it; no bus (one process).
+      const l1 = { maxEntries: hot * 2 };
+      const cache = createCache({ store, prefix: `${BENCH_CACHE_PREFIX}-l1`, l1, logger: QUIET });
+      const { driver, swallowed } = larderSide(cache);
+      return {
+        workloads: ['get-hot'],
+        swallowed,
+        driver: {
+          ...driver,
+          get: (key) => {
+            reads++;
+            return driver.get(key);
+          },
+        },
+        note() {
+          const share = reads > 0 ? 1 - storeReads / reads : 0;
+          reads = storeReads = 0;
+          return `L1 hits ${(share * 100).toFixed(1)} % (L1 of ${l1.maxEntries.toLocaleString('en-US')} entries)`;
+        },
+        // Its own prefix on the shared store; the store closes with the backend.
+        close: async () => void (await cache.clear().catch(() => false)),
+      };
+    },
+  },
+};
