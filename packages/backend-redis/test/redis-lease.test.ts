@@ -107,6 +107,23 @@ describe('getOrSet({ lock }) across processes (Redis)', () => {
     expect(counts).toEqual(Array(20).fill(1));
   }, 20_000);
 
+  // Skipped until core's refresh.ts reads the entry again after taking the lease: a caller
+  // whose peek misses just before the holder writes, and whose `add` lands just after the
+  // holder released the lease, runs the factory a second time (about 1 trial in 10 here).
+  it.skip('callers arriving as the holder finishes make no second factory call (30 trials)', async () => {
+    const [first, ...late] = workers as [ChildProcess, ...ChildProcess[]];
+    let calls = 0;
+    for (let trial = 0; trial < 30; trial++) {
+      const key = `late-${trial}`;
+      first.send({ key, callers: 1, factoryMs: FACTORY_MS, lock: { ttl: '2s' } });
+      await new Promise((resolve) => setTimeout(resolve, FACTORY_MS - 4 + (trial % 10)));
+      for (const child of late) child.send({ key, callers: 1, factoryMs: FACTORY_MS, lock: { ttl: '2s' } });
+      await doneFor(key, PROCESSES, 5000);
+      calls += factoryCalls(key).length;
+    }
+    expect(calls).toBe(30);
+  }, 20_000);
+
   it('the lease holder SIGKILLed mid-factory: another process computes it within the lease ttl + 1 s, nobody waits past lock.wait', async () => {
     const key = 'orphaned';
     const lock = { ttl: '2s', wait: 4000 };
