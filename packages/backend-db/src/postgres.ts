@@ -122,3 +122,5 @@ function isPoolLike(value: unknown): boolean {
     typeof candidate.on === 'function'
   );
 }
+
+export { type PostgresBusConnection, type PostgresBusOptions, postgresBus } from './postgres-bus.js';

@@ -1,4 +1,5 @@
 export { keySlot } from './cluster.js';
+export { type RedisBusConnection, type RedisBusOptions, redisBus } from './redis-bus.js';
 export {
   escapeGlob,
   RedisStore,
