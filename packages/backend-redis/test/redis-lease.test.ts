@@ -107,10 +107,9 @@ describe('getOrSet({ lock }) across processes (Redis)', () => {
     expect(counts).toEqual(Array(20).fill(1));
   }, 20_000);
 
-  // Skipped until core's refresh.ts reads the entry again after taking the lease: a caller
-  // whose peek misses just before the holder writes, and whose `add` lands just after the
-  // holder released the lease, runs the factory a second time (about 1 trial in 10 here).
-  it.skip('callers arriving as the holder finishes make no second factory call (30 trials)', async () => {
+  // A caller whose read misses just before the holder writes, and whose `add` lands just after
+  // the holder let the lease go, must read again rather than run the factory a second time.
+  it('callers arriving as the holder finishes make no second factory call (30 trials)', async () => {
     const [first, ...late] = workers as [ChildProcess, ...ChildProcess[]];
     let calls = 0;
     for (let trial = 0; trial < 30; trial++) {

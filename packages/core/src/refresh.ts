@@ -71,7 +71,10 @@ export async function refreshingGetOrSet<T>(
   let token: string | undefined;
   if (settings.lock !== undefined) {
     token = randomBytes(16).toString('hex');
-    if (!(await io.lease.acquire(token, settings.lock.ttlMs))) {
+    if (await io.lease.acquire(token, settings.lock.ttlMs)) {
+      const written = await freshAfterAcquire(io);
+      if (written !== undefined) return written.value as T;
+    } else {
       if (stale !== undefined) {
         // Another process refreshes it: serve what we have rather than wait.
         io.servedStale();
@@ -99,11 +102,24 @@ async function waitForValue(
     const entry = await io.peek();
     if (entry?.fresh) return { found: true, value: entry.value };
     if ((await io.lease.holder()) === undefined && (await io.lease.acquire(token, lock.ttlMs))) {
-      return { found: false, holding: true };
+      const written = await freshAfterAcquire(io);
+      return written === undefined ? { found: false, holding: true } : { found: true, value: written.value };
     }
   }
   // Out of patience: compute it ourselves (the holder may still write; both values are fresh).
   return { found: false, holding: false };
+}
+
+/**
+ * Right after winning the lease: the previous holder may have written the value and let the
+ * lease go between our read and our `add`. Read once more; when the value is there, give the
+ * lease back and use it rather than run the factory a second time.
+ */
+async function freshAfterAcquire(io: RefreshIo): Promise<{ value: unknown } | undefined> {
+  const entry = await io.peek();
+  if (!entry?.fresh) return undefined;
+  await io.lease.drop().catch(() => {});
+  return { value: entry.value };
 }
 
 async function runFactory<T>(
