@@ -13,6 +13,7 @@ import { jsonSerializer, type Serializer } from './serializer.js';
 import { StatsRecorder } from './stats.js';
 import type { Store } from './store.js';
 import { createTtlPolicy, type Ttl, type TtlPolicy } from './ttl.js';
+import { WriteGuards } from './write-guard.js';
 
 /** Options for `createCache`. Every option has a default that is safe in production. */
 export interface CacheOptions {
@@ -138,6 +139,8 @@ export interface Shared {
   readonly now: () => number;
   readonly flights: Map<string, Promise<unknown>>;
   readonly l1: L1 | undefined;
+  /** Running getOrSet factories, told when their key changes so they do not store an older value. */
+  readonly guards: WriteGuards;
   /** getOrSet slots whose factory failed with a stale value at hand: not retried before this time. */
   readonly retryAfter: Map<string, number>;
   closed: boolean;
@@ -229,6 +232,7 @@ export function buildShared(options: CacheOptions): Shared {
         { key, store: store.name },
       ),
   );
+  const guards = new WriteGuards();
   return {
     deadlines,
     inProcess: store.capabilities.inProcess === true,
@@ -252,7 +256,8 @@ export function buildShared(options: CacheOptions): Shared {
     generationRefreshMs,
     now,
     flights: new Map(),
-    l1: buildL1(options, now, logger),
+    guards,
+    l1: buildL1(options, now, logger, guards),
     retryAfter: new Map(),
     closed: false,
   };
@@ -300,13 +305,18 @@ function isLogger(value: unknown): boolean {
   );
 }
 
-function buildL1(options: CacheOptions, now: () => number, logger: CacheLogger): L1 | undefined {
+function buildL1(
+  options: CacheOptions,
+  now: () => number,
+  logger: CacheLogger,
+  guards: WriteGuards,
+): L1 | undefined {
   if (options.l1 === undefined) {
     if (options.bus !== undefined)
       throw new CacheConfigError('createCache option bus needs l1: the bus keeps L1s coherent');
     return undefined;
   }
-  const l1 = new L1(options.l1, options.bus, now, logger);
+  const l1 = new L1(options.l1, options.bus, now, logger, (message) => guards.heard(message));
   l1.start().catch((error: unknown) => {
     logger.warn({ err: error }, 'the cache bus could not subscribe; L1 entries expire within l1.maxTtl');
   });

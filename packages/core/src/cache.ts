@@ -109,7 +109,17 @@ export class Cache {
   }
 
   /** Stores a value. Resolves `false` when it was not stored (ttl 0, or a swallowed store failure). */
-  async set(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
+  set(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
+    return this.#write(key, value, options, undefined);
+  }
+
+  /** `set`, with tag versions read before a getOrSet factory ran (`pinned`) rather than now. */
+  async #write(
+    key: string,
+    value: unknown,
+    options: WriteOptions | undefined,
+    pinned: number[] | undefined,
+  ): Promise<boolean> {
     const body = this.#v.body(key);
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0) {
@@ -120,6 +130,7 @@ export class Cache {
     const tags = options?.tags === undefined ? undefined : checkTags(options.tags);
     const bytes = this.#v.encode(key, value, this.#v.freshUntil(value, ttlMs, graceMs));
     if (bytes === FAILED) return false;
+    this.#v.supersede(key, options);
     const s = this.#s;
     const done = await runCall(
       s,
@@ -129,7 +140,8 @@ export class Cache {
         if (tags === undefined || tags.length === 0) {
           return this.#v.l1Write([k], s.store.set(k, bytes, ttlMs + graceMs));
         }
-        const versions = await currentVersions(s.store, this.#v.keysIn(scope, tags.map(tagBody)), s.now);
+        const versions =
+          pinned ?? (await currentVersions(s.store, this.#v.keysIn(scope, tags.map(tagBody)), s.now));
         const framed = s.codec.encodeTagged(
           bytes,
           tags.map((tag, i) => [tag, versions[i]!] as const),
@@ -161,6 +173,10 @@ export class Cache {
     );
     if (values.includes(FAILED)) return false;
     if (pairs.length === 0) return true;
+    this.#v.supersedeMany(
+      pairs.map(([key]) => key),
+      options,
+    );
     const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#v.keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));
@@ -178,6 +194,7 @@ export class Cache {
     if (ttlMs === 0) return false;
     const bytes = this.#v.encode(key, value, this.#v.freshUntil(value, ttlMs, 0));
     if (bytes === FAILED) return false;
+    this.#v.supersede(key, options);
     const added = await runCall(
       this.#s,
       'add',
@@ -213,11 +230,12 @@ export class Cache {
     if (typeof factory !== 'function') {
       throw new CacheConfigError(`getOrSet needs a factory function, got ${typeof factory}`, { key });
     }
-    const version = options?.version === undefined ? s.version : String(options.version);
-    const slot = `${this.#v.scope}${version === s.version ? '' : version}\u0000${key}`;
+    const slot = this.#v.slot(key, options);
     const flights = s.flights;
     const running = flights.get(slot);
     if (running !== undefined) return running as Promise<T>;
+    const guard = s.guards.open(slot, s.l1 === undefined ? undefined : this.#v.keyNow(body, options));
+    const releaseGuard = guard.hold();
     const flight =
       refreshing === undefined
         ? (async () => {
@@ -226,18 +244,32 @@ export class Cache {
             if (cached !== undefined) return cached;
             // One deadline for the whole call: the write gets what the read left of it.
             const left = s.timeoutMs - (performance.now() - started);
+            guard.factoryStarted();
+            const pinned = await this.#v.pinTags(options, left);
             const value = await factory(NEVER_ABORTED);
-            if (value !== undefined) await this.#v.within(left, this.set(key, value, options), key);
+            // Written, deleted or invalidated since the factory started: keep the newer state.
+            if (value !== undefined && !guard.superseded) {
+              const rest = s.timeoutMs - (performance.now() - started);
+              await this.#v.within(rest, this.#write(key, value, options, pinned), key);
+            }
             return value;
           })()
         : refreshingGetOrSet(
-            this.#v.refreshIo(key, body, slot, options!, (value) => this.set(key, value, options)),
+            this.#v.refreshIo(
+              key,
+              body,
+              slot,
+              options!,
+              (value, pinned) => this.#write(key, value, options, pinned),
+              guard,
+            ),
             factory,
             refreshing,
           );
     flights.set(slot, flight);
     const release = () => {
       if (flights.get(slot) === flight) flights.delete(slot);
+      releaseGuard();
     };
     flight.then(release, release);
     return flight;
@@ -278,6 +310,7 @@ export class Cache {
   /** Removes a key. Resolves whether a live entry was removed. */
   async delete(key: string, options?: CallOptions): Promise<boolean> {
     const body = this.#v.body(key);
+    this.#v.supersede(key, options);
     const removed = await runCall(
       this.#s,
       'delete',
@@ -293,6 +326,7 @@ export class Cache {
   async deleteMany(keys: readonly string[], options?: CallOptions): Promise<number> {
     const bodies = this.#v.bodies(keys);
     if (bodies.length === 0) return 0;
+    this.#v.supersedeMany(keys, options);
     const removed = await runCall(this.#s, 'deleteMany', undefined, async () => {
       const stored = await this.#v.keys(bodies, options);
       return this.#v.l1Write(stored, this.#s.store.deleteMany(stored));
@@ -330,6 +364,7 @@ export class Cache {
     const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
     if (ttlMs === 0)
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
+    this.#v.supersede(key, options);
     const value = await runCall(
       this.#s,
       'incr',
@@ -378,6 +413,7 @@ export class Cache {
   async clear(): Promise<boolean> {
     const s = this.#s;
     const prefix = this.#v.namespace === '' ? `${s.prefix}:` : this.#v.scope;
+    s.guards.supersedeAll();
     const done = await runCall(this.#s, 'clear', undefined, async () => {
       const own = this.#v.generations.at(-1);
       if (own !== undefined) await own.bump();
@@ -395,6 +431,7 @@ export class Cache {
   async invalidateTags(tags: readonly string[], options?: CallOptions): Promise<boolean> {
     const s = this.#s;
     const list = checkTags(tags);
+    s.guards.supersedeAll();
     const done = await runCall(s, 'incr', undefined, async () => {
       const keys = this.#v.keysIn(await this.#v.scopeFor(options), list.map(tagBody));
       await Promise.all(keys.map((key) => s.store.incr(key, 1, TAG_TTL_MS)));

@@ -18,6 +18,9 @@ export interface L1Options {
   maxTtl?: Ttl;
 }
 
+/** How often a bus outage is logged (every failed publish is one write). */
+const PUBLISH_WARNING_INTERVAL_MS = 60_000;
+
 /** Header of a frame that states its expiry (see the codec's grace frame). */
 const TIMED_HEADER = 0x00;
 
@@ -34,8 +37,18 @@ export class L1 {
   readonly #origin = busOrigin();
   readonly #now: () => number;
   readonly #logger: CacheLogger;
+  readonly #onHeard: (message: BusMessage) => void;
+  /** When the last failed publish was logged: an outage logs once a minute, not once per write. */
+  #warnedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(options: L1Options, bus: CacheBus | undefined, now: () => number, logger: CacheLogger) {
+  constructor(
+    options: L1Options,
+    bus: CacheBus | undefined,
+    now: () => number,
+    logger: CacheLogger,
+    /** Told of every other process's change (the cache's running getOrSet factories listen). */
+    onHeard: (message: BusMessage) => void = () => {},
+  ) {
     checkOptions('createCache option l1', options, {
       maxEntries: 'number',
       maxBytes: 'number',
@@ -58,6 +71,7 @@ export class L1 {
     this.#bus = bus;
     this.#now = now;
     this.#logger = logger;
+    this.#onHeard = onHeard;
   }
 
   /** Starts listening to the bus: other processes' writes evict entries; a reconnect empties the L1. */
@@ -90,6 +104,9 @@ export class L1 {
     if (change.keys !== undefined) this.drop(change.keys);
     if (change.prefix !== undefined) this.#memory.dropSync(change.prefix, true);
     this.#bus?.publish({ origin: this.#origin, ...change }).catch((error: unknown) => {
+      const now = performance.now();
+      if (now - this.#warnedAt < PUBLISH_WARNING_INTERVAL_MS) return;
+      this.#warnedAt = now;
       this.#logger.warn(
         { err: error },
         'the cache bus could not publish an invalidation; other L1s expire it within l1.maxTtl',
@@ -106,5 +123,6 @@ export class L1 {
     if (message.origin === this.#origin) return;
     if (message.keys !== undefined) this.drop(message.keys);
     if (message.prefix !== undefined) this.#memory.dropSync(message.prefix, true);
+    this.#onHeard(message);
   }
 }

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { GetOrSetOptions } from './cache-options.js';
 import { CacheConfigError, FactoryTimeoutError } from './errors.js';
 import { parseTtl } from './ttl.js';
+import type { WriteGuard } from './write-guard.js';
 
 /** What the refreshing `getOrSet` needs from its cache; the cache builds it per call. */
 export interface RefreshIo {
   /** The entry under `key`, fresh or stale (within its grace), or `undefined` for a miss. */
   peek(): Promise<{ value: unknown; fresh: boolean } | undefined>;
-  /** Writes the factory's value with the call's options (TTL, grace, version). */
-  write(value: unknown): Promise<boolean>;
+  /** Reads the call's tag versions before the factory runs (see `CacheView.pinTags`). */
+  pinTags(): Promise<number[] | undefined>;
+  /** Writes the factory's value with the call's options (TTL, grace, version), under `pinned` tag versions. */
+  write(value: unknown, pinned: number[] | undefined): Promise<boolean>;
   /** Counts a stale value served. */
   servedStale(): void;
   lease: {
@@ -21,6 +24,8 @@ export interface RefreshIo {
   };
   /** Until when the factory of this key must not run again (after a failure with a stale value). */
   retryAfter: Map<string, number>;
+  /** Tells whether the key changed since the factory started, and wakes waiters when another process wrote it. */
+  guard: WriteGuard;
   slot: string;
   now(): number;
 }
@@ -88,7 +93,10 @@ export async function refreshingGetOrSet<T>(
   return runFactory(io, factory, settings, stale, token);
 }
 
-/** Polls for the lease holder's value; takes the lease over when the holder is gone. */
+/**
+ * Waits for the lease holder's value: polls with a growing pause, and looks at once when the
+ * bus says another process wrote the key. Takes the lease over when the holder is gone.
+ */
 async function waitForValue(
   io: RefreshIo,
   token: string,
@@ -97,7 +105,7 @@ async function waitForValue(
   const until = performance.now() + lock.waitMs;
   let pause = 25;
   while (performance.now() < until) {
-    await sleep(Math.min(pause, Math.max(1, until - performance.now())));
+    await Promise.race([sleep(Math.min(pause, Math.max(1, until - performance.now()))), io.guard.changed()]);
     pause = Math.min(pause * 2, 200);
     const entry = await io.peek();
     if (entry?.fresh) return { found: true, value: entry.value };
@@ -130,14 +138,19 @@ async function runFactory<T>(
   token: string | undefined,
 ): Promise<T> {
   const controller = new AbortController();
+  io.guard.factoryStarted();
+  const releaseGuard = io.guard.hold();
   const work = (async () => {
     try {
+      const pinned = await io.pinTags();
       const value = await factory(controller.signal);
       if (controller.signal.aborted) return value;
-      if (value !== undefined) await io.write(value);
+      // Written, deleted or invalidated since the factory started: keep the newer state.
+      if (value !== undefined && !io.guard.superseded) await io.write(value, pinned);
       io.retryAfter.delete(io.slot);
       return value;
     } finally {
+      releaseGuard();
       if (token !== undefined && (await io.lease.holder().catch(() => undefined)) === token) {
         await io.lease.drop().catch(() => {});
       }

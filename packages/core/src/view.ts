@@ -1,4 +1,4 @@
-import type { CallOptions, GetOrSetOptions, Shared } from './cache-options.js';
+import type { CallOptions, GetOrSetOptions, Shared, WriteOptions } from './cache-options.js';
 import { FAILED, type Failed, fault, runCall } from './call-policy.js';
 import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from './codec.js';
 import { InvalidKeyError, StoreTimeoutError, ValueTooLargeError } from './errors.js';
@@ -6,7 +6,8 @@ import type { Generation } from './generation.js';
 import { escapeBody, fitKey, validateKeyPart } from './keys.js';
 import type { L1 } from './l1.js';
 import type { RefreshIo } from './refresh.js';
-import { stillValid, tagBody } from './tags.js';
+import { checkTags, currentVersions, stillValid, tagBody } from './tags.js';
+import type { WriteGuard } from './write-guard.js';
 
 /**
  * One view of the cache (the root or a namespace): how its keys are built and how bytes
@@ -30,12 +31,14 @@ export class CacheView {
     body: string,
     slot: string,
     options: GetOrSetOptions,
-    write: (value: unknown) => Promise<boolean>,
+    write: (value: unknown, pinned: number[] | undefined) => Promise<boolean>,
+    guard: WriteGuard,
   ): RefreshIo {
     const s = this.s;
     const leaseBody = `#lease:${body}`;
     return {
       peek: () => this.peek(key, body, options),
+      pinTags: () => this.pinTags(options, s.timeoutMs),
       write,
       servedStale: () => {
         s.stats.stale++;
@@ -67,6 +70,7 @@ export class CacheView {
         },
       },
       retryAfter: s.retryAfter,
+      guard,
       slot,
       now: s.now,
     };
@@ -98,9 +102,53 @@ export class CacheView {
 
   /** The L1's copy of an entry, when the key can be built without a store round trip. */
   l1Read(l1: L1, body: string, options: CallOptions | undefined): Uint8Array | undefined {
+    const key = this.keyNow(body, options);
+    return key === undefined ? undefined : l1.read(key);
+  }
+
+  /** The stored key of `body`, when it can be built without I/O (no clear generation to read). */
+  keyNow(body: string, options: CallOptions | undefined): string | undefined {
     const scope = this.scopeFor(options);
-    if (typeof scope !== 'string') return undefined;
-    return l1.read(fitKey(scope, scope + body, this.s.store.capabilities));
+    return typeof scope === 'string' ? fitKey(scope, scope + body, this.s.store.capabilities) : undefined;
+  }
+
+  /** The single-flight slot of a caller's key: one per namespace, version and key. */
+  slot(key: string, options: CallOptions | undefined): string {
+    const version = options?.version === undefined ? this.s.version : String(options.version);
+    return `${this.scope}${version === this.s.version ? '' : version}\u0000${key}`;
+  }
+
+  /**
+   * The versions of a getOrSet's tags, read before its factory runs: the value is written under
+   * them, so a tag invalidated while the factory ran (in any process) makes it read as a miss.
+   * `undefined` without tags, or when the read failed or did not answer within `ms` (the write
+   * then reads the versions itself, as `set` does).
+   */
+  async pinTags(options: WriteOptions | undefined, ms: number): Promise<number[] | undefined> {
+    if (options?.tags === undefined || ms <= 0) return undefined;
+    const s = this.s;
+    const tags = checkTags(options.tags);
+    const read = runCall(s, 'getMany', undefined, async () => {
+      const keys = this.keysIn(await this.scopeFor(options), tags.map(tagBody));
+      return currentVersions(s.store, keys, s.now);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Failed>((resolve) => {
+      timer = setTimeout(() => resolve(FAILED), ms);
+    });
+    const versions = await Promise.race([read, late]);
+    clearTimeout(timer);
+    return versions === FAILED ? undefined : versions;
+  }
+
+  /** A write or delete of `key` is starting: a getOrSet factory running for it must not store after it. */
+  supersede(key: string, options: CallOptions | undefined): void {
+    const guards = this.s.guards;
+    if (guards.size > 0) guards.supersede(this.slot(key, options));
+  }
+
+  supersedeMany(keys: readonly string[], options: CallOptions | undefined): void {
+    if (this.s.guards.size > 0) for (const key of keys) this.supersede(key, options);
   }
 
   /** Around a store write: the L1 forgets the keys now, and every L1 once the write is done. */
