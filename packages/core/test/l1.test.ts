@@ -108,4 +108,19 @@ describe('L1 in front of the store', () => {
     expect(() => createCache({ l1: { maxTll: 5 } as never })).toThrow(/did you mean maxTtl/);
     expect(() => createCache({ bus: memoryBusHub().bus() })).toThrow(/bus needs l1/);
   });
+
+  it('a bus that cannot publish logs once, not once per write, and the writes still succeed', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_: unknown, message: string) => warnings.push(message), error: () => {} };
+    const failing = {
+      publish: () => Promise.reject(new Error('bus down')),
+      subscribe: async () => {},
+      close: async () => {},
+    };
+    const cache = createCache({ logger, l1: {}, bus: failing });
+    for (let i = 0; i < 200; i++) expect(await cache.set(`k${i}`, i)).toBe(true);
+    await sleep(5);
+    expect(warnings.filter((message) => message.includes('could not publish'))).toHaveLength(1);
+    await cache.close();
+  });
 });
