@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FatalSetupError, runBench } from './bench.js';
+import { FatalSetupError } from './backends/index.js';
+import { runBench } from './bench.js';
 import { type CheckReport, checkResults } from './check.js';
 import { compareRuns, renderComparison } from './compare.js';
 import { runCleanups } from './lifecycle.js';

@@ -105,3 +105,11 @@ export const hotKeys = (keyCount: number): number => Math.max(1, Math.floor(keyC
 /** Splits `count` items into batches of about `targetBytes` of values (at least 1, at most `maxItems`). */
 export const batchSize = (valueSize: number, targetBytes = 1024 * 1024, maxItems = 1000): number =>
   Math.max(1, Math.min(maxItems, Math.floor(targetBytes / valueSize)));
+
+/** The working set as a load plan: every loaded key with its value, `batch` entries at a time. */
+export const workingSet = (data: Dataset, batch = batchSize(data.valueSize)) => ({
+  count: data.keys.length,
+  keyAt: (i: number) => data.keys[i]!,
+  valueAt: (i: number) => data.values[i % data.values.length],
+  batch,
+});

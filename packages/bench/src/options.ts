@@ -79,17 +79,23 @@ export function parseCommand(argv: readonly string[]) {
 
   const quick = flag('quick');
   const d = quick ? DEFAULTS.quick : DEFAULTS.full;
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const text = values[name];
+    return text === undefined ? fallback : parseInteger(`--${name}`, text, min, max);
+  };
+  const list = <T extends string>(name: string, known: readonly T[], all: readonly T[]) => {
+    const text = values[name];
+    return text === undefined ? [...all] : parseList(`--${name}`, text, known);
+  };
   const valueSize = values['value-size'] === undefined ? 100 : parseSize(values['value-size']);
-  const list = <T extends string>(flag: string, text: string | undefined, known: readonly T[], all: T[]) =>
-    text === undefined ? all : parseList(flag, text, known);
-  const concurrency =
-    values.concurrency === undefined ? [1, 64] : parseIntList('--concurrency', values.concurrency);
-  for (const c of concurrency) checkRange('--concurrency', c, 1, MAX_CONCURRENCY);
-  const keysWanted = intOption('--keys', values.keys, d.keys, 100, 10_000_000);
-  const memoryWanted = intOption('--memory-keys', values['memory-keys'], d.memoryKeys, 1000, 10_000_000);
+  const concurrency = items(values.concurrency ?? '1,64').map((c) =>
+    parseInteger('--concurrency', c, 1, MAX_CONCURRENCY),
+  );
+  if (concurrency.length === 0) throw new UsageError('--concurrency is empty');
   // Big values shrink the sets so a run fits in memory; the memory figure is then extrapolated.
+  const keysWanted = int('keys', d.keys, 100, 10_000_000);
   const keys = Math.max(100, Math.min(keysWanted, Math.floor(WORKING_SET_BYTES / valueSize)));
-  const memoryKeys = Math.max(1000, Math.min(memoryWanted, Math.floor(MEMORY_LOAD_BYTES / valueSize)));
+  const memoryKeys = int('memory-keys', d.memoryKeys, 1000, 10_000_000);
   if (values.keys !== undefined && keys < keysWanted) {
     throw new UsageError(
       `--keys ${keysWanted} of ${valueSize} bytes is more than ${WORKING_SET_BYTES / 2 ** 20} MiB per side; use at most ${keys}`,
@@ -98,25 +104,25 @@ export function parseCommand(argv: readonly string[]) {
   return {
     kind: 'run' as const,
     options: {
-      backends: list('--backends', values.backends, BACKEND_NAMES, [...BACKEND_NAMES]),
+      backends: list('backends', BACKEND_NAMES, BACKEND_NAMES),
       backendsExplicit: values.backends !== undefined,
-      workloads: list('--workloads', values.workloads, WORKLOAD_IDS, [...WORKLOAD_IDS]),
-      skip: list<Phase>('--skip', values.skip, PHASES, []),
+      workloads: list('workloads', WORKLOAD_IDS, WORKLOAD_IDS),
+      skip: list<Phase>('skip', PHASES, []),
       quick,
       peers: flag('peers'),
       valueSize,
-      concurrency,
+      concurrency: [...new Set(concurrency)].sort((a, b) => a - b),
       // One side's time in a round, and its warm-up once per case.
-      durationMs: intOption('--duration', values.duration, d.duration, 10, 600_000),
-      warmupMs: intOption('--warmup', values.warmup, d.warmup, 0, 600_000),
-      rounds: intOption('--rounds', values.rounds, d.rounds, 2, 1000),
+      durationMs: int('duration', d.duration, 10, 600_000),
+      warmupMs: int('warmup', d.warmup, 0, 600_000),
+      rounds: int('rounds', d.rounds, 2, 1000),
       keys,
-      memoryKeys,
-      inFlight: intOption('--in-flight', values['in-flight'], 5000, 1, 1_000_000),
-      faultMs: intOption('--fault-ms', values['fault-ms'], d.faultMs, 100, 60_000),
+      memoryKeys: Math.max(1000, Math.min(memoryKeys, Math.floor(MEMORY_LOAD_BYTES / valueSize))),
+      inFlight: int('in-flight', 5000, 1, 1_000_000),
+      faultMs: int('fault-ms', d.faultMs, 100, 60_000),
       outDir: values.out,
       check: flag('check'),
-      seed: intOption('--seed', values.seed, 1, 0, 2 ** 31 - 1),
+      seed: int('seed', 1, 0, 2 ** 31 - 1),
     },
   };
 }
@@ -167,29 +173,15 @@ export function parseList<T extends string>(flag: string, text: string, known: r
   return known.filter((name) => names.includes(name));
 }
 
-function parseIntList(flag: string, text: string): number[] {
-  const numbers = items(text).map((item) => parseInteger(flag, item));
-  if (numbers.length === 0) throw new UsageError(`${flag} is empty`);
-  return [...new Set(numbers)].sort((a, b) => a - b);
-}
-
-function parseInteger(flag: string, text: string): number {
+/** A whole number from `min` to `max` (`_` separators allowed). */
+function parseInteger(flag: string, text: string, min: number, max: number): number {
   const cleaned = text.replace(/_/g, '');
   if (!/^-?\d+$/.test(cleaned)) throw new UsageError(`${flag} "${text}" is not a whole number`);
-  return Number(cleaned);
-}
-
-function intOption(flag: string, text: string | undefined, fallback: number, min: number, max: number) {
-  if (text === undefined) return fallback;
-  const value = parseInteger(flag, text);
-  checkRange(flag, value, min, max);
-  return value;
-}
-
-function checkRange(flag: string, value: number, min: number, max: number): void {
+  const value = Number(cleaned);
   if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
     throw new UsageError(`${flag} ${value} is out of range; use ${min} to ${max}`);
   }
+  return value;
 }
 
 /** The directory name for a run started at `date`: sortable and free of ':' (2025-01-31T10-20-30). */

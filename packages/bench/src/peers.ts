@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { type BenchBackend, type Driver, loadBatches } from './backends/backend.js';
-import type { Dataset } from './data.js';
+import { type Dataset, workingSet } from './data.js';
 import { packageVersion } from './env.js';
 import type { Contender } from './measure.js';
 import type { PeerName, Skipped, VariantName, WorkloadId } from './types.js';
@@ -118,8 +118,7 @@ const MAKERS: Record<PeerName, SideMaker> = {
 
 /** Writes the working set through a peer's own `set`, 500 at a time (never timed). */
 async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
-  const plan = { keys: data.keys, valueAt: (i: number) => data.values[i % data.values.length], batch: 500 };
-  await loadBatches(plan, async (entries) => {
+  await loadBatches(workingSet(data, 500), async (entries) => {
     const stored = await Promise.all(entries.map(([key, value]) => driver.set(key, value)));
     if (!stored.every(Boolean)) throw new Error('a write through the peer was not stored');
   });

@@ -39,16 +39,13 @@ interface OpRecord {
 async function record(records: OpRecord[], call: () => Promise<unknown>, read: boolean): Promise<void> {
   const op: OpRecord = { start: performance.now(), end: 0, outcome: undefined };
   records.push(op);
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<'hung'>((resolve) => {
-    timer = setTimeout(() => resolve('hung'), HANG_CAP_MS);
-  });
+  const cap = new AbortController();
   const done = call().then(
     (value) => (read && value !== undefined ? 'hit' : 'ok'),
     () => 'error' as const,
   );
-  op.outcome = await Promise.race([done, hung]);
-  clearTimeout(timer);
+  op.outcome = await Promise.race([done, sleep(HANG_CAP_MS, 'hung' as const, { signal: cap.signal })]);
+  cap.abort();
   op.end = performance.now();
 }
 
@@ -146,22 +143,22 @@ export async function measureStability(
   progress: Progress,
 ): Promise<NonNullable<BackendResult['stability']>> {
   const phase = progress.phase(`${backend.name}: stability`, `${formatCount(options.inFlight)} in flight`);
-  try {
-    const run = async (side: 'larder' | 'raw'): Promise<SideStability> => {
-      const driver = side === 'larder' ? larderDriver(backend.larder) : backend.raw;
-      const swallowed = backend.larder.stats().errors;
-      const result: Omit<SideStability, 'summary'> = {
-        burst: await burst(driver, data, options.inFlight),
-        faults: [],
-      };
-      if (side === 'larder') result.burst.errors += backend.larder.stats().errors - swallowed;
-      if (backend.faults === undefined)
-        result.faultsSkipped = backend.faultsUnavailable ?? 'not started by the bench';
-      else if (side === 'raw' && options.quick)
-        result.faultsSkipped = 'quick run: raw clients are faulted in a full run only';
-      else result.faults = await faultRuns(driver, data, backend, options.faultMs, phase);
-      return { ...result, summary: stabilitySummary(result) };
+  const run = async (side: 'larder' | 'raw'): Promise<SideStability> => {
+    const driver = side === 'larder' ? larderDriver(backend.larder) : backend.raw;
+    const swallowed = backend.larder.stats().errors;
+    const result: Omit<SideStability, 'summary'> = {
+      burst: await burst(driver, data, options.inFlight),
+      faults: [],
     };
+    if (side === 'larder') result.burst.errors += backend.larder.stats().errors - swallowed;
+    if (backend.faults === undefined)
+      result.faultsSkipped = backend.faultsUnavailable ?? 'not started by the bench';
+    else if (side === 'raw' && options.quick)
+      result.faultsSkipped = 'quick run: raw clients are faulted in a full run only';
+    else result.faults = await faultRuns(driver, data, backend, options.faultMs, phase);
+    return { ...result, summary: stabilitySummary(result) };
+  };
+  try {
     const larder = await run('larder');
     const raw = await run('raw');
     phase.done(larder.summary);

@@ -81,19 +81,12 @@ export async function openServer<M>(
   };
 }
 
-/** Builds a backend over an open server; on failure closes what `build` opened (`cleanup`) and stops the server. */
-export async function guarded(
-  handle: ServerHandle,
-  cleanup: () => Promise<unknown> | unknown,
-  build: () => Promise<BenchBackend>,
-): Promise<BenchBackend> {
+/** Runs a backend's first step on its server; if it fails, tears down what was opened (and the server) first. */
+export async function guarded<T>(teardown: () => Promise<void>, step: () => Promise<T>): Promise<T> {
   try {
-    return await build();
+    return await step();
   } catch (error) {
-    await Promise.resolve()
-      .then(cleanup)
-      .catch(() => {});
-    await handle.stop();
+    await teardown().catch(() => {});
     throw error;
   }
 }
