@@ -33,24 +33,20 @@ function printReport({ problems, warnings }: CheckReport, file: string): number 
   return problems.length === 0 ? 0 : 1;
 }
 
-/** Reads and checks a results file; undefined (having said why) when it cannot be read. */
-function readResults(file: string): { data: BenchResults; report: CheckReport } | undefined {
-  try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-    return { data, report: checkResults(data) };
-  } catch (error) {
-    process.stderr.write(`Cannot read ${file}: ${(error as Error).message}\n`);
-    return undefined;
-  }
-}
-
+/** `--compare a b`: 2 when a file cannot be read, 2 when one fails its check, 1 when a ratio moved. */
 function compareFiles(files: readonly [string, string]): number {
-  const [a, b] = files.map(readResults);
-  for (const [i, read] of [a, b].entries()) {
-    if (read === undefined) return 2;
-    if (read.report.problems.length > 0) return printReport(read.report, files[i]!) + 1;
+  const runs: BenchResults[] = [];
+  for (const file of files) {
+    try {
+      runs.push(JSON.parse(readFileSync(file, 'utf8')) as BenchResults);
+    } catch (error) {
+      process.stderr.write(`Cannot read ${file}: ${(error as Error).message}\n`);
+      return 2;
+    }
+    const report = checkResults(runs.at(-1));
+    if (report.problems.length > 0) return printReport(report, file) + 1;
   }
-  const comparison = compareRuns(a!.data, b!.data);
+  const comparison = compareRuns(runs[0]!, runs[1]!);
   print(`Comparing ${files[0]} (first) with ${files[1]} (second)\n\n${renderComparison(comparison)}`);
   return comparison.agrees ? 0 : 1;
 }

@@ -84,6 +84,7 @@ export function summarizeCase(
 ): CaseResult {
   const sides: CaseResult['sides'] = {};
   const ratios: CaseResult['ratios'] = {};
+  const withRaw = rounds.some((r) => r.sides.raw);
   for (const side of Object.keys(labels) as Side[]) {
     const mine = rounds.flatMap((r) => r.sides[side] ?? []);
     if (mine.length === 0) continue;
@@ -98,6 +99,7 @@ export function summarizeCase(
       errors: total((r) => r.errors),
       failed: total((r) => r.failed),
     };
+    if (side === 'raw' || !withRaw) continue;
     const ratio = (pick: (r: SideRound) => number, base: Side = 'raw') => {
       const paired = rounds.filter((r) => r.sides[side] !== undefined && r.sides[base] !== undefined);
       return pairedRatio(
@@ -105,11 +107,10 @@ export function summarizeCase(
         paired.map((r) => pick(r.sides[base]!)),
       );
     };
-    if (side === 'raw' || !rounds.some((r) => r.sides.raw)) continue;
     ratios[side] = { ops: ratio((r) => r.opsPerSec), cpu: ratio((r) => r.cpuUsPerOp) };
     if (side.startsWith('larder-')) ratios[side].vsLarder = ratio((r) => r.opsPerSec, 'larder');
   }
-  return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp, sides, ratios, rounds };
+  return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp ?? 1, sides, ratios, rounds };
 }
 
 /**

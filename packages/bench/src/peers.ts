@@ -9,13 +9,15 @@ import { VARIANT_MAKERS, VARIANTS_OF } from './variants.js';
 /** A side beyond Larder and raw on a backend: the workloads it runs; `close` removes what it wrote. */
 export type ExtraSide = Contender & { workloads: readonly WorkloadId[]; close(): Promise<void> };
 
-/** How an extra side is set up; `shared` when it reads the data Larder's side loaded. */
+/** How an extra side is set up; `shared` when it reads the data Larder's side loaded. Peers run plain get and set. */
 export interface SideMaker {
   label(): string;
-  make(backend: BenchBackend, data: Dataset): Promise<Omit<ExtraSide, 'side' | 'label'> & { shared?: true }>;
+  make(
+    backend: BenchBackend,
+    data: Dataset,
+  ): Promise<Omit<ExtraSide, 'side' | 'label' | 'workloads'> & { workloads?: WorkloadId[]; shared?: true }>;
 }
 
-/** Peers run plain get and set. */
 const PEER_WORKLOADS: WorkloadId[] = ['get-hit', 'get-miss', 'set', 'mixed'];
 
 /** The same TTL as Larder's default and the raw clients' `EX 3600`. */
@@ -43,7 +45,6 @@ const MAKERS: Record<PeerName, SideMaker> = {
     async make({ url = '' }) {
       const keyv = await keyvOn(url, 'bench-keyv');
       return {
-        workloads: PEER_WORKLOADS,
         driver: { get: (key) => keyv.get(key), set: (key, value) => keyv.set(key, value, TTL_MS) },
         close: async () => {
           await keyv.clear();
@@ -58,7 +59,6 @@ const MAKERS: Record<PeerName, SideMaker> = {
       const { createCache } = await import('cache-manager');
       const cache = createCache({ stores: [await keyvOn(url, 'bench-cm')], ttl: TTL_MS });
       return {
-        workloads: PEER_WORKLOADS,
         driver: {
           get: async (key) => (await cache.get(key)) ?? undefined,
           set: async (key, value) => (await cache.set(key, value, TTL_MS)) !== undefined,
@@ -85,7 +85,6 @@ const MAKERS: Record<PeerName, SideMaker> = {
         stores: { redis: bentostore().useL2Layer(driver) },
       });
       return {
-        workloads: PEER_WORKLOADS,
         driver: {
           get: (key) => bento.get({ key }),
           set: (key, value) => bento.set({ key, value, ttl: TTL_MS }),
@@ -105,7 +104,6 @@ const MAKERS: Record<PeerName, SideMaker> = {
       // Objects as they are, no serialization: how lru-cache is used (readers share one object).
       const lru = new LRUCache<string, object>({ max: 1_000_000, ttl: TTL_MS });
       return {
-        workloads: PEER_WORKLOADS,
         driver: {
           get: async (key) => lru.get(key),
           set: async (key, value) => lru.set(key, value as object) !== undefined,
@@ -141,7 +139,7 @@ export async function startExtras(
     let extra: ExtraSide | undefined;
     try {
       const made = await maker.make(backend, data);
-      extra = { side: name, label: maker.label(), ...made };
+      extra = { side: name, label: maker.label(), workloads: PEER_WORKLOADS, ...made };
       if (!made.shared) await loadThrough(extra.driver, data);
       extras.push(extra);
     } catch (error) {

@@ -16,7 +16,7 @@ export const PEER_NAMES = ['keyv', 'cache-manager', 'bentocache', 'lru-cache'] a
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Larder set up another way, measured beside plain Larder in every run (variants.ts). */
-export const VARIANT_NAMES = ['larder-prometheus', 'larder-l1'] as const;
+export const VARIANT_NAMES = ['larder-prometheus', 'larder-l1', 'larder-tags'] as const;
 export type VariantName = (typeof VARIANT_NAMES)[number];
 
 /** Who does the work in a round: Larder, the raw client by hand, a peer library or a Larder variant. */

@@ -7,9 +7,12 @@ import type { VariantName } from './types.js';
 
 /** Which Larder variants run beside which backend, in every run. */
 export const VARIANTS_OF: Partial<Record<BenchBackend['name'], VariantName[]>> = {
-  memory: ['larder-prometheus'],
-  redis: ['larder-l1'],
+  memory: ['larder-prometheus', 'larder-tags'],
+  redis: ['larder-l1', 'larder-tags'],
 };
+
+/** The tags of a tagged entry: one every entry shares and one of about 100 groups (its key's last two digits). */
+export const tagsOf = (key: string): string[] => ['bench', `group:${key.slice(-2)}`];
 
 /** The store with its `get` counted: the reads an L1 did not answer. */
 function countReads(store: Store, count: () => void): Store {
@@ -75,6 +78,25 @@ export const VARIANT_MAKERS: Record<VariantName, SideMaker> = {
           return `L1 hits ${(share * 100).toFixed(1)} % (L1 of ${l1.maxEntries.toLocaleString('en-US')} entries)`;
         },
         // Its own prefix on the shared store; the store closes with the backend.
+        close: async () => void (await cache.clear().catch(() => false)),
+      };
+    },
+  },
+  'larder-tags': {
+    label: () => 'Larder, entries with 2 tags',
+    async make(backend) {
+      // Its own prefix: the working set is loaded again through this side's `set`, with tags.
+      const cache = createCache({
+        store: backend.larder.store,
+        prefix: `${BENCH_CACHE_PREFIX}-tags`,
+        logger: QUIET,
+      });
+      const { driver, swallowed } = larderSide(cache);
+      return {
+        workloads: ['get-hit'],
+        swallowed,
+        // Each read also fetches its tags' versions from the store (one getMany) to check them.
+        driver: { ...driver, set: (key, value) => cache.set(key, value, { tags: tagsOf(key) }) },
         close: async () => void (await cache.clear().catch(() => false)),
       };
     },

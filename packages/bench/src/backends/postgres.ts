@@ -40,11 +40,8 @@ function rawDriver(pool: pg.Pool): RawDriver {
   const upsert = 'ON CONFLICT (key) DO UPDATE SET';
   return {
     get: async (key) => {
-      const { rows } = await query<{ value: Buffer }>(
-        'get',
-        `SELECT value FROM ${RAW_TABLE} WHERE key = $1`,
-        [key],
-      );
+      const text = `SELECT value FROM ${RAW_TABLE} WHERE key = $1`;
+      const { rows } = await query<{ value: Buffer }>('get', text, [key]);
       return kit.decodeRaw(rows[0]?.value);
     },
     set: async (key, value) => {
