@@ -5,6 +5,9 @@ import type { PhaseHandle, Progress } from './progress.js';
 import { ratio } from './stats.js';
 import type { BenchOptions } from './types.js';
 
+/** `count` entries of `valueSize` bytes to load, and where to report progress. */
+type MemoryLoad = { count: number; valueSize: number; phase: PhaseHandle };
+
 /** The figure is given per this many keys. */
 export const PER_KEYS = 1_000_000;
 
@@ -14,13 +17,8 @@ export const PER_KEYS = 1_000_000;
  * so the difference is what Larder adds per entry, not a longer key name. Keys are made during
  * the load, so a heap reading counts the ones a side keeps.
  */
-async function sideBytes(
-  backend: BenchBackend,
-  side: MemorySideName,
-  count: number,
-  valueSize: number,
-  phase: PhaseHandle,
-) {
+async function sideBytes(backend: BenchBackend, side: MemorySideName, load: MemoryLoad) {
+  const { count, valueSize, phase } = load;
   const pool = Array.from({ length: 64 }, (_, n) => makeValue(n, valueSize));
   const prefix = side === 'raw' ? 'larder:1:' : '';
   const plan = {
@@ -41,11 +39,9 @@ async function sideBytes(
   }
 }
 
-const perKey = (bytes: number, keys: number) => ({
-  bytes,
-  bytesPerKey: bytes / keys,
-  bytesPer1M: (bytes / keys) * PER_KEYS,
-});
+function perKey(bytes: number, keys: number) {
+  return { bytes, bytesPerKey: bytes / keys, bytesPer1M: (bytes / keys) * PER_KEYS };
+}
 
 /**
  * Memory per 1M keys: loads `memoryKeys` entries through Larder, then the same payload through
@@ -60,8 +56,9 @@ export async function measureMemory(
   const keys = options.memoryKeys;
   const phase = progress.phase(`${backend.name}: memory`, `${keys.toLocaleString('en-US')} keys`);
   try {
-    const larder = await sideBytes(backend, 'larder', keys, options.valueSize, phase);
-    const raw = await sideBytes(backend, 'raw', keys, options.valueSize, phase);
+    const load = { count: keys, valueSize: options.valueSize, phase };
+    const larder = await sideBytes(backend, 'larder', load);
+    const raw = await sideBytes(backend, 'raw', load);
     const result = {
       keys,
       extrapolated: keys !== PER_KEYS,

@@ -66,9 +66,8 @@ export interface CaseFailure {
   error: string;
 }
 
-/** The memory figure of one backend, and one side's bytes (memory.ts). */
+/** The memory figure of one backend (memory.ts). */
 export type MemoryResult = Awaited<ReturnType<typeof import('./memory.js').measureMemory>>;
-export type MemorySide = MemoryResult['larder'];
 
 /** Many operations issued at once, and one fault injected under load (stability.ts). */
 export type BurstResult = Awaited<ReturnType<typeof import('./stability.js').burst>>;

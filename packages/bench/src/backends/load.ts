@@ -81,15 +81,11 @@ export async function openServer<M>(
   };
 }
 
-/** Runs a backend's first step on its server; if it fails, tears down what was opened (and the server) first. */
-export async function guarded<T>(teardown: () => Promise<void>, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    await teardown().catch(() => {});
-    throw error;
-  }
-}
+/** A `.catch` for a backend's first step on its server: tears down what was opened (and the server), then rethrows. */
+export const tearDownAndThrow = (teardown: () => Promise<void>) => async (error: unknown) => {
+  await teardown().catch(() => {});
+  throw error;
+};
 
 /** Closes a store or cache quietly (teardown is best effort). */
 export async function closeQuietly(target: { close(): Promise<unknown> } | undefined): Promise<void> {

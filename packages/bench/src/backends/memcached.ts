@@ -3,7 +3,7 @@ import { rawKeysWritten } from '../data.js';
 import type { BenchBackend, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, guarded, openServer } from './load.js';
+import { closeQuietly, openServer, tearDownAndThrow } from './load.js';
 
 type MemcachedModule = typeof import('@larder/backend-memcached');
 
@@ -75,7 +75,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
     client.close();
     await handle.stop();
   });
-  await guarded(teardown, () => client.set('bench:probe', '1', { expires: 60 }));
+  await client.set('bench:probe', '1', { expires: 60 }).catch(tearDownAndThrow(teardown));
   const memory: MemoryProbe = {
     methods: { larder: 'memcached stats "bytes" delta', raw: 'same, for memjs set' },
     async open(side) {

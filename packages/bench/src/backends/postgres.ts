@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { BenchBackend, Entries, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, guarded, openServer } from './load.js';
+import { closeQuietly, openServer, tearDownAndThrow } from './load.js';
 
 type PostgresModule = typeof import('@larder/backend-db/postgres');
 
@@ -86,7 +86,7 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
     await pool.end().catch(() => {});
     await handle.stop();
   });
-  await guarded(teardown, () => createRawTables(pool, RAW_TABLE));
+  await createRawTables(pool, RAW_TABLE).catch(tearDownAndThrow(teardown));
   const memory: MemoryProbe = {
     methods: { larder: 'pg_total_relation_size delta of the table', raw: 'same, bare table' },
     async open(side) {

@@ -3,7 +3,7 @@ import { rawKeysWritten } from '../data.js';
 import type { BenchBackend, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, guarded, openServer } from './load.js';
+import { closeQuietly, openServer, tearDownAndThrow } from './load.js';
 
 type RedisModule = typeof import('@larder/backend-redis');
 
@@ -52,7 +52,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
     client.disconnect();
     await handle.stop();
   });
-  await guarded(teardown, () => client.connect());
+  await client.connect().catch(tearDownAndThrow(teardown));
   const memory: MemoryProbe = {
     methods: { larder: 'Redis INFO used_memory delta', raw: 'same, for SET … EX' },
     async open(side) {
