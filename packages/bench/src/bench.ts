@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as kit from './backends/backend.js';
 import { startBackends } from './backends/index.js';
-import { createDataset, type Dataset, workingSet } from './data.js';
+import { createDataset, workingSet } from './data.js';
 import { describeEnvironment } from './env.js';
 import { formatInterval, formatOps } from './format.js';
 import { onInterrupt } from './lifecycle.js';
@@ -17,17 +17,18 @@ import {
   type BenchOptions,
   type BenchResults,
   PEER_NAMES,
+  type Run,
   type Skipped,
 } from './types.js';
 import { WORKLOADS } from './workloads/index.js';
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** What every phase of a backend needs; `skipped` collects the extra sides that could not run. */
-type Run = { data: Dataset; options: BenchOptions; progress: Progress; skipped: Skipped[] };
+/** A run, and the extra sides that could not run. */
+type BenchRun = Run & { skipped: Skipped[] };
 
 /** Loads the working set through Larder and the raw client (not timed) and checks it reads back. */
-async function load(backend: kit.BenchBackend, { data, progress }: Run): Promise<void> {
+async function load(backend: kit.BenchBackend, { data, progress }: BenchRun): Promise<void> {
   const phase = progress.phase(
     `${backend.name}: loading`,
     `${data.keys.length.toLocaleString('en-US')} keys per side`,
@@ -43,7 +44,7 @@ async function load(backend: kit.BenchBackend, { data, progress }: Run): Promise
 }
 
 /** Every workload × concurrency on one backend, case after case: Larder, raw, and the peers and variants. */
-async function measureWorkloads(backend: kit.BenchBackend, result: BackendResult, run: Run) {
+async function measureWorkloads(backend: kit.BenchBackend, result: BackendResult, run: BenchRun) {
   const { data, options, progress } = run;
   const started = progress.phase(`${backend.name}: loading the extra sides`);
   const { extras, skipped } = await startExtras(backend, data, options.peers);
@@ -81,8 +82,8 @@ async function measureWorkloads(backend: kit.BenchBackend, result: BackendResult
 }
 
 /** One backend from start to finish: load, workloads, memory, stability; then its server goes. */
-async function measureBackend(backend: kit.BenchBackend, run: Run) {
-  const { data, options, progress } = run;
+async function measureBackend(backend: kit.BenchBackend, run: BenchRun) {
+  const { options, progress } = run;
   const started = performance.now();
   const { name, rawClient, server } = backend;
   const result: BackendResult = { name, rawClient, server, cases: [], failures: [], seconds: 0 };
@@ -90,13 +91,13 @@ async function measureBackend(backend: kit.BenchBackend, run: Run) {
     await load(backend, run);
     if (!options.skip.includes('workloads')) await measureWorkloads(backend, result, run);
     if (!options.skip.includes('memory')) {
-      await measureMemory(backend, options, progress).then(
+      await measureMemory(backend, run).then(
         (memory) => (result.memory = memory),
         (error) => (result.memoryError = message(error)),
       );
     }
     if (!options.skip.includes('stability')) {
-      await measureStability(backend, data, options, progress).then(
+      await measureStability(backend, run).then(
         (stability) => (result.stability = stability),
         (error) => (result.stabilityError = message(error)),
       );

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm bench`: Larder over every available backend, beside the raw client doing the same work.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FatalSetupError } from './backends/index.js';
 import { runBench } from './bench.js';
@@ -16,13 +16,8 @@ import type { BenchResults } from './types.js';
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 
-/** The workspace root (where pnpm-workspace.yaml is), else the current directory. */
-function repoRoot(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
-  }
-  return process.cwd();
-}
+/** The workspace root: this file is packages/bench/dist/cli.js. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Prints a check report; returns the exit code (1 when there are problems). */
 function printReport({ problems, warnings }: CheckReport, file: string): number {
@@ -81,7 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const { options } = command;
   const progress = new Progress();
   installSignalHandlers(progress);
-  const outDir = resolve(options.outDir ?? join(repoRoot(), 'bench-results', timestampDir(new Date())));
+  const outDir = resolve(options.outDir ?? join(REPO_ROOT, 'bench-results', timestampDir(new Date())));
   let results: BenchResults;
   try {
     results = await runBench(options, progress);

@@ -128,9 +128,7 @@ export async function measureCase(
   const ops = new Map(
     contenders.map((c) => [c, Array.from({ length: concurrency }, (_, w) => workload.op(c.driver, data, w))]),
   );
-  if (options.warmupMs > 0) {
-    for (const c of contenders) await timeSide(ops.get(c)!, options.warmupMs);
-  }
+  if (options.warmupMs > 0) for (const c of contenders) await timeSide(ops.get(c)!, options.warmupMs);
   const rounds: Round[] = [];
   for (let r = 0; r < options.rounds; r++) {
     const order = roundOrder(contenders, r);

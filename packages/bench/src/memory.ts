@@ -1,9 +1,9 @@
 import { type BenchBackend, loadBatches, type MemorySideName } from './backends/backend.js';
 import { batchSize, makeValue, memoryKey } from './data.js';
 import { formatBytes } from './format.js';
-import type { PhaseHandle, Progress } from './progress.js';
+import type { PhaseHandle } from './progress.js';
 import { ratio } from './stats.js';
-import type { BenchOptions } from './types.js';
+import type { Run } from './types.js';
 
 /** `count` entries of `valueSize` bytes to load, and where to report progress. */
 type MemoryLoad = { count: number; valueSize: number; phase: PhaseHandle };
@@ -47,11 +47,7 @@ function perKey(bytes: number, keys: number) {
  * Memory per 1M keys: loads `memoryKeys` entries through Larder, then the same payload through
  * the raw client, and asks the server (or the heap) what each needed. Never inside a timed phase.
  */
-export async function measureMemory(
-  backend: BenchBackend,
-  options: Pick<BenchOptions, 'memoryKeys' | 'valueSize'>,
-  progress: Progress,
-) {
+export async function measureMemory(backend: BenchBackend, { options, progress }: Run) {
   const started = performance.now();
   const keys = options.memoryKeys;
   const phase = progress.phase(`${backend.name}: memory`, `${keys.toLocaleString('en-US')} keys`);

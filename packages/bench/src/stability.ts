@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BenchBackend, type Driver, larderDriver } from './backends/backend.js';
 import { type Dataset, STABILITY_KEYS_PER_WORKER, STABILITY_WORKERS, stabilityKey } from './data.js';
 import { formatCount, formatSeconds } from './format.js';
-import type { PhaseHandle, Progress } from './progress.js';
+import type { PhaseHandle } from './progress.js';
 import { quantile } from './stats.js';
-import type { BackendResult, BenchOptions, SideStability } from './types.js';
+import type { Run, SideStability } from './types.js';
 import { mixed } from './workloads/mixed.js';
 
 /** Slack added to the deadline before an operation counts as late (RELIABILITY.md's ε). */
@@ -136,12 +136,7 @@ export function stabilitySummary(s: Pick<SideStability, 'burst' | 'faults'>): st
  * Stability: `inFlight` operations at once on both sides, then, on servers the bench started,
  * the fault runs with the cache's defaults (ignoreErrors on); raw is faulted too, except in --quick.
  */
-export async function measureStability(
-  backend: BenchBackend,
-  data: Dataset,
-  options: Pick<BenchOptions, 'inFlight' | 'faultMs' | 'quick'>,
-  progress: Progress,
-): Promise<NonNullable<BackendResult['stability']>> {
+export async function measureStability(backend: BenchBackend, { data, options, progress }: Run) {
   const phase = progress.phase(`${backend.name}: stability`, `${formatCount(options.inFlight)} in flight`);
   const run = async (side: 'larder' | 'raw'): Promise<SideStability> => {
     const driver = side === 'larder' ? larderDriver(backend.larder) : backend.raw;

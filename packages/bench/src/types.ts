@@ -1,3 +1,6 @@
+import type { Dataset } from './data.js';
+import type { Progress } from './progress.js';
+
 /** The backends the bench knows, in the order they are run and printed. */
 export const BACKEND_NAMES = ['memory', 'sqlite', 'redis', 'memcached', 'postgres'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -24,6 +27,9 @@ export type Side = 'larder' | 'raw' | PeerName | VariantName;
 
 /** Everything a run was asked to do, after validation (what `parseCommand` builds). */
 export type BenchOptions = Extract<import('./options.js').Command, { kind: 'run' }>['options'];
+
+/** What every phase of a backend needs: the data, the options and where to show progress. */
+export type Run = { data: Dataset; options: BenchOptions; progress: Progress };
 
 /** A median with its distribution-free 95 % interval; `coverage` is exact (`medianInterval` in stats.ts). */
 export type Interval = ReturnType<typeof import('./stats.js').medianInterval>;
