@@ -65,11 +65,9 @@ async function measureWorkloads(backend: kit.BenchBackend, result: BackendResult
           await backend.settle?.();
           const c = await measureCase(sides, WORKLOADS[id], concurrency, data, options, phase);
           result.cases.push(c);
-          const { larder, raw } = c.sides;
+          const [larder, raw] = [c.sides.larder!, c.sides.raw!].map((side) => formatOps(side.opsPerSec));
           const ratio = c.ratios.larder ? formatInterval(c.ratios.larder.ops) : '';
-          phase.done(
-            `Larder ${formatOps(larder!.opsPerSec)} ops/s, raw ${formatOps(raw!.opsPerSec)}, ${ratio}`,
-          );
+          phase.done(`Larder ${larder} ops/s, raw ${raw}, ${ratio}`);
         } catch (error) {
           phase.done('failed');
           result.failures.push({ workload: id, concurrency, error: message(error) });
@@ -125,12 +123,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   try {
     const { ready, skipped } = await startBackends({ options, tempDir }, progress);
     for (const s of skipped) progress.note(`Skipping ${s.name}: ${s.reason}\n  To enable it: ${s.fix}`);
-    const run = {
-      data: createDataset(options.keys, options.valueSize, options.seed),
-      options,
-      progress,
-      skipped,
-    };
+    const data = createDataset(options.keys, options.valueSize, options.seed);
+    const run = { data, options, progress, skipped };
     const backends: BackendResult[] = [];
     try {
       for (const backend of ready) backends.push(await measureBackend(backend, run));

@@ -56,21 +56,14 @@ local ones (fault runs are then skipped); CI=true silences progress output.`;
 
 /** Parses and validates argv (without node and the script); throws `UsageError` on bad input. */
 export function parseCommand(argv: readonly string[]) {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parse(argv);
   const { positionals } = parsed;
   const values = parsed.values as Record<string, string | undefined>; // flags are read with `flag`
   const flag = (name: string) => parsed.values[name] === true;
   if (flag('compare')) {
-    const [first, second, extra] = positionals;
-    if (first === undefined || second === undefined || extra !== undefined) {
-      throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
-    }
-    return { kind: 'compare' as const, files: [first, second] as [string, string] };
+    const usage = '--compare takes two results files: --compare <a/results.json> <b/results.json>';
+    if (positionals.length !== 2) throw new UsageError(usage);
+    return { kind: 'compare' as const, files: positionals as [string, string] };
   }
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
@@ -134,7 +127,11 @@ function parse(argv: readonly string[]) {
     { type: arg && name !== 'compare' ? 'string' : 'boolean', ...(name === 'help' ? { short: 'h' } : {}) },
   ]);
   const options = Object.fromEntries(spec) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
-  return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** Parses `100`, `1KiB`, `1k`, `100KiB`, `0.5MiB` into bytes, within the sizes the bench supports. */

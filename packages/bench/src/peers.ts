@@ -16,6 +16,7 @@ export type SideMaker = (
 ) => Promise<Omit<ExtraSide, 'side' | 'workloads'> & { workloads?: WorkloadId[]; shared?: true }>;
 
 const PEER_WORKLOADS: WorkloadId[] = ['get-hit', 'get-miss', 'set', 'mixed'];
+const INSTALL_PEERS = 'install the bench devDependencies (`pnpm install` at the repository root)';
 
 /** The same TTL as Larder's default and the raw clients' `EX 3600`. */
 const TTL_MS = 3_600_000;
@@ -114,11 +115,7 @@ async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
  * The peers (with --peers) and the Larder variants that sit beside `backend`, set up and loaded.
  * One that is not installed or fails to start is skipped with the reason; the run goes on.
  */
-export async function startExtras(
-  backend: BenchBackend,
-  data: Dataset,
-  peers: boolean,
-): Promise<{ extras: ExtraSide[]; skipped: Skipped[] }> {
+export async function startExtras(backend: BenchBackend, data: Dataset, peers: boolean) {
   const extras: ExtraSide[] = [];
   const skipped: Skipped[] = [];
   const names = [...(peers ? (PEERS_OF[backend.name] ?? []) : []), ...(VARIANTS_OF[backend.name] ?? [])];
@@ -132,11 +129,8 @@ export async function startExtras(
       extras.push(extra);
     } catch (error) {
       await extra?.close().catch(() => {});
-      skipped.push({
-        name,
-        reason: `${name} could not run on ${backend.name}: ${(error as Error).message.split('\n')[0]}`,
-        fix: 'install the bench devDependencies (`pnpm install` at the repository root)',
-      });
+      const reason = `${name} could not run on ${backend.name}: ${(error as Error).message.split('\n')[0]}`;
+      skipped.push({ name, reason, fix: INSTALL_PEERS });
     }
   }
   return { extras, skipped };

@@ -29,21 +29,15 @@ export async function burst(driver: Driver, data: Dataset, count: number) {
 }
 
 /** One operation of the fault load: when it started and ended (0 while pending) and how. */
-interface OpRecord {
-  start: number;
-  end: number;
-  outcome: 'ok' | 'hit' | 'error' | 'hung' | undefined;
-}
+type OpRecord = { start: number; end: number; outcome: 'ok' | 'hit' | 'error' | 'hung' | undefined };
 
 /** Runs `call`, recording it; an operation still pending after `HANG_CAP_MS` is recorded as hung. */
 async function record(records: OpRecord[], call: () => Promise<unknown>, read: boolean): Promise<void> {
   const op: OpRecord = { start: performance.now(), end: 0, outcome: undefined };
   records.push(op);
   const cap = new AbortController();
-  const done = call().then(
-    (value) => (read && value !== undefined ? 'hit' : 'ok'),
-    () => 'error' as const,
-  );
+  const outcome = (value: unknown) => (read && value !== undefined ? 'hit' : 'ok');
+  const done = call().then(outcome, () => 'error' as const);
   op.outcome = await Promise.race([done, sleep(HANG_CAP_MS, 'hung' as const, { signal: cap.signal })]);
   cap.abort();
   op.end = performance.now();

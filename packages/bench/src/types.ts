@@ -38,11 +38,7 @@ export type Interval = ReturnType<typeof import('./stats.js').medianInterval>;
 export type SideRound = Awaited<ReturnType<typeof import('./measure.js').timeSide>>;
 
 /** One round: every side timed once, back to back, in `order`. */
-export interface Round {
-  startedAt: number;
-  order: Side[];
-  sides: Partial<Record<Side, SideRound>>;
-}
+export type Round = { startedAt: number; order: Side[]; sides: Partial<Record<Side, SideRound>> };
 
 /** One side of a case over its rounds: medians of the per-round figures (errors summed), and who it is. */
 export type SideSummary = Omit<SideRound, 'ops' | 'elapsedMs'> & { label: string; note?: string };
@@ -66,11 +62,7 @@ export interface CaseResult {
 }
 
 /** A case that could not be measured. */
-export interface CaseFailure {
-  workload: WorkloadId;
-  concurrency: number;
-  error: string;
-}
+export type CaseFailure = { workload: WorkloadId; concurrency: number; error: string };
 
 /** The memory figure of one backend (memory.ts). */
 export type MemoryResult = Awaited<ReturnType<typeof import('./memory.js').measureMemory>>;
@@ -80,19 +72,19 @@ export type BurstResult = Awaited<ReturnType<typeof import('./stability.js').bur
 export type FaultResult = Awaited<ReturnType<typeof import('./stability.js').faultRuns>>[number];
 
 /** Stability of one side of one backend. */
-export interface SideStability {
+export type SideStability = {
   burst: BurstResult;
   faults: FaultResult[];
   faultsSkipped?: string;
   summary: string;
-}
+};
 
 /** A server the bench used. */
-export interface ServerInfo {
+export type ServerInfo = {
   version: string;
   source: 'env' | 'local' | 'container' | 'embedded';
   address: string;
-}
+};
 
 /** All results of one backend. */
 export interface BackendResult {
@@ -110,11 +102,7 @@ export interface BackendResult {
 }
 
 /** A backend or peer that was not run, and how to enable it. */
-export interface Skipped {
-  name: BackendName | PeerName | VariantName;
-  reason: string;
-  fix: string;
-}
+export type Skipped = { name: BackendName | PeerName | VariantName; reason: string; fix: string };
 
 /** Where and with what the results were measured (date, Node, CPU, OS, load, client versions). */
 export type Environment = ReturnType<typeof import('./env.js').describeEnvironment>;

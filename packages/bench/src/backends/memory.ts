@@ -45,10 +45,7 @@ const unbounded = () => memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 46,
 
 /** Heap + external bytes added by the entries, in a fresh MemoryStore or a fresh Map of JSON strings. */
 const memory: MemoryProbe = {
-  methods: {
-    larder: 'V8 heap + external bytes delta (after full GCs)',
-    raw: 'same, for a Map<string, string>',
-  },
+  methods: { larder: 'V8 heap + external bytes delta (after full GCs)', raw: 'same, for a Map' },
   async open(side) {
     if (side === 'raw') {
       const map = new Map<string, string>();
@@ -67,12 +64,8 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
   const full = kit.benchCache(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
   const fill = async () => {
     const value = makeValue(0, 100);
-    const plan = {
-      count: FULL_STORE_ENTRIES,
-      keyAt: (n: number) => `fill:${n}`,
-      valueAt: () => value,
-      batch: 1000,
-    };
+    const keyAt = (n: number) => `fill:${n}`;
+    const plan = { count: FULL_STORE_ENTRIES, keyAt, valueAt: () => value, batch: 1000 };
     await kit.loadBatches(plan, kit.larderLoader(kit.loaderCache(full.store, kit.BENCH_CACHE_PREFIX)));
   };
   return {

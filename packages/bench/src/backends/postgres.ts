@@ -105,24 +105,17 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
       };
     },
   };
-  return {
-    ...open.common,
-    name: 'postgres',
-    rawClient: 'pg prepared statements, pool of 10',
-    larder,
-    raw: rawDriver(pool),
-    settle: async () => {
-      // Vacuum here, before each case, never in the background during a timed round: the write
-      // cases leave tens of thousands of dead rows, enough to start autovacuum.
-      const tables = [LARDER_TABLE, RAW_TABLE, RAW_COUNTER_TABLE];
-      for (const table of tables) {
-        await pool.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`).catch(() => {});
-      }
-      await pool.query(`VACUUM ANALYZE ${tables.join(', ')}`);
-      // A superuser only (the testkit's servers); elsewhere the next checkpoint comes when it comes.
-      await pool.query('CHECKPOINT').catch(() => {});
-    },
-    memory,
-    teardown,
+  // Vacuum here, before each case, never in the background during a timed round: the write
+  // cases leave tens of thousands of dead rows, enough to start autovacuum.
+  const settle = async () => {
+    const tables = [LARDER_TABLE, RAW_TABLE, RAW_COUNTER_TABLE];
+    const noAutovacuum = (table: string) => `ALTER TABLE ${table} SET (autovacuum_enabled = false)`;
+    for (const table of tables) await pool.query(noAutovacuum(table)).catch(() => {});
+    await pool.query(`VACUUM ANALYZE ${tables.join(', ')}`);
+    // A superuser only (the testkit's servers); elsewhere the next checkpoint comes when it comes.
+    await pool.query('CHECKPOINT').catch(() => {});
   };
+  const rawClient = 'pg prepared statements, pool of 10';
+  const raw = rawDriver(pool);
+  return { ...open.common, name: 'postgres', rawClient, larder, raw, settle, memory, teardown };
 }

@@ -61,10 +61,8 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       const db = side === 'larder' ? 14 : 15;
       const sideClient = client.duplicate({ db });
       sideClient.on('error', () => {});
-      const cache =
-        side === 'larder'
-          ? kit.loaderCache(pkg.redisStore({ url, logger: kit.QUIET, redis: { db } }))
-          : undefined;
+      const store = side === 'larder' ? pkg.redisStore({ url, logger: kit.QUIET, redis: { db } }) : undefined;
+      const cache = store && kit.loaderCache(store);
       return {
         write: cache ? kit.larderLoader(cache) : rawDriver(sideClient).load,
         bytes: async () => usedMemory(await client.info('memory')),
@@ -76,13 +74,6 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       };
     },
   };
-  return {
-    ...open.common,
-    name: 'redis',
-    rawClient: 'ioredis GET/SET',
-    larder,
-    raw: rawDriver(client),
-    memory,
-    teardown,
-  };
+  const raw = rawDriver(client);
+  return { ...open.common, name: 'redis', rawClient: 'ioredis GET/SET', larder, raw, memory, teardown };
 }

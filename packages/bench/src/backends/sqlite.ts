@@ -48,9 +48,7 @@ function rawDriver(db: Database.Database): RawDriver {
       return keys.map((key) => kit.decodeRaw(found.get(key)));
     },
     incr: async (key) => incr.all(key)[0],
-    load: async (entries) => {
-      putMany(entries);
-    },
+    load: async (entries) => putMany(entries),
   };
 }
 

@@ -18,8 +18,7 @@ export function renderMarkdown(results: BenchResults): string {
   const env = results.environment;
   const o = results.options;
   const [summary, ...backends] = allTables(results);
-  const lines: string[] = [`# Larder bench, ${env.date}`, ''];
-  if (summary !== undefined) lines.push(markdownTable(summary, '##'), '');
+  const lines = [`# Larder bench, ${env.date}`, '', markdownTable(summary!, '##'), ''];
   lines.push(markdownTable(referenceTable(), '##'), '');
   if (backends.length > 0) lines.push('## Full results', '');
   for (const table of backends) lines.push(markdownTable(table, '###'), '');

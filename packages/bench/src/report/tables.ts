@@ -11,13 +11,13 @@ import type { BackendResult, BenchResults, CaseResult, Side } from '../types.js'
 import { WORKLOADS } from '../workloads/index.js';
 
 /** A table as header + rows of cell text, with which columns hold numbers. */
-export interface Table {
+export type Table = {
   title: string;
   header: string[];
   rows: string[][];
   numeric: boolean[];
   notes: string[];
-}
+};
 
 /** The sides of a case in print order: Larder, raw, then the peers. */
 function sidesOf(c: CaseResult): Side[] {
@@ -34,12 +34,8 @@ export function summaryTable(results: BenchResults): Table {
   const rows: string[][] = [];
   for (const b of results.backends) {
     const get = b.cases.find((c) => c.workload === 'get-hit' && c.concurrency === concurrency);
-    const rowsOf: [CaseResult | undefined, Side][] = get
-      ? sidesOf(get).map((s) => [get, s])
-      : [
-          [undefined, 'larder'],
-          [undefined, 'raw'],
-        ];
+    const sides = get ? sidesOf(get) : (['larder', 'raw'] as const);
+    const rowsOf = sides.map((s): [CaseResult | undefined, Side] => [get, s]);
     // Variants measured on another workload (the L1 on get-hot) get a row too, named with it.
     for (const c of b.cases.filter((c) => c !== get && c.concurrency === concurrency))
       for (const s of sidesOf(c)) if (s.startsWith('larder-')) rowsOf.push([c, s]);
