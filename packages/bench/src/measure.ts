@@ -75,13 +75,11 @@ export function roundOrder<T>(sides: readonly T[], round: number): T[] {
   return [...sides.slice(shift), ...sides.slice(0, shift)];
 }
 
+/** Who each side is, in the tables. */
+type Labels = Partial<Record<Side, string>>;
+
 /** A case's figures from its rounds: each side's medians and every side's paired ratios to raw. */
-export function summarizeCase(
-  workload: Workload,
-  concurrency: number,
-  labels: Partial<Record<Side, string>>,
-  rounds: Round[],
-): CaseResult {
+export function summarizeCase(workload: Workload, concurrency: number, labels: Labels, rounds: Round[]) {
   const sides: CaseResult['sides'] = {};
   const ratios: CaseResult['ratios'] = {};
   const withRaw = rounds.some((r) => r.sides.raw);
@@ -110,7 +108,8 @@ export function summarizeCase(
     ratios[side] = { ops: ratio((r) => r.opsPerSec), cpu: ratio((r) => r.cpuUsPerOp) };
     if (side.startsWith('larder-')) ratios[side].vsLarder = ratio((r) => r.opsPerSec, 'larder');
   }
-  return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp ?? 1, sides, ratios, rounds };
+  const keysPerOp = workload.keysPerOp ?? 1;
+  return { workload: workload.id, concurrency, keysPerOp, sides, ratios, rounds } satisfies CaseResult;
 }
 
 /**

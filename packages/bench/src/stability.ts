@@ -57,13 +57,8 @@ async function firstHitAfter(records: readonly OpRecord[], since: number): Promi
  * Kills and restarts the server, then freezes and thaws it (SIGSTOP / SIGCONT), under a load of
  * a few workers each writing a key and reading it back every 5 ms through one side.
  */
-export async function faultRuns(
-  driver: Driver,
-  data: Dataset,
-  backend: BenchBackend,
-  faultMs: number,
-  phase: PhaseHandle,
-) {
+export async function faultRuns(driver: Driver, backend: BenchBackend, run: Run, phase: PhaseHandle) {
+  const { data, options } = run;
   const records: OpRecord[] = [];
   let running = true;
   const worker = async (w: number) => {
@@ -83,7 +78,7 @@ export async function faultRuns(
       phase.update(fault === 'kill' ? 'kill, restart' : 'SIGSTOP, SIGCONT');
       const from = performance.now();
       await (fault === 'kill' ? target.kill() : target.pause());
-      await sleep(faultMs);
+      await sleep(options.faultMs);
       await (fault === 'kill' ? target.restart() : target.resume());
       const back = performance.now();
       const hitAt = await firstHitAfter(records, back);
@@ -130,9 +125,10 @@ export function stabilitySummary(s: Pick<SideStability, 'burst' | 'faults'>): st
  * Stability: `inFlight` operations at once on both sides, then, on servers the bench started,
  * the fault runs with the cache's defaults (ignoreErrors on); raw is faulted too, except in --quick.
  */
-export async function measureStability(backend: BenchBackend, { data, options, progress }: Run) {
+export async function measureStability(backend: BenchBackend, run: Run) {
+  const { data, options, progress } = run;
   const phase = progress.phase(`${backend.name}: stability`, `${formatCount(options.inFlight)} in flight`);
-  const run = async (side: 'larder' | 'raw'): Promise<SideStability> => {
+  const measureSide = async (side: 'larder' | 'raw'): Promise<SideStability> => {
     const driver = side === 'larder' ? larderDriver(backend.larder) : backend.raw;
     const swallowed = backend.larder.stats().errors;
     const result: Omit<SideStability, 'summary'> = {
@@ -144,12 +140,12 @@ export async function measureStability(backend: BenchBackend, { data, options, p
       result.faultsSkipped = backend.faultsUnavailable ?? 'not started by the bench';
     else if (side === 'raw' && options.quick)
       result.faultsSkipped = 'quick run: raw clients are faulted in a full run only';
-    else result.faults = await faultRuns(driver, data, backend, options.faultMs, phase);
+    else result.faults = await faultRuns(driver, backend, run, phase);
     return { ...result, summary: stabilitySummary(result) };
   };
   try {
-    const larder = await run('larder');
-    const raw = await run('raw');
+    const larder = await measureSide('larder');
+    const raw = await measureSide('raw');
     phase.done(larder.summary);
     return { larder, raw };
   } catch (error) {

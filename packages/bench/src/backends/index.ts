@@ -38,22 +38,18 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 export async function startBackends(context: LoadContext, progress: Progress) {
   const { backends: names, backendsExplicit } = context.options;
   const phase = progress.phase('starting backends', names.join(', '));
-  const settled = await Promise.allSettled(
-    names.map(async (name) => {
-      const backend = await BACKEND_LOADERS[name](context);
-      onInterrupt(() => backend.teardown());
-      return backend;
-    }),
-  );
-  const ready: BenchBackend[] = [];
+  const start = async (name: BackendName) => {
+    const backend = await BACKEND_LOADERS[name](context);
+    onInterrupt(() => backend.teardown());
+    return backend;
+  };
+  const settled = await Promise.allSettled(names.map(start));
+  const ready = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
   const skipped: Skipped[] = [];
   const fatal: string[] = [];
   for (const [i, outcome] of settled.entries()) {
+    if (outcome.status === 'fulfilled') continue;
     const name = names[i]!;
-    if (outcome.status === 'fulfilled') {
-      ready.push(outcome.value);
-      continue;
-    }
     const e = outcome.reason;
     const known = e instanceof BackendUnavailableError;
     const reason = known ? e.reason : `${name} failed to start: ${message(e)}`;

@@ -54,9 +54,7 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
   );
   const { handle, pkg } = open;
   const url = handle.url;
-  const store = /^[a-z]+:\/\//i.test(url)
-    ? pkg.memcachedStore({ url })
-    : pkg.memcachedStore({ servers: url });
+  const store = pkg.memcachedStore(/^[a-z]+:\/\//i.test(url) ? { url } : { servers: url });
   const larder = kit.benchCache(store);
   const address = url.replace(/^[a-z]+:\/\//i, '').replace(/^[^@]*@/, '');
   // The raw client as a user gets it (memjs defaults), minus its console logging of outages.

@@ -81,15 +81,14 @@ function caseNotes(c: CaseResult, side: Side): string {
   const s = c.sides[side]!;
   const coverage = c.ratios[side]?.ops.coverage ?? 1;
   const vsLarder = c.ratios[side]?.vsLarder;
-  return [
+  const notes = [
     vsLarder ? `÷ Larder ${formatInterval(vsLarder)}` : '',
     s.note ?? '',
     s.errors > 0 ? `${s.errors} errors` : '',
     s.failed > 0 ? `${s.failed} failed ops (not in ops/s)` : '',
     coverage < 0.95 ? `interval covers ${(coverage * 100).toFixed(0)} % (few rounds)` : '',
-  ]
-    .filter(Boolean)
-    .join('; ');
+  ];
+  return notes.filter(Boolean).join('; ');
 }
 
 /** Memory and stability of a backend, one line each, below its table. */
@@ -111,9 +110,8 @@ function backendNotes(b: BackendResult): string[] {
         ` ${f.fault === 'kill' ? 'Kill' : 'SIGSTOP'}: ${f.ops} ops, ${f.errorsSurfaced} errors surfaced, ${f.overDeadline} over deadline + 50 ms, ${f.hung} hung, max ${formatMs(f.maxMs)}.`,
     );
     const skipped = s.faultsSkipped ? ` Faults not injected: ${s.faultsSkipped}.` : '';
-    notes.push(
-      `Stability, ${side === 'larder' ? 'Larder' : b.rawClient}: ${s.summary}.${faults.join('')}${skipped}`,
-    );
+    const who = side === 'larder' ? 'Larder' : b.rawClient;
+    notes.push(`Stability, ${who}: ${s.summary}.${faults.join('')}${skipped}`);
   }
   return notes;
 }
