@@ -100,7 +100,7 @@ const MAKERS: Record<PeerName, SideMaker> = {
   },
 };
 
-/** Writes the working set through a side's own `set`, 200 writes in flight (never timed). */
+/** Writes the working set through a side's own `set`, 400 writes in flight (never timed). */
 async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
   const write = async (entries: Entries) => {
     const stored = await Promise.all(entries.map(([key, value]) => driver.set(key, value)));
@@ -108,7 +108,7 @@ async function loadThrough(driver: Driver, data: Dataset): Promise<void> {
     if (lost > 0) throw new Error(`${lost} of ${entries.length} writes through this side were not stored`);
   };
   // Not more: a loaded host must not push a variant's writes past its 1 s deadline.
-  await loadBatches(workingSet(data, 100), write, 2);
+  await loadBatches(workingSet(data, 100), write);
 }
 
 /**
