@@ -14,10 +14,7 @@ export function nonFinitePaths(value: unknown, path = '$'): string[] {
 }
 
 /** What a check found: problems fail it; warnings are measurements worth a look (errors under load). */
-export interface CheckReport {
-  problems: string[];
-  warnings: string[];
-}
+export type CheckReport = { problems: string[]; warnings: string[] };
 
 /**
  * Validates a results file: the shape, every number finite, every backend asked for either
@@ -75,12 +72,9 @@ export function checkResults(data: unknown): CheckReport {
         }
       }
     }
-    if (
-      !options.skip.includes('memory') &&
-      !(b.memory && b.memory.larder.bytes > 0 && b.memory.raw.bytes > 0)
-    ) {
+    const measured = b.memory && b.memory.larder.bytes > 0 && b.memory.raw.bytes > 0;
+    if (!options.skip.includes('memory') && !measured)
       problems.push(`${b.name}: no memory figure${b.memoryError ? `: ${b.memoryError}` : ''}`);
-    }
     if (!options.skip.includes('stability') && typeof b.stability?.larder.summary !== 'string') {
       problems.push(`${b.name}: no stability figures${b.stabilityError ? `: ${b.stabilityError}` : ''}`);
     }

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `pnpm bench`: Larder over every available backend, beside the raw client doing the same work.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FatalSetupError, runBench } from './bench.js';
+import { FatalSetupError } from './backends/index.js';
+import { runBench } from './bench.js';
 import { type CheckReport, checkResults } from './check.js';
 import { compareRuns, renderComparison } from './compare.js';
 import { runCleanups } from './lifecycle.js';
@@ -15,13 +16,8 @@ import type { BenchResults } from './types.js';
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 
-/** The workspace root (where pnpm-workspace.yaml is), else the current directory. */
-function repoRoot(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'pnpm-workspace.yaml'))) return dir;
-  }
-  return process.cwd();
-}
+/** The workspace root: this file is packages/bench/dist/cli.js. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Prints a check report; returns the exit code (1 when there are problems). */
 function printReport({ problems, warnings }: CheckReport, file: string): number {
@@ -32,24 +28,20 @@ function printReport({ problems, warnings }: CheckReport, file: string): number 
   return problems.length === 0 ? 0 : 1;
 }
 
-/** Reads and checks a results file; undefined (having said why) when it cannot be read. */
-function readResults(file: string): { data: BenchResults; report: CheckReport } | undefined {
-  try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
-    return { data, report: checkResults(data) };
-  } catch (error) {
-    process.stderr.write(`Cannot read ${file}: ${(error as Error).message}\n`);
-    return undefined;
-  }
-}
-
+/** `--compare a b`: 2 when a file cannot be read, 2 when one fails its check, 1 when a ratio moved. */
 function compareFiles(files: readonly [string, string]): number {
-  const [a, b] = files.map(readResults);
-  for (const [i, read] of [a, b].entries()) {
-    if (read === undefined) return 2;
-    if (read.report.problems.length > 0) return printReport(read.report, files[i]!) + 1;
+  const runs: BenchResults[] = [];
+  for (const file of files) {
+    try {
+      runs.push(JSON.parse(readFileSync(file, 'utf8')) as BenchResults);
+    } catch (error) {
+      process.stderr.write(`Cannot read ${file}: ${(error as Error).message}\n`);
+      return 2;
+    }
+    const report = checkResults(runs.at(-1));
+    if (report.problems.length > 0) return printReport(report, file) + 1;
   }
-  const comparison = compareRuns(a!.data, b!.data);
+  const comparison = compareRuns(runs[0]!, runs[1]!);
   print(`Comparing ${files[0]} (first) with ${files[1]} (second)\n\n${renderComparison(comparison)}`);
   return comparison.agrees ? 0 : 1;
 }
@@ -84,7 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const { options } = command;
   const progress = new Progress();
   installSignalHandlers(progress);
-  const outDir = resolve(options.outDir ?? join(repoRoot(), 'bench-results', timestampDir(new Date())));
+  const outDir = resolve(options.outDir ?? join(REPO_ROOT, 'bench-results', timestampDir(new Date())));
   let results: BenchResults;
   try {
     results = await runBench(options, progress);

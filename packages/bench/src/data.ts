@@ -60,43 +60,32 @@ const VALUE_POOL = 64;
 const SEQUENCE_LENGTH = 1 << 16;
 
 /** Everything the workloads read, generated before any timer starts. */
-export interface Dataset {
-  readonly valueSize: number;
-  /** Keys loaded before the workloads. */
-  readonly keys: readonly string[];
-  /** Keys never written (get-miss). */
-  readonly missingKeys: readonly string[];
-  /** Keys used by incr (a small set, so increments contend as counters do). */
-  readonly counterKeys: readonly string[];
-  readonly values: readonly BenchValue[];
-  /** Random indexes into `keys`, cycled with `& mask`. */
-  readonly order: Uint32Array;
-  /** Like `order`, but 90 % of the indexes fall in the first `hotKeys(keys.length)` keys (get-hot). */
-  readonly hotOrder: Uint32Array;
-  /** 1 where the mixed workload writes, 0 where it reads (10 % ones). */
-  readonly writes: Uint8Array;
-  readonly mask: number;
-}
+export type Dataset = Readonly<ReturnType<typeof createDataset>>;
 
 /** Generates the dataset for a run. */
-export function createDataset(keyCount: number, valueSize: number, seed: number): Dataset {
+export function createDataset(keyCount: number, valueSize: number, seed: number) {
   const random = createRandom(seed);
-  const keys = Array.from({ length: keyCount }, (_, n) => benchKey(n));
-  const missingKeys = Array.from({ length: 4096 }, (_, n) => `bench:missing:${n}`);
-  const counterKeys = Array.from({ length: COUNTERS }, (_, n) => counterKey(n));
-  const values = Array.from({ length: VALUE_POOL }, (_, n) => makeValue(n, valueSize));
-  const order = new Uint32Array(SEQUENCE_LENGTH);
-  for (let i = 0; i < order.length; i++) order[i] = Math.floor(random() * keyCount);
-  const writes = new Uint8Array(SEQUENCE_LENGTH);
-  for (let i = 0; i < writes.length; i++) writes[i] = random() < 0.1 ? 1 : 0;
+  const sequence = (draw: () => number) => Uint32Array.from({ length: SEQUENCE_LENGTH }, draw);
   const hot = hotKeys(keyCount);
-  const hotOrder = new Uint32Array(SEQUENCE_LENGTH);
-  for (let i = 0; i < hotOrder.length; i++) {
-    const inHot = random() < 0.9;
-    hotOrder[i] = inHot ? Math.floor(random() * hot) : hot + Math.floor(random() * (keyCount - hot));
-  }
-  const mask = SEQUENCE_LENGTH - 1;
-  return { valueSize, keys, missingKeys, counterKeys, values, order, hotOrder, writes, mask };
+  return {
+    valueSize,
+    /** Keys loaded before the workloads. */
+    keys: Array.from({ length: keyCount }, (_, n) => benchKey(n)) as readonly string[],
+    /** Keys never written (get-miss). */
+    missingKeys: Array.from({ length: 4096 }, (_, n) => `bench:missing:${n}`) as readonly string[],
+    /** Keys used by incr (a small set, so increments contend as counters do). */
+    counterKeys: Array.from({ length: COUNTERS }, (_, n) => counterKey(n)) as readonly string[],
+    values: Array.from({ length: VALUE_POOL }, (_, n) => makeValue(n, valueSize)) as readonly BenchValue[],
+    /** Random indexes into `keys`, cycled with `& mask`. */
+    order: sequence(() => Math.floor(random() * keyCount)),
+    /** 1 where the mixed workload writes, 0 where it reads (10 % ones). */
+    writes: Uint8Array.from({ length: SEQUENCE_LENGTH }, () => (random() < 0.1 ? 1 : 0)),
+    /** Like `order`, but 90 % of the indexes fall in the first `hotKeys(keys.length)` keys (get-hot). */
+    hotOrder: sequence(() =>
+      random() < 0.9 ? Math.floor(random() * hot) : hot + Math.floor(random() * (keyCount - hot)),
+    ),
+    mask: SEQUENCE_LENGTH - 1,
+  };
 }
 
 /** The hot tenth of the loaded keys that get 90 % of get-hot's reads. */
@@ -105,3 +94,11 @@ export const hotKeys = (keyCount: number): number => Math.max(1, Math.floor(keyC
 /** Splits `count` items into batches of about `targetBytes` of values (at least 1, at most `maxItems`). */
 export const batchSize = (valueSize: number, targetBytes = 1024 * 1024, maxItems = 1000): number =>
   Math.max(1, Math.min(maxItems, Math.floor(targetBytes / valueSize)));
+
+/** The working set as a load plan: every loaded key with its value, `batch` entries at a time. */
+export const workingSet = (data: Dataset, batch = batchSize(data.valueSize)) => ({
+  count: data.keys.length,
+  keyAt: (i: number) => data.keys[i]!,
+  valueAt: (i: number) => data.values[i % data.values.length],
+  batch,
+});

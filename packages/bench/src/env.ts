@@ -34,11 +34,8 @@ const CLIENTS = ['ioredis', 'memjs', 'pg', 'better-sqlite3'];
 
 /** Where the run happened: date, Node, CPU, OS, load and the client library versions. */
 export function describeEnvironment(date: Date, peers: readonly string[] = []) {
-  const packages: Record<string, string> = {};
-  for (const name of [...CLIENTS, ...peers]) {
-    const version = packageVersion(name);
-    if (version !== undefined) packages[name] = version;
-  }
+  const versions = [...CLIENTS, ...peers].map((name) => [name, packageVersion(name)] as const);
+  const packages = Object.fromEntries(versions.filter(([, version]) => version !== undefined));
   return {
     date: date.toISOString(),
     node: process.version,

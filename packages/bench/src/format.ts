@@ -53,19 +53,13 @@ export const formatCpu = (us: number): string => (us < 10 ? `${us.toFixed(1)} µ
 /** A padded text table: the first row is the header; numeric-looking columns align right. */
 export function textTable(rows: readonly (readonly string[])[], rightAlign: readonly boolean[] = []): string {
   const widths: number[] = [];
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, width(cell));
-    });
-  }
-  const line = (row: readonly string[]) =>
-    row
-      .map((cell, i) => {
-        const pad = ' '.repeat((widths[i] ?? 0) - width(cell));
-        return rightAlign[i] ? pad + cell : cell + pad;
-      })
-      .join('  ')
-      .trimEnd();
+  for (const row of rows)
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, width(cell));
+  const pad = (cell: string, i: number) => {
+    const space = ' '.repeat((widths[i] ?? 0) - width(cell));
+    return rightAlign[i] ? space + cell : cell + space;
+  };
+  const line = (row: readonly string[]) => row.map(pad).join('  ').trimEnd();
   const [head, ...body] = rows;
   if (head === undefined) return '';
   const rule = widths.map((w) => '─'.repeat(w)).join('  ');

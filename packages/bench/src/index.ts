@@ -1,4 +1,5 @@
-export { FatalSetupError, runBench } from './bench.js';
+export { FatalSetupError } from './backends/index.js';
+export { runBench } from './bench.js';
 export { type CheckReport, checkResults, nonFinitePaths } from './check.js';
 export { type Comparison, compareRuns, renderComparison } from './compare.js';
 export { type Command, parseCommand, parseSize, USAGE, UsageError } from './options.js';

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 type Cleanup = () => Promise<void> | void;
 
 const cleanups = new Set<Cleanup>();
@@ -16,18 +18,10 @@ export async function runCleanups(timeoutMs = 3000): Promise<void> {
   const pending = [...cleanups].reverse();
   cleanups.clear();
   for (const cleanup of pending) {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        Promise.resolve().then(cleanup),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
-    } catch {
-      // best effort: keep undoing the rest
-    } finally {
-      clearTimeout(timer);
-    }
+    const cap = new AbortController();
+    // Best effort: one that throws or hangs does not keep the rest from running.
+    const undone = new Promise<void>((resolve) => resolve(cleanup())).catch(() => {});
+    await Promise.race([undone, sleep(timeoutMs, undefined, { signal: cap.signal }).catch(() => {})]);
+    cap.abort();
   }
 }

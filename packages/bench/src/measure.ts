@@ -75,15 +75,14 @@ export function roundOrder<T>(sides: readonly T[], round: number): T[] {
   return [...sides.slice(shift), ...sides.slice(0, shift)];
 }
 
+/** Who each side is, in the tables. */
+type Labels = Partial<Record<Side, string>>;
+
 /** A case's figures from its rounds: each side's medians and every side's paired ratios to raw. */
-export function summarizeCase(
-  workload: Workload,
-  concurrency: number,
-  labels: Partial<Record<Side, string>>,
-  rounds: Round[],
-): CaseResult {
+export function summarizeCase(workload: Workload, concurrency: number, labels: Labels, rounds: Round[]) {
   const sides: CaseResult['sides'] = {};
   const ratios: CaseResult['ratios'] = {};
+  const withRaw = rounds.some((r) => r.sides.raw);
   for (const side of Object.keys(labels) as Side[]) {
     const mine = rounds.flatMap((r) => r.sides[side] ?? []);
     if (mine.length === 0) continue;
@@ -98,6 +97,7 @@ export function summarizeCase(
       errors: total((r) => r.errors),
       failed: total((r) => r.failed),
     };
+    if (side === 'raw' || !withRaw) continue;
     const ratio = (pick: (r: SideRound) => number, base: Side = 'raw') => {
       const paired = rounds.filter((r) => r.sides[side] !== undefined && r.sides[base] !== undefined);
       return pairedRatio(
@@ -105,11 +105,11 @@ export function summarizeCase(
         paired.map((r) => pick(r.sides[base]!)),
       );
     };
-    if (side === 'raw' || !rounds.some((r) => r.sides.raw)) continue;
     ratios[side] = { ops: ratio((r) => r.opsPerSec), cpu: ratio((r) => r.cpuUsPerOp) };
     if (side.startsWith('larder-')) ratios[side].vsLarder = ratio((r) => r.opsPerSec, 'larder');
   }
-  return { workload: workload.id, concurrency, keysPerOp: workload.keysPerOp, sides, ratios, rounds };
+  const keysPerOp = workload.keysPerOp ?? 1;
+  return { workload: workload.id, concurrency, keysPerOp, sides, ratios, rounds } satisfies CaseResult;
 }
 
 /**
@@ -127,9 +127,7 @@ export async function measureCase(
   const ops = new Map(
     contenders.map((c) => [c, Array.from({ length: concurrency }, (_, w) => workload.op(c.driver, data, w))]),
   );
-  if (options.warmupMs > 0) {
-    for (const c of contenders) await timeSide(ops.get(c)!, options.warmupMs);
-  }
+  if (options.warmupMs > 0) for (const c of contenders) await timeSide(ops.get(c)!, options.warmupMs);
   const rounds: Round[] = [];
   for (let r = 0; r < options.rounds; r++) {
     const order = roundOrder(contenders, r);

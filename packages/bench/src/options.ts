@@ -56,21 +56,14 @@ local ones (fault runs are then skipped); CI=true silences progress output.`;
 
 /** Parses and validates argv (without node and the script); throws `UsageError` on bad input. */
 export function parseCommand(argv: readonly string[]) {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const parsed = parse(argv);
   const { positionals } = parsed;
   const values = parsed.values as Record<string, string | undefined>; // flags are read with `flag`
   const flag = (name: string) => parsed.values[name] === true;
   if (flag('compare')) {
-    const [first, second, extra] = positionals;
-    if (first === undefined || second === undefined || extra !== undefined) {
-      throw new UsageError('--compare takes two results files: --compare <a/results.json> <b/results.json>');
-    }
-    return { kind: 'compare' as const, files: [first, second] as [string, string] };
+    const usage = '--compare takes two results files: --compare <a/results.json> <b/results.json>';
+    if (positionals.length !== 2) throw new UsageError(usage);
+    return { kind: 'compare' as const, files: positionals as [string, string] };
   }
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; options start with --`);
@@ -79,17 +72,23 @@ export function parseCommand(argv: readonly string[]) {
 
   const quick = flag('quick');
   const d = quick ? DEFAULTS.quick : DEFAULTS.full;
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const text = values[name];
+    return text === undefined ? fallback : parseInteger(`--${name}`, text, min, max);
+  };
+  const list = <T extends string>(name: string, known: readonly T[], all: readonly T[]) => {
+    const text = values[name];
+    return text === undefined ? [...all] : parseList(`--${name}`, text, known);
+  };
   const valueSize = values['value-size'] === undefined ? 100 : parseSize(values['value-size']);
-  const list = <T extends string>(flag: string, text: string | undefined, known: readonly T[], all: T[]) =>
-    text === undefined ? all : parseList(flag, text, known);
-  const concurrency =
-    values.concurrency === undefined ? [1, 64] : parseIntList('--concurrency', values.concurrency);
-  for (const c of concurrency) checkRange('--concurrency', c, 1, MAX_CONCURRENCY);
-  const keysWanted = intOption('--keys', values.keys, d.keys, 100, 10_000_000);
-  const memoryWanted = intOption('--memory-keys', values['memory-keys'], d.memoryKeys, 1000, 10_000_000);
+  const concurrency = items(values.concurrency ?? '1,64').map((c) =>
+    parseInteger('--concurrency', c, 1, MAX_CONCURRENCY),
+  );
+  if (concurrency.length === 0) throw new UsageError('--concurrency is empty');
   // Big values shrink the sets so a run fits in memory; the memory figure is then extrapolated.
+  const keysWanted = int('keys', d.keys, 100, 10_000_000);
   const keys = Math.max(100, Math.min(keysWanted, Math.floor(WORKING_SET_BYTES / valueSize)));
-  const memoryKeys = Math.max(1000, Math.min(memoryWanted, Math.floor(MEMORY_LOAD_BYTES / valueSize)));
+  const memoryKeys = int('memory-keys', d.memoryKeys, 1000, 10_000_000);
   if (values.keys !== undefined && keys < keysWanted) {
     throw new UsageError(
       `--keys ${keysWanted} of ${valueSize} bytes is more than ${WORKING_SET_BYTES / 2 ** 20} MiB per side; use at most ${keys}`,
@@ -98,25 +97,25 @@ export function parseCommand(argv: readonly string[]) {
   return {
     kind: 'run' as const,
     options: {
-      backends: list('--backends', values.backends, BACKEND_NAMES, [...BACKEND_NAMES]),
+      backends: list('backends', BACKEND_NAMES, BACKEND_NAMES),
       backendsExplicit: values.backends !== undefined,
-      workloads: list('--workloads', values.workloads, WORKLOAD_IDS, [...WORKLOAD_IDS]),
-      skip: list<Phase>('--skip', values.skip, PHASES, []),
+      workloads: list('workloads', WORKLOAD_IDS, WORKLOAD_IDS),
+      skip: list<Phase>('skip', PHASES, []),
       quick,
       peers: flag('peers'),
       valueSize,
-      concurrency,
+      concurrency: [...new Set(concurrency)].sort((a, b) => a - b),
       // One side's time in a round, and its warm-up once per case.
-      durationMs: intOption('--duration', values.duration, d.duration, 10, 600_000),
-      warmupMs: intOption('--warmup', values.warmup, d.warmup, 0, 600_000),
-      rounds: intOption('--rounds', values.rounds, d.rounds, 2, 1000),
+      durationMs: int('duration', d.duration, 10, 600_000),
+      warmupMs: int('warmup', d.warmup, 0, 600_000),
+      rounds: int('rounds', d.rounds, 2, 1000),
       keys,
-      memoryKeys,
-      inFlight: intOption('--in-flight', values['in-flight'], 5000, 1, 1_000_000),
-      faultMs: intOption('--fault-ms', values['fault-ms'], d.faultMs, 100, 60_000),
+      memoryKeys: Math.max(1000, Math.min(memoryKeys, Math.floor(MEMORY_LOAD_BYTES / valueSize))),
+      inFlight: int('in-flight', 5000, 1, 1_000_000),
+      faultMs: int('fault-ms', d.faultMs, 100, 60_000),
       outDir: values.out,
       check: flag('check'),
-      seed: intOption('--seed', values.seed, 1, 0, 2 ** 31 - 1),
+      seed: int('seed', 1, 0, 2 ** 31 - 1),
     },
   };
 }
@@ -128,15 +127,17 @@ function parse(argv: readonly string[]) {
     { type: arg && name !== 'compare' ? 'string' : 'boolean', ...(name === 'help' ? { short: 'h' } : {}) },
   ]);
   const options = Object.fromEntries(spec) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
-  return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+  try {
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: true, options });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** Parses `100`, `1KiB`, `1k`, `100KiB`, `0.5MiB` into bytes, within the sizes the bench supports. */
 export function parseSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);
-  if (!match) {
-    throw new UsageError(`--value-size "${text}" is not a size; write e.g. 100, 1KiB or 100KiB`);
-  }
+  if (!match) throw new UsageError(`--value-size "${text}" is not a size; write e.g. 100, 1KiB or 100KiB`);
   const unit = (match[2] ?? 'b').toLowerCase();
   const scale = unit === 'b' ? 1 : unit.startsWith('k') ? 1024 : 1024 * 1024;
   const bytes = Math.round(Number(match[1]) * scale);
@@ -148,11 +149,7 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-const items = (text: string) =>
-  text
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
+const items = (text: string) => text.split(',').flatMap((item) => item.trim() || []);
 
 /** Parses a comma-separated list of known names; unknown names are an error that lists the known ones. */
 export function parseList<T extends string>(flag: string, text: string, known: readonly T[]): T[] {
@@ -167,34 +164,16 @@ export function parseList<T extends string>(flag: string, text: string, known: r
   return known.filter((name) => names.includes(name));
 }
 
-function parseIntList(flag: string, text: string): number[] {
-  const numbers = items(text).map((item) => parseInteger(flag, item));
-  if (numbers.length === 0) throw new UsageError(`${flag} is empty`);
-  return [...new Set(numbers)].sort((a, b) => a - b);
-}
-
-function parseInteger(flag: string, text: string): number {
+/** A whole number from `min` to `max` (`_` separators allowed). */
+function parseInteger(flag: string, text: string, min: number, max: number): number {
   const cleaned = text.replace(/_/g, '');
   if (!/^-?\d+$/.test(cleaned)) throw new UsageError(`${flag} "${text}" is not a whole number`);
-  return Number(cleaned);
-}
-
-function intOption(flag: string, text: string | undefined, fallback: number, min: number, max: number) {
-  if (text === undefined) return fallback;
-  const value = parseInteger(flag, text);
-  checkRange(flag, value, min, max);
-  return value;
-}
-
-function checkRange(flag: string, value: number, min: number, max: number): void {
+  const value = Number(cleaned);
   if (!(Number.isSafeInteger(value) && value >= min && value <= max)) {
     throw new UsageError(`${flag} ${value} is out of range; use ${min} to ${max}`);
   }
+  return value;
 }
 
 /** The directory name for a run started at `date`: sortable and free of ':' (2025-01-31T10-20-30). */
-export const timestampDir = (date: Date): string =>
-  date
-    .toISOString()
-    .replace(/\.\d+Z$/, '')
-    .replace(/:/g, '-');
+export const timestampDir = (date: Date): string => date.toISOString().slice(0, 19).replace(/:/g, '-');

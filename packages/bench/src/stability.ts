@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BenchBackend, type Driver, larderDriver } from './backends/backend.js';
 import { type Dataset, STABILITY_KEYS_PER_WORKER, STABILITY_WORKERS, stabilityKey } from './data.js';
 import { formatCount, formatSeconds } from './format.js';
-import type { PhaseHandle, Progress } from './progress.js';
+import type { PhaseHandle } from './progress.js';
 import { quantile } from './stats.js';
-import type { BackendResult, BenchOptions, SideStability } from './types.js';
+import type { Run, SideStability } from './types.js';
 import { mixed } from './workloads/mixed.js';
 
 /** Slack added to the deadline before an operation counts as late (RELIABILITY.md's ε). */
@@ -29,26 +29,17 @@ export async function burst(driver: Driver, data: Dataset, count: number) {
 }
 
 /** One operation of the fault load: when it started and ended (0 while pending) and how. */
-interface OpRecord {
-  start: number;
-  end: number;
-  outcome: 'ok' | 'hit' | 'error' | 'hung' | undefined;
-}
+type OpRecord = { start: number; end: number; outcome: 'ok' | 'hit' | 'error' | 'hung' | undefined };
 
 /** Runs `call`, recording it; an operation still pending after `HANG_CAP_MS` is recorded as hung. */
 async function record(records: OpRecord[], call: () => Promise<unknown>, read: boolean): Promise<void> {
   const op: OpRecord = { start: performance.now(), end: 0, outcome: undefined };
   records.push(op);
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<'hung'>((resolve) => {
-    timer = setTimeout(() => resolve('hung'), HANG_CAP_MS);
-  });
-  const done = call().then(
-    (value) => (read && value !== undefined ? 'hit' : 'ok'),
-    () => 'error' as const,
-  );
-  op.outcome = await Promise.race([done, hung]);
-  clearTimeout(timer);
+  const cap = new AbortController();
+  const outcome = (value: unknown) => (read && value !== undefined ? 'hit' : 'ok');
+  const done = call().then(outcome, () => 'error' as const);
+  op.outcome = await Promise.race([done, sleep(HANG_CAP_MS, 'hung' as const, { signal: cap.signal })]);
+  cap.abort();
   op.end = performance.now();
 }
 
@@ -66,13 +57,8 @@ async function firstHitAfter(records: readonly OpRecord[], since: number): Promi
  * Kills and restarts the server, then freezes and thaws it (SIGSTOP / SIGCONT), under a load of
  * a few workers each writing a key and reading it back every 5 ms through one side.
  */
-export async function faultRuns(
-  driver: Driver,
-  data: Dataset,
-  backend: BenchBackend,
-  faultMs: number,
-  phase: PhaseHandle,
-) {
+export async function faultRuns(driver: Driver, backend: BenchBackend, run: Run, phase: PhaseHandle) {
+  const { data, options } = run;
   const records: OpRecord[] = [];
   let running = true;
   const worker = async (w: number) => {
@@ -92,7 +78,7 @@ export async function faultRuns(
       phase.update(fault === 'kill' ? 'kill, restart' : 'SIGSTOP, SIGCONT');
       const from = performance.now();
       await (fault === 'kill' ? target.kill() : target.pause());
-      await sleep(faultMs);
+      await sleep(options.faultMs);
       await (fault === 'kill' ? target.restart() : target.resume());
       const back = performance.now();
       const hitAt = await firstHitAfter(records, back);
@@ -139,31 +125,27 @@ export function stabilitySummary(s: Pick<SideStability, 'burst' | 'faults'>): st
  * Stability: `inFlight` operations at once on both sides, then, on servers the bench started,
  * the fault runs with the cache's defaults (ignoreErrors on); raw is faulted too, except in --quick.
  */
-export async function measureStability(
-  backend: BenchBackend,
-  data: Dataset,
-  options: Pick<BenchOptions, 'inFlight' | 'faultMs' | 'quick'>,
-  progress: Progress,
-): Promise<NonNullable<BackendResult['stability']>> {
+export async function measureStability(backend: BenchBackend, run: Run) {
+  const { data, options, progress } = run;
   const phase = progress.phase(`${backend.name}: stability`, `${formatCount(options.inFlight)} in flight`);
-  try {
-    const run = async (side: 'larder' | 'raw'): Promise<SideStability> => {
-      const driver = side === 'larder' ? larderDriver(backend.larder) : backend.raw;
-      const swallowed = backend.larder.stats().errors;
-      const result: Omit<SideStability, 'summary'> = {
-        burst: await burst(driver, data, options.inFlight),
-        faults: [],
-      };
-      if (side === 'larder') result.burst.errors += backend.larder.stats().errors - swallowed;
-      if (backend.faults === undefined)
-        result.faultsSkipped = backend.faultsUnavailable ?? 'not started by the bench';
-      else if (side === 'raw' && options.quick)
-        result.faultsSkipped = 'quick run: raw clients are faulted in a full run only';
-      else result.faults = await faultRuns(driver, data, backend, options.faultMs, phase);
-      return { ...result, summary: stabilitySummary(result) };
+  const measureSide = async (side: 'larder' | 'raw'): Promise<SideStability> => {
+    const driver = side === 'larder' ? larderDriver(backend.larder) : backend.raw;
+    const swallowed = backend.larder.stats().errors;
+    const result: Omit<SideStability, 'summary'> = {
+      burst: await burst(driver, data, options.inFlight),
+      faults: [],
     };
-    const larder = await run('larder');
-    const raw = await run('raw');
+    if (side === 'larder') result.burst.errors += backend.larder.stats().errors - swallowed;
+    if (backend.faults === undefined)
+      result.faultsSkipped = backend.faultsUnavailable ?? 'not started by the bench';
+    else if (side === 'raw' && options.quick)
+      result.faultsSkipped = 'quick run: raw clients are faulted in a full run only';
+    else result.faults = await faultRuns(driver, backend, run, phase);
+    return { ...result, summary: stabilitySummary(result) };
+  };
+  try {
+    const larder = await measureSide('larder');
+    const raw = await measureSide('raw');
     phase.done(larder.summary);
     return { larder, raw };
   } catch (error) {

@@ -1,3 +1,6 @@
+import type { Dataset } from './data.js';
+import type { Progress } from './progress.js';
+
 /** The backends the bench knows, in the order they are run and printed. */
 export const BACKEND_NAMES = ['memory', 'sqlite', 'redis', 'memcached', 'postgres'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -16,7 +19,7 @@ export const PEER_NAMES = ['keyv', 'cache-manager', 'bentocache', 'lru-cache'] a
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** Larder set up another way, measured beside plain Larder in every run (variants.ts). */
-export const VARIANT_NAMES = ['larder-prometheus', 'larder-l1'] as const;
+export const VARIANT_NAMES = ['larder-prometheus', 'larder-l1', 'larder-tags'] as const;
 export type VariantName = (typeof VARIANT_NAMES)[number];
 
 /** Who does the work in a round: Larder, the raw client by hand, a peer library or a Larder variant. */
@@ -25,6 +28,9 @@ export type Side = 'larder' | 'raw' | PeerName | VariantName;
 /** Everything a run was asked to do, after validation (what `parseCommand` builds). */
 export type BenchOptions = Extract<import('./options.js').Command, { kind: 'run' }>['options'];
 
+/** What every phase of a backend needs: the data, the options and where to show progress. */
+export type Run = { data: Dataset; options: BenchOptions; progress: Progress };
+
 /** A median with its distribution-free 95 % interval; `coverage` is exact (`medianInterval` in stats.ts). */
 export type Interval = ReturnType<typeof import('./stats.js').medianInterval>;
 
@@ -32,11 +38,7 @@ export type Interval = ReturnType<typeof import('./stats.js').medianInterval>;
 export type SideRound = Awaited<ReturnType<typeof import('./measure.js').timeSide>>;
 
 /** One round: every side timed once, back to back, in `order`. */
-export interface Round {
-  startedAt: number;
-  order: Side[];
-  sides: Partial<Record<Side, SideRound>>;
-}
+export type Round = { startedAt: number; order: Side[]; sides: Partial<Record<Side, SideRound>> };
 
 /** One side of a case over its rounds: medians of the per-round figures (errors summed), and who it is. */
 export type SideSummary = Omit<SideRound, 'ops' | 'elapsedMs'> & { label: string; note?: string };
@@ -60,34 +62,29 @@ export interface CaseResult {
 }
 
 /** A case that could not be measured. */
-export interface CaseFailure {
-  workload: WorkloadId;
-  concurrency: number;
-  error: string;
-}
+export type CaseFailure = { workload: WorkloadId; concurrency: number; error: string };
 
-/** The memory figure of one backend, and one side's bytes (memory.ts). */
+/** The memory figure of one backend (memory.ts). */
 export type MemoryResult = Awaited<ReturnType<typeof import('./memory.js').measureMemory>>;
-export type MemorySide = MemoryResult['larder'];
 
 /** Many operations issued at once, and one fault injected under load (stability.ts). */
 export type BurstResult = Awaited<ReturnType<typeof import('./stability.js').burst>>;
 export type FaultResult = Awaited<ReturnType<typeof import('./stability.js').faultRuns>>[number];
 
 /** Stability of one side of one backend. */
-export interface SideStability {
+export type SideStability = {
   burst: BurstResult;
   faults: FaultResult[];
   faultsSkipped?: string;
   summary: string;
-}
+};
 
 /** A server the bench used. */
-export interface ServerInfo {
+export type ServerInfo = {
   version: string;
   source: 'env' | 'local' | 'container' | 'embedded';
   address: string;
-}
+};
 
 /** All results of one backend. */
 export interface BackendResult {
@@ -105,11 +102,7 @@ export interface BackendResult {
 }
 
 /** A backend or peer that was not run, and how to enable it. */
-export interface Skipped {
-  name: BackendName | PeerName | VariantName;
-  reason: string;
-  fix: string;
-}
+export type Skipped = { name: BackendName | PeerName | VariantName; reason: string; fix: string };
 
 /** Where and with what the results were measured (date, Node, CPU, OS, load, client versions). */
 export type Environment = ReturnType<typeof import('./env.js').describeEnvironment>;

@@ -54,7 +54,7 @@ describe.runIf(built)('pnpm bench (built CLI)', () => {
     if (!canRun('the no-server run', namespaces, '`unshare --mount` is not permitted here (needs root)')) {
       context.skip();
     }
-    const hide = String.raw`for name in redis-server memcached postgres initdb; do
+    const hide = `for name in redis-server memcached postgres initdb; do
       for dir in $(echo "$PATH" | tr : ' ') /usr/bin /usr/local/bin /usr/local/pgsql/bin /usr/lib/postgresql/*/bin; do
         [ -e "$dir/$name" ] && mount --bind /dev/null "$dir/$name"
       done

@@ -6,6 +6,7 @@ import { type Contender, measureCase, summarizeCase } from '../src/measure.js';
 import { startExtras } from '../src/peers.js';
 import { renderSummary } from '../src/report/terminal.js';
 import type { Round } from '../src/types.js';
+import { tagsOf } from '../src/variants.js';
 import { WORKLOADS } from '../src/workloads/index.js';
 import { sampleResults, sideRound } from './fixtures.js';
 
@@ -51,6 +52,26 @@ describe('the Larder variants', () => {
     expect(share).toBeGreaterThan(80);
     expect(share).toBeLessThanOrEqual(100);
     await l1.close();
+  });
+
+  it('loads its own copy of the working set with two tags an entry on memory and Redis get-hit, read through the tag check', async () => {
+    for (const name of ['memory', 'redis'] as const) {
+      const backend = stubBackend(name);
+      const data = createDataset(300, 100, 1);
+      const { extras, skipped } = await startExtras(backend, data, false);
+      expect(skipped).toEqual([]);
+      const tagged = extras.find((e) => e.side === 'larder-tags')!;
+      expect(tagged.workloads).toEqual(['get-hit']);
+      const key = data.keys[42]!;
+      expect(tagsOf(key)).toEqual(['bench', 'group:42']);
+      expect(await tagged.driver.get(key)).toEqual(data.values[42 % data.values.length]);
+      // The entries carry the tags: invalidating one makes them misses (no tags, no miss).
+      const sameCache = createCache({ store: backend.larder.store, prefix: 'lb-tags' });
+      await sameCache.invalidateTags(['group:42']);
+      expect(await tagged.driver.get(key)).toBeUndefined();
+      expect(await tagged.driver.get(data.keys[43]!)).toBeDefined();
+      await Promise.all(extras.map((e) => e.close()));
+    }
   });
 
   it('draws get-hot keys 90 % from the hot tenth', () => {

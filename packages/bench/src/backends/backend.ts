@@ -1,7 +1,5 @@
 import { type Cache, type CacheLogger, createCache, type Store } from '@larder/core';
 import type { ServerHandle } from '@larder/testkit';
-import { batchSize, makeValue, memoryKey } from '../data.js';
-import type { PhaseHandle } from '../progress.js';
 import type { BackendName, ServerInfo } from '../types.js';
 
 /** The two sides the memory figure compares. */
@@ -21,23 +19,28 @@ export interface Driver {
 /** The raw client doing what an app would write by hand: JSON around the client's own calls. */
 export interface RawDriver extends Driver {
   /** Writes many entries in bulk (pipelines, multi-row inserts); used to load data, never timed. */
-  load(entries: readonly (readonly [string, unknown])[]): Promise<void>;
+  load(entries: Entries): Promise<void>;
 }
 
 /** The faults the bench may inject into a server it started itself. */
 export type FaultTarget = Pick<ServerHandle, 'kill' | 'restart' | 'pause' | 'resume'>;
 
-/** What one memory measurement found, and how. */
-export interface MemoryReading {
-  bytes: number;
-  method: string;
+/** One side's place for the memory load, empty when opened: how to write to it and what it holds. */
+export interface MemoryTarget {
+  /** Writes a batch: through a loader cache on Larder's side, in bulk on the raw side. */
+  write(entries: Entries): Promise<void>;
+  /** Bytes the server, file or heap holds now; the figure is their growth over the load. */
+  bytes(): Promise<number>;
+  /** Removes what the load wrote (`keys`, where the server is shared) and closes what was opened. */
+  close(keys: readonly string[]): Promise<void>;
+  /** Batches written at once; 1 where writes are synchronous. @default 4 */
+  parallel?: number;
 }
 
-/** `count` entries of `valueSize` bytes to load for the memory figure. */
-export interface MemoryLoad {
-  count: number;
-  valueSize: number;
-  phase: PhaseHandle;
+/** How a backend measures memory: the method in words per side, and each side's target. */
+export interface MemoryProbe {
+  readonly methods: Record<MemorySideName, string>;
+  open(side: MemorySideName): Promise<MemoryTarget>;
 }
 
 /** A backend ready to measure: Larder over the store, the raw client beside it, and the server. */
@@ -60,8 +63,8 @@ export interface BenchBackend {
   readonly fullStore?: { larder: Cache; fill(): Promise<void> };
   /** Clears dead rows and dirty pages before each case, so no background work lands in a round. */
   settle?(): Promise<void>;
-  /** Loads entries through one side and reports the bytes the server (or heap) needed for them. */
-  measureMemory(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading>;
+  /** Where each side's memory load goes and how its bytes are read (memory.ts runs it). */
+  readonly memory: MemoryProbe;
   /** Deletes what the bench wrote, closes clients and stops servers it started. Idempotent. */
   teardown(): Promise<void>;
 }
@@ -123,9 +126,10 @@ export function decodeRaw(bytes: string | Buffer | Uint8Array | null | undefined
 /** `[key, value]` pairs to write in one batch. */
 export type Entries = (readonly [string, unknown])[];
 
-/** What to load: keys, the value at each index, entries per batch, and where to report progress. */
+/** What to load: `count` entries, the key and value at each index, entries per batch, where to report progress. */
 export interface LoadPlan {
-  keys: readonly string[];
+  count: number;
+  keyAt: (index: number) => string;
   valueAt: (index: number) => unknown;
   batch: number;
   onProgress?: (done: number) => void;
@@ -133,37 +137,21 @@ export interface LoadPlan {
 
 /** Runs `write` over batches of `[key, value]` pairs, keeping `parallel` batches in flight. */
 export async function loadBatches(plan: LoadPlan, write: (entries: Entries) => Promise<void>, parallel = 4) {
-  const { keys, valueAt, batch, onProgress } = plan;
+  const { count, keyAt, valueAt, batch, onProgress } = plan;
   let next = 0;
   let done = 0;
   const worker = async () => {
-    while (next < keys.length) {
+    while (next < count) {
       const start = next;
-      next = Math.min(keys.length, next + batch);
+      next = Math.min(count, next + batch);
       const entries: Entries = [];
-      for (let i = start; i < next; i++) entries.push([keys[i]!, valueAt(i)]);
+      for (let i = start; i < next; i++) entries.push([keyAt(i), valueAt(i)]);
       await write(entries);
       done += entries.length;
       onProgress?.(done);
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
-}
-
-/**
- * The entries of a memory load: `mem:<n>` keys in ~1 MiB batches. The raw side writes the very
- * key Larder stores (`larder:1:mem:<n>`), so the difference is what Larder adds per entry (its
- * frame byte and expiry bookkeeping), not a longer key name.
- */
-export function memoryPlan(side: MemorySideName, load: MemoryLoad): LoadPlan {
-  const pool = Array.from({ length: 64 }, (_, n) => makeValue(n, load.valueSize));
-  const rawPrefix = side === 'raw' ? 'larder:1:' : '';
-  return {
-    keys: Array.from({ length: load.count }, (_, i) => rawPrefix + memoryKey(i)),
-    valueAt: (i: number) => pool[i & 63],
-    batch: batchSize(load.valueSize),
-    onProgress: (done: number) => load.phase.update(`${side}: ${done.toLocaleString('en-US')} keys`),
-  };
 }
 
 /** Runs `step` over `keys` 1,000 at a time (deleting what the bench wrote on a shared server). */
@@ -177,4 +165,12 @@ export function larderLoader(cache: Cache): (entries: Entries) => Promise<void> 
     if (await cache.setMany(entries)) return;
     throw new Error(`loading ${entries.length} entries through Larder (${cache.store.name}) stored nothing`);
   };
+}
+
+/** A loader cache over a fresh SQL store with its table and index made, so a size delta is the data alone. */
+export async function primedLoader(store: Store): Promise<Cache> {
+  const cache = loaderCache(store);
+  await cache.set('probe', 1);
+  await cache.delete('probe');
+  return cache;
 }

@@ -81,22 +81,11 @@ export async function openServer<M>(
   };
 }
 
-/** Builds a backend over an open server; on failure closes what `build` opened (`cleanup`) and stops the server. */
-export async function guarded(
-  handle: ServerHandle,
-  cleanup: () => Promise<unknown> | unknown,
-  build: () => Promise<BenchBackend>,
-): Promise<BenchBackend> {
-  try {
-    return await build();
-  } catch (error) {
-    await Promise.resolve()
-      .then(cleanup)
-      .catch(() => {});
-    await handle.stop();
-    throw error;
-  }
-}
+/** A `.catch` for a backend's first step on its server: tears down what was opened (and the server), then rethrows. */
+export const tearDownAndThrow = (teardown: () => Promise<void>) => async (error: unknown) => {
+  await teardown().catch(() => {});
+  throw error;
+};
 
 /** Closes a store or cache quietly (teardown is best effort). */
 export async function closeQuietly(target: { close(): Promise<unknown> } | undefined): Promise<void> {

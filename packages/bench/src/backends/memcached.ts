@@ -1,9 +1,9 @@
 import memjs from 'memjs';
-import { memoryKey, rawKeysWritten } from '../data.js';
-import type { BenchBackend, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import { rawKeysWritten } from '../data.js';
+import type { BenchBackend, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, guarded, openServer } from './load.js';
+import { closeQuietly, openServer, tearDownAndThrow } from './load.js';
 
 type MemcachedModule = typeof import('@larder/backend-memcached');
 
@@ -54,71 +54,53 @@ export async function createMemcachedBackend(context: LoadContext): Promise<Benc
   );
   const { handle, pkg } = open;
   const url = handle.url;
-  const store = /^[a-z]+:\/\//i.test(url)
-    ? pkg.memcachedStore({ url })
-    : pkg.memcachedStore({ servers: url });
+  const store = pkg.memcachedStore(/^[a-z]+:\/\//i.test(url) ? { url } : { servers: url });
+  const larder = kit.benchCache(store);
   const address = url.replace(/^[a-z]+:\/\//i, '').replace(/^[^@]*@/, '');
   // The raw client as a user gets it (memjs defaults), minus its console logging of outages.
   const client = memjs.Client.create(address, { logger: { log: () => {} } }) as RawClient;
-  return guarded(
-    handle,
-    async () => {
-      await store.close();
-      client.close();
-    },
-    async () => {
-      await client.set('bench:probe', '1', { expires: 60 });
-      const larder = kit.benchCache(store);
-      const raw = rawDriver(client);
-      const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
-        const plan = kit.memoryPlan(side, load);
-        const { keys } = plan;
-        const before = await stats(client);
-        const cache = side === 'larder' ? kit.loaderCache(store) : undefined;
-        const write = cache
-          ? kit.larderLoader(cache)
-          : (entries: Parameters<RawDriver['load']>[0]) => raw.load(entries);
-        await kit.loadBatches(plan, write);
-        const after = await stats(client);
-        const evicted = Number(after.evictions) - Number(before.evictions);
-        if (evicted > 0) {
-          throw new Error(
-            `memcached evicted ${evicted} items during the memory load (limit ${after.limit_maxbytes} bytes); ` +
-              'give it more memory (-m) or lower --memory-keys',
-          );
-        }
-        if (cache !== undefined && handle.source !== 'local') {
-          // A shared server: delete by key (a generation bump would clear the app's 'larder' prefix too).
-          await kit.inChunks(keys, (chunk) => cache.deleteMany(chunk));
-        }
-        // Otherwise both sides stay loaded (memcached frees memory lazily); the server has room for both.
-        const bytes = Number(after.bytes) - Number(before.bytes);
-        return { bytes, method: side === 'larder' ? 'memcached stats "bytes" delta' : 'same, for memjs set' };
-      };
+  const raw = rawDriver(client);
+  const shared = handle.source !== 'local';
+  const deleteRaw = (keys: readonly string[]) =>
+    kit.inChunks(keys, (chunk) => Promise.all(chunk.map((key) => client.delete(key).catch(() => false))));
+  const teardown = kit.once(async () => {
+    if (shared) {
+      // A shared server: bump Larder's generation and delete the raw keys we wrote.
+      await larder.clear().catch(() => false);
+      await deleteRaw(rawKeysWritten(options.keys));
+    }
+    await closeQuietly(larder);
+    client.close();
+    await handle.stop();
+  });
+  await client.set('bench:probe', '1', { expires: 60 }).catch(tearDownAndThrow(teardown));
+  const memory: MemoryProbe = {
+    methods: { larder: 'memcached stats "bytes" delta', raw: 'same, for memjs set' },
+    async open(side) {
+      const cache = side === 'larder' ? kit.loaderCache(store) : undefined;
+      let evictionsBefore: number | undefined;
       return {
-        ...open.common,
-        name: 'memcached',
-        rawClient: 'memjs get/set',
-        larder,
-        raw,
-        measureMemory,
-        teardown: kit.once(async () => {
-          if (handle.source !== 'local') {
-            // A shared server: bump Larder's generation and delete the raw keys we wrote.
-            await larder.clear().catch(() => false);
-            const memoryKeys = Array.from(
-              { length: options.memoryKeys },
-              (_, i) => `larder:1:${memoryKey(i)}`,
-            );
-            await kit.inChunks([...rawKeysWritten(options.keys), ...memoryKeys], (chunk) =>
-              Promise.all(chunk.map((key) => client.delete(key).catch(() => false))),
+        write: cache ? kit.larderLoader(cache) : raw.load,
+        bytes: async () => {
+          const now = await stats(client);
+          evictionsBefore ??= Number(now.evictions);
+          const evicted = Number(now.evictions) - evictionsBefore;
+          if (evicted > 0) {
+            throw new Error(
+              `memcached evicted ${evicted} items during the memory load (limit ${now.limit_maxbytes} bytes); ` +
+                'give it more memory (-m) or lower --memory-keys',
             );
           }
-          await closeQuietly(larder);
-          client.close();
-          await handle.stop();
-        }),
+          return Number(now.bytes);
+        },
+        // memcached frees memory lazily: a server the bench started keeps both sides (it has room).
+        // A shared one is cleaned by key (a generation bump would clear the app's 'larder' prefix too).
+        close: async (keys) => {
+          if (shared)
+            await (cache ? kit.inChunks(keys, (chunk) => cache.deleteMany(chunk)) : deleteRaw(keys));
+        },
       };
     },
-  );
+  };
+  return { ...open.common, name: 'memcached', rawClient: 'memjs get/set', larder, raw, memory, teardown };
 }

@@ -1,20 +1,16 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type Cache, memoryStore } from '@larder/core';
-import { makeValue, memoryKey } from '../data.js';
-import type { BenchBackend, MemoryLoad, MemoryReading, MemorySideName, RawDriver } from './backend.js';
+import { memoryStore } from '@larder/core';
+import { makeValue } from '../data.js';
+import type { BenchBackend, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 
 /** MemoryStore's default `maxEntries`: the set-full workload writes into a store this full. */
 export const FULL_STORE_ENTRIES = 100_000;
 
-/** MemoryStore through Larder beside a bare `Map` of the same JSON strings. */
-export async function createMemoryBackend(): Promise<BenchBackend> {
-  // Large limits: the bench measures speed, not the LRU's eviction.
-  const store = memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 40, maxValueBytes: 2 ** 30 });
-  const larder = kit.benchCache(store);
-  const map = new Map<string, string>();
-  const raw: RawDriver = {
+/** A bare `Map` of JSON strings, as an app would cache in-process by hand. */
+function mapDriver(map: Map<string, string>): RawDriver {
+  return {
     get: async (key) => kit.decodeRaw(map.get(key)),
     set: async (key, value) => {
       map.set(key, kit.encodeRaw(value));
@@ -30,21 +26,48 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
       for (const [key, value] of entries) map.set(key, kit.encodeRaw(value));
     },
   };
+}
+
+// The bench's own heap holds other data; a full collection before each reading makes the delta
+// the entries alone (--expose-gc, turned on here rather than on the command line).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+async function heapBytes(): Promise<number> {
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/** Large limits: the bench measures speed and bytes per entry, not the LRU's eviction. */
+const unbounded = () => memoryStore({ maxEntries: 10_000_000, maxBytes: 2 ** 46, maxValueBytes: 2 ** 30 });
+
+/** Heap + external bytes added by the entries, in a fresh MemoryStore or a fresh Map of JSON strings. */
+const memory: MemoryProbe = {
+  methods: { larder: 'V8 heap + external bytes delta (after full GCs)', raw: 'same, for a Map' },
+  async open(side) {
+    if (side === 'raw') {
+      const map = new Map<string, string>();
+      return { write: mapDriver(map).load, bytes: heapBytes, close: async () => map.clear() };
+    }
+    const cache = kit.loaderCache(unbounded());
+    return { write: kit.larderLoader(cache), bytes: heapBytes, close: () => cache.close() };
+  },
+};
+
+/** MemoryStore through Larder beside a bare `Map` of the same JSON strings. */
+export async function createMemoryBackend(): Promise<BenchBackend> {
+  const larder = kit.benchCache(unbounded());
+  const map = new Map<string, string>();
   // The set-full workload's store: MemoryStore's default size, filled before its case.
   const full = kit.benchCache(memoryStore({ maxEntries: FULL_STORE_ENTRIES }));
   const fill = async () => {
-    const keys = Array.from({ length: FULL_STORE_ENTRIES }, (_, n) => `fill:${n}`);
     const value = makeValue(0, 100);
-    await kit.loadBatches(
-      { keys, valueAt: () => value, batch: 1000 },
-      kit.larderLoader(kit.loaderCache(full.store, kit.BENCH_CACHE_PREFIX)),
-    );
+    const keyAt = (n: number) => `fill:${n}`;
+    const plan = { count: FULL_STORE_ENTRIES, keyAt, valueAt: () => value, batch: 1000 };
+    await kit.loadBatches(plan, kit.larderLoader(kit.loaderCache(full.store, kit.BENCH_CACHE_PREFIX)));
   };
-  const teardown = kit.once(async () => {
-    map.clear();
-    await larder.close();
-    await full.close();
-  });
   return {
     name: 'memory',
     rawClient: 'Map of JSON strings',
@@ -52,47 +75,12 @@ export async function createMemoryBackend(): Promise<BenchBackend> {
     ...kit.EMBEDDED,
     fullStore: { larder: full, fill },
     larder,
-    raw,
-    measureMemory: measureHeap,
-    teardown,
-  };
-}
-
-// The bench's own heap holds other data; a full collection before and after each load makes the
-// delta the entries alone (--expose-gc, turned on here rather than on the command line).
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapBytes(): number {
-  gc();
-  gc();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.external;
-}
-
-/** Heap + external bytes added by `load.count` entries in a fresh MemoryStore (or a bare Map of JSON strings). */
-async function measureHeap(side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> {
-  const plan = kit.memoryPlan(side, load);
-  const before = heapBytes();
-  let kept: Cache | Map<string, string>;
-  if (side === 'larder') {
-    const store = memoryStore({ maxEntries: load.count + 1000, maxBytes: 2 ** 46, maxValueBytes: 2 ** 30 });
-    kept = kit.loaderCache(store);
-    await kit.loadBatches(plan, kit.larderLoader(kept));
-  } else {
-    // Keys built in the loop, not taken from the plan (made before the first reading), so they count.
-    kept = new Map<string, string>();
-    for (let i = 0; i < load.count; i++)
-      kept.set(`larder:1:${memoryKey(i)}`, JSON.stringify(plan.valueAt(i)));
-  }
-  const bytes = heapBytes() - before;
-  if (kept instanceof Map) kept.clear();
-  else await kept.close();
-  return {
-    bytes,
-    method:
-      side === 'larder'
-        ? 'V8 heap + external bytes delta (after full GCs)'
-        : 'same, for a Map<string, string>',
+    raw: mapDriver(map),
+    memory,
+    teardown: kit.once(async () => {
+      map.clear();
+      await larder.close();
+      await full.close();
+    }),
   };
 }

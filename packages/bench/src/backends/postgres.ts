@@ -1,9 +1,8 @@
-import type { Cache } from '@larder/core';
 import pg from 'pg';
-import type { BenchBackend, Entries, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import type { BenchBackend, Entries, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, guarded, openServer } from './load.js';
+import { closeQuietly, openServer, tearDownAndThrow } from './load.js';
 
 type PostgresModule = typeof import('@larder/backend-db/postgres');
 
@@ -41,11 +40,8 @@ function rawDriver(pool: pg.Pool): RawDriver {
   const upsert = 'ON CONFLICT (key) DO UPDATE SET';
   return {
     get: async (key) => {
-      const { rows } = await query<{ value: Buffer }>(
-        'get',
-        `SELECT value FROM ${RAW_TABLE} WHERE key = $1`,
-        [key],
-      );
+      const text = `SELECT value FROM ${RAW_TABLE} WHERE key = $1`;
+      const { rows } = await query<{ value: Buffer }>('get', text, [key]);
       return kit.decodeRaw(rows[0]?.value);
     },
     set: async (key, value) => {
@@ -79,72 +75,47 @@ export async function createPostgresBackend(context: LoadContext): Promise<Bench
   const { handle, pkg } = open;
   const connectionString = handle.url;
   const unbounded = { connectionString, maxEntries: Number.POSITIVE_INFINITY };
-  const store = pkg.postgresStore({ ...unbounded, table: LARDER_TABLE, max: POOL_SIZE });
+  const larder = kit.benchCache(pkg.postgresStore({ ...unbounded, table: LARDER_TABLE, max: POOL_SIZE }));
   // The raw pool as a user gets it, with the 'error' listener every app needs.
   const pool = new pg.Pool({ connectionString, max: POOL_SIZE });
   pool.on('error', () => {});
-  return guarded(
-    handle,
-    async () => {
-      await store.close();
-      await pool.end();
-    },
-    async () => {
-      await createRawTables(pool, RAW_TABLE);
-      const larder = kit.benchCache(store);
-      const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
-        const plan = kit.memoryPlan(side, load);
-
-        const table = side === 'larder' ? LARDER_MEMORY_TABLE : RAW_MEMORY_TABLE;
-        await pool.query(`DROP TABLE IF EXISTS ${table}`);
-        let cache: Cache | undefined;
-        try {
-          if (side === 'larder') {
-            cache = kit.loaderCache(pkg.postgresStore({ ...unbounded, table, pruneInterval: 0, max: 4 }));
-            // Create the table and its index first, so the delta is the data alone.
-            await cache.set('probe', 1);
-            await cache.delete('probe');
-          } else {
-            await createRawTables(pool, table);
-          }
-          const before = await relationBytes(pool, table);
-          await kit.loadBatches(plan, cache ? kit.larderLoader(cache) : rawLoader(pool, table));
-          return {
-            bytes: (await relationBytes(pool, table)) - before,
-            method: side === 'larder' ? 'pg_total_relation_size delta of the table' : 'same, bare table',
-          };
-        } finally {
-          await closeQuietly(cache);
-          await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => {});
-        }
-      };
+  const dropTables = (...tables: string[]) => pool.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`);
+  const teardown = kit.once(async () => {
+    await closeQuietly(larder);
+    await dropTables(LARDER_TABLE, RAW_TABLE, RAW_COUNTER_TABLE).catch(() => {});
+    await pool.end().catch(() => {});
+    await handle.stop();
+  });
+  await createRawTables(pool, RAW_TABLE).catch(tearDownAndThrow(teardown));
+  const memory: MemoryProbe = {
+    methods: { larder: 'pg_total_relation_size delta of the table', raw: 'same, bare table' },
+    async open(side) {
+      const table = side === 'larder' ? LARDER_MEMORY_TABLE : RAW_MEMORY_TABLE;
+      await dropTables(table);
+      const store = () => pkg.postgresStore({ ...unbounded, table, pruneInterval: 0, max: 4 });
+      const cache = side === 'larder' ? await kit.primedLoader(store()) : undefined;
+      if (cache === undefined) await createRawTables(pool, table);
       return {
-        ...open.common,
-        name: 'postgres',
-        rawClient: 'pg prepared statements, pool of 10',
-        larder,
-        raw: rawDriver(pool),
-        settle: async () => {
-          // Vacuum here, before each case, never in the background during a timed round: the write
-          // cases leave tens of thousands of dead rows, enough to start autovacuum.
-          const tables = [LARDER_TABLE, RAW_TABLE, RAW_COUNTER_TABLE];
-          for (const table of tables) {
-            await pool.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`).catch(() => {});
-          }
-          await pool.query(`VACUUM ANALYZE ${tables.join(', ')}`);
-          // A superuser only (the testkit's servers); elsewhere the next checkpoint comes when it comes.
-          await pool.query('CHECKPOINT').catch(() => {});
+        write: cache ? kit.larderLoader(cache) : rawLoader(pool, table),
+        bytes: () => relationBytes(pool, table),
+        close: async () => {
+          await closeQuietly(cache);
+          await dropTables(table).catch(() => {});
         },
-        measureMemory,
-        teardown: kit.once(async () => {
-          await closeQuietly(larder);
-          await pool
-            .query(`DROP TABLE IF EXISTS ${LARDER_TABLE}, ${RAW_TABLE}, ${RAW_COUNTER_TABLE}`)
-            .catch(() => {});
-          await pool.end().catch(() => {});
-          await handle.stop();
-        }),
       };
     },
-  );
+  };
+  // Vacuum here, before each case, never in the background during a timed round: the write
+  // cases leave tens of thousands of dead rows, enough to start autovacuum.
+  const settle = async () => {
+    const tables = [LARDER_TABLE, RAW_TABLE, RAW_COUNTER_TABLE];
+    const noAutovacuum = (table: string) => `ALTER TABLE ${table} SET (autovacuum_enabled = false)`;
+    for (const table of tables) await pool.query(noAutovacuum(table)).catch(() => {});
+    await pool.query(`VACUUM ANALYZE ${tables.join(', ')}`);
+    // A superuser only (the testkit's servers); elsewhere the next checkpoint comes when it comes.
+    await pool.query('CHECKPOINT').catch(() => {});
+  };
+  const rawClient = 'pg prepared statements, pool of 10';
+  const raw = rawDriver(pool);
+  return { ...open.common, name: 'postgres', rawClient, larder, raw, settle, memory, teardown };
 }

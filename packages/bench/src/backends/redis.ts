@@ -1,10 +1,9 @@
-import type { Cache } from '@larder/core';
 import { Redis } from 'ioredis';
 import { rawKeysWritten } from '../data.js';
-import type { BenchBackend, MemoryLoad, MemorySideName, RawDriver } from './backend.js';
+import type { BenchBackend, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import type { LoadContext } from './index.js';
-import { closeQuietly, guarded, openServer } from './load.js';
+import { closeQuietly, openServer, tearDownAndThrow } from './load.js';
 
 type RedisModule = typeof import('@larder/backend-redis');
 
@@ -37,66 +36,44 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
   );
   const { handle, pkg } = open;
   const url = handle.url;
-  const store = pkg.redisStore({ url, logger: kit.QUIET });
+  const larder = kit.benchCache(pkg.redisStore({ url, logger: kit.QUIET }));
   // The raw client as a user gets it: ioredis defaults, plus an error listener so outages do not print.
   const client = new Redis(url, { lazyConnect: true });
   client.on('error', () => {});
-  return guarded(
-    handle,
-    async () => {
-      await store.close();
-      client.disconnect();
-    },
-    async () => {
-      await client.connect();
-      const larder = kit.benchCache(store);
-      const measureMemory = async (side: MemorySideName, load: MemoryLoad) => {
-        const plan = kit.memoryPlan(side, load);
-        const { keys } = plan;
-        const used = async () => usedMemory(await client.info('memory'));
-        // Each side loads into its own empty logical database (14, 15), so each pays for growing
-        // its own key and expiry tables (a side loaded after the other would find them grown).
-        const db = side === 'larder' ? 14 : 15;
-        const sideClient = client.duplicate({ db });
-        sideClient.on('error', () => {});
-        let cache: Cache | undefined;
-        const before = await used();
-        try {
-          if (side === 'larder') {
-            cache = kit.loaderCache(pkg.redisStore({ url, logger: kit.QUIET, redis: { db } }));
-            await kit.loadBatches(plan, kit.larderLoader(cache));
-          } else {
-            await kit.loadBatches(plan, (e) => rawDriver(sideClient).load(e));
-          }
-          const bytes = (await used()) - before;
-          return { bytes, method: side === 'larder' ? 'Redis INFO used_memory delta' : 'same, for SET … EX' };
-        } finally {
-          load.phase.update(`${side}: deleting`);
+  const teardown = kit.once(async () => {
+    if (handle.source !== 'local') {
+      // A shared server: remove only what the bench wrote.
+      await larder.clear().catch(() => {});
+      await kit.inChunks(rawKeysWritten(context.options.keys), (chunk) =>
+        client.unlink(...chunk).catch(() => 0),
+      );
+    }
+    await closeQuietly(larder);
+    client.disconnect();
+    await handle.stop();
+  });
+  await client.connect().catch(tearDownAndThrow(teardown));
+  const memory: MemoryProbe = {
+    methods: { larder: 'Redis INFO used_memory delta', raw: 'same, for SET … EX' },
+    async open(side) {
+      // Each side loads into its own empty logical database (14, 15), so each pays for growing
+      // its own key and expiry tables (a side loaded after the other would find them grown).
+      const db = side === 'larder' ? 14 : 15;
+      const sideClient = client.duplicate({ db });
+      sideClient.on('error', () => {});
+      const store = side === 'larder' ? pkg.redisStore({ url, logger: kit.QUIET, redis: { db } }) : undefined;
+      const cache = store && kit.loaderCache(store);
+      return {
+        write: cache ? kit.larderLoader(cache) : rawDriver(sideClient).load,
+        bytes: async () => usedMemory(await client.info('memory')),
+        close: async (keys) => {
           await kit.inChunks(keys, (chunk) => (cache ? cache.deleteMany(chunk) : sideClient.del(...chunk)));
           await closeQuietly(cache);
           sideClient.disconnect();
-        }
-      };
-      return {
-        ...open.common,
-        name: 'redis',
-        rawClient: 'ioredis GET/SET',
-        larder,
-        raw: rawDriver(client),
-        measureMemory,
-        teardown: kit.once(async () => {
-          if (handle.source !== 'local') {
-            // A shared server: remove only what the bench wrote.
-            await larder.clear().catch(() => {});
-            await kit.inChunks(rawKeysWritten(context.options.keys), (chunk) =>
-              client.unlink(...chunk).catch(() => 0),
-            );
-          }
-          await closeQuietly(larder);
-          client.disconnect();
-          await handle.stop();
-        }),
+        },
       };
     },
-  );
+  };
+  const raw = rawDriver(client);
+  return { ...open.common, name: 'redis', rawClient: 'ioredis GET/SET', larder, raw, memory, teardown };
 }

@@ -1,14 +1,7 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type {
-  BenchBackend,
-  Entries,
-  MemoryLoad,
-  MemoryReading,
-  MemorySideName,
-  RawDriver,
-} from './backend.js';
+import type { BenchBackend, Entries, MemoryProbe, RawDriver } from './backend.js';
 import * as kit from './backend.js';
 import { closeQuietly, importPackage } from './load.js';
 
@@ -43,7 +36,7 @@ function rawDriver(db: Database.Database): RawDriver {
       'INSERT INTO bench_raw (key, value) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value',
     )
     .pluck();
-  const putMany = db.transaction((entries: readonly (readonly [string, unknown])[]) => {
+  const putMany = db.transaction((entries: Entries) => {
     for (const [key, value] of entries) put.run(key, Buffer.from(kit.encodeRaw(value)));
   });
   return {
@@ -55,20 +48,13 @@ function rawDriver(db: Database.Database): RawDriver {
       return keys.map((key) => kit.decodeRaw(found.get(key)));
     },
     incr: async (key) => incr.all(key)[0],
-    load: async (entries) => {
-      putMany(entries);
-    },
+    load: async (entries) => putMany(entries),
   };
 }
 
-/** File bytes after folding the WAL back in: what the data costs on disk. */
-function fileBytes(path: string): number {
-  const db = new Database(path);
-  try {
-    db.pragma('wal_checkpoint(TRUNCATE)');
-  } finally {
-    db.close();
-  }
+/** File bytes after `db` folds the write-ahead log back in: what the data costs on disk. */
+function fileBytes(db: Database.Database, path: string): number {
+  db.pragma('wal_checkpoint(TRUNCATE)');
   const wal = `${path}-wal`;
   return statSync(path).size + (existsSync(wal) ? statSync(wal).size : 0);
 }
@@ -81,50 +67,44 @@ function removeDb(path: string): void {
 export async function createSqliteBackend(tempDir: string): Promise<BenchBackend> {
   const { sqliteStore } = await importPackage<SqliteModule>('@larder/backend-db/sqlite');
   // Culling off: the bench measures speed, not the size cap.
-  const store = sqliteStore({ path: join(tempDir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
+  const unbounded = (path: string) => ({ path, maxEntries: Number.POSITIVE_INFINITY });
+  const store = sqliteStore(unbounded(join(tempDir, 'larder.db')));
   const larder = kit.benchCache(store);
   const version = String(store.client.prepare('SELECT sqlite_version()').pluck().get());
   const rawDb = openRaw(join(tempDir, 'raw.db'));
-  const raw = rawDriver(rawDb);
-  const disconnect = kit.once(async () => {
-    await closeQuietly(larder);
-    rawDb.close();
-  });
-
-  const measureMemory = async (side: MemorySideName, load: MemoryLoad): Promise<MemoryReading> => {
-    const path = join(tempDir, `memory-${side}.db`);
-    removeDb(path);
-    const unbounded = { path, maxEntries: Number.POSITIVE_INFINITY, pruneInterval: 0 };
-    const cache = side === 'larder' ? kit.loaderCache(sqliteStore(unbounded)) : undefined;
-    const db = cache ? undefined : openRaw(path);
-    try {
-      // The table (and index) exist before the first reading, so the delta is the data alone.
-      await cache?.set('probe', 1);
-      await cache?.delete('probe');
-      const before = fileBytes(path);
-      const write = cache ? kit.larderLoader(cache) : (entries: Entries) => rawDriver(db!).load(entries);
-      await kit.loadBatches(kit.memoryPlan(side, load), write, 1);
-      await cache?.close();
-      db?.close();
-      const method =
-        side === 'larder' ? 'SQLite file size delta after wal_checkpoint(TRUNCATE)' : 'same, bare table';
-      return { bytes: fileBytes(path) - before, method };
-    } finally {
-      await closeQuietly(cache);
-      if (db?.open) db.close();
+  const memory: MemoryProbe = {
+    methods: { larder: 'SQLite file size delta after wal_checkpoint(TRUNCATE)', raw: 'same, bare table' },
+    async open(side) {
+      const path = join(tempDir, `memory-${side}.db`);
       removeDb(path);
-    }
+      const memoryStore =
+        side === 'larder' ? sqliteStore({ ...unbounded(path), pruneInterval: 0 }) : undefined;
+      const cache = memoryStore && (await kit.primedLoader(memoryStore));
+      const db = memoryStore?.client ?? openRaw(path);
+      return {
+        write: cache ? kit.larderLoader(cache) : rawDriver(db).load,
+        bytes: async () => fileBytes(db, path),
+        close: async () => {
+          await closeQuietly(cache);
+          if (db.open) db.close();
+          removeDb(path);
+        },
+        parallel: 1,
+      };
+    },
   };
-
   return {
     name: 'sqlite',
     rawClient: 'better-sqlite3 prepared statements',
     server: { version: `SQLite ${version}`, source: 'embedded', address: tempDir },
     ...kit.EMBEDDED,
     larder,
-    raw,
-    measureMemory,
+    raw: rawDriver(rawDb),
+    memory,
     // The files go with the run's temp dir.
-    teardown: disconnect,
+    teardown: kit.once(async () => {
+      await closeQuietly(larder);
+      rawDb.close();
+    }),
   };
 }

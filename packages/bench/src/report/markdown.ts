@@ -1,6 +1,5 @@
-import { formatBytes } from '../format.js';
 import type { BenchResults } from '../types.js';
-import { allTables, referenceTable, type Table } from './tables.js';
+import { allTables, environmentLine, referenceTable, serverText, type Table } from './tables.js';
 
 /** Escapes text for a Markdown table cell. */
 export const escapeCell = (text: string): string =>
@@ -19,8 +18,7 @@ export function renderMarkdown(results: BenchResults): string {
   const env = results.environment;
   const o = results.options;
   const [summary, ...backends] = allTables(results);
-  const lines: string[] = [`# Larder bench, ${env.date}`, ''];
-  if (summary !== undefined) lines.push(markdownTable(summary, '##'), '');
+  const lines = [`# Larder bench, ${env.date}`, '', markdownTable(summary!, '##'), ''];
   lines.push(markdownTable(referenceTable(), '##'), '');
   if (backends.length > 0) lines.push('## Full results', '');
   for (const table of backends) lines.push(markdownTable(table, '###'), '');
@@ -29,22 +27,19 @@ export function renderMarkdown(results: BenchResults): string {
     for (const s of results.skipped) lines.push(`- **${s.name}**: ${s.reason} To enable it: ${s.fix}`);
     lines.push('');
   }
+  const packages = Object.entries(env.packages).map(([n, v]) => `${n} ${v}`);
   lines.push(
     '## Environment',
     '',
+    `- ${environmentLine(results)}`,
     `- Node ${env.node} (V8 ${env.v8}), ${env.os}`,
-    `- CPU: ${env.cpuModel}, ${env.cpuCores} cores; ${formatBytes(env.totalMemoryBytes)} RAM; load average at start ${env.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
     ...results.backends.map(
-      (b) =>
-        `- ${b.name}: ${b.server.source === 'embedded' ? 'embedded' : `${b.server.source} server ${b.server.version} at ${b.server.address}`}; raw = ${b.rawClient}`,
+      (b) => `- ${b.name}: ${serverText(b)} at ${b.server.address}; raw = ${b.rawClient}`,
     ),
     `- Options: ${o.quick ? 'quick, ' : ''}${o.peers ? 'peers, ' : ''}values ${o.valueSize} B, concurrency ${o.concurrency.join(', ')}, ` +
       `${o.rounds} rounds of ${o.durationMs} ms per side after ${o.warmupMs} ms of warm-up, ${o.keys} keys loaded, ` +
       `${o.memoryKeys} keys for memory, ${o.inFlight} in flight, faults of ${o.faultMs} ms, seed ${o.seed}`,
-    `- Packages: ${Object.entries(env.packages)
-      .map(([n, v]) => `${n} ${v}`)
-      .join(', ')}`,
-    `- Wall time: ${results.seconds.toFixed(0)} s`,
+    `- Packages: ${packages.join(', ')}`,
     '',
   );
   return lines.join('\n');

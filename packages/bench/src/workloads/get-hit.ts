@@ -4,7 +4,6 @@ import { startIndex, type Workload } from './workload.js';
 export const getHit: Workload = {
   id: 'get-hit',
   title: 'get (hit)',
-  keysPerOp: 1,
   op(driver, data, worker) {
     const { keys, order, mask } = data;
     let i = startIndex(worker);

@@ -7,7 +7,6 @@ import { startIndex, type Workload } from './workload.js';
 export const getHot: Workload = {
   id: 'get-hot',
   title: 'get (90 % on 10 % of keys)',
-  keysPerOp: 1,
   backends: ['redis'],
   op(driver, data, worker) {
     const { keys, hotOrder, mask } = data;

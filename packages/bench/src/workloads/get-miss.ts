@@ -4,7 +4,6 @@ import { startIndex, type Workload } from './workload.js';
 export const getMiss: Workload = {
   id: 'get-miss',
   title: 'get (miss)',
-  keysPerOp: 1,
   op(driver, data, worker) {
     const { missingKeys } = data;
     const wrap = missingKeys.length - 1;

@@ -4,7 +4,6 @@ import { startIndex, type Workload } from './workload.js';
 export const incr: Workload = {
   id: 'incr',
   title: 'incr',
-  keysPerOp: 1,
   op(driver, data, worker) {
     const { counterKeys, order, mask } = data;
     const wrap = counterKeys.length - 1;

@@ -10,13 +10,6 @@ import { setFull } from './set-full.js';
 import type { Workload } from './workload.js';
 
 /** Every timed workload by id. */
-export const WORKLOADS: Record<WorkloadId, Workload> = {
-  'get-hit': getHit,
-  'get-hot': getHot,
-  'get-miss': getMiss,
-  set,
-  'set-full': setFull,
-  'get-many': getMany,
-  mixed,
-  incr,
-};
+export const WORKLOADS = Object.fromEntries(
+  [getHit, getHot, getMiss, set, setFull, getMany, mixed, incr].map((w) => [w.id, w]),
+) as Record<WorkloadId, Workload>;

@@ -4,7 +4,6 @@ import { startIndex, type Workload } from './workload.js';
 export const mixed: Workload = {
   id: 'mixed',
   title: 'mixed 90/10',
-  keysPerOp: 1,
   op(driver, data, worker) {
     const { keys, order, writes, mask, values } = data;
     const pool = values.length;

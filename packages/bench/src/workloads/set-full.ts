@@ -12,7 +12,6 @@ let keys: string[] | undefined;
 export const setFull: Workload = {
   id: 'set-full',
   title: 'set (full store)',
-  keysPerOp: 1,
   backends: ['memory'],
   op(driver, data, worker) {
     const { values } = data;

@@ -4,7 +4,6 @@ import { startIndex, type Workload } from './workload.js';
 export const set: Workload = {
   id: 'set',
   title: 'set',
-  keysPerOp: 1,
   op(driver, data, worker) {
     const { keys, order, mask, values } = data;
     const pool = values.length;

@@ -13,8 +13,8 @@ export type Op = () => Promise<boolean>;
 export interface Workload {
   readonly id: WorkloadId;
   readonly title: string;
-  /** Keys read or written by one operation. */
-  readonly keysPerOp: number;
+  /** Keys read or written by one operation. @default 1 */
+  readonly keysPerOp?: number;
   /** The only backends it runs on; every backend when absent. */
   readonly backends?: readonly BackendName[];
   /**
