@@ -12,6 +12,7 @@ import { batchIndexes, CHUNK, keyNodes } from './cluster.js';
 import { ConnectionState } from './connection-state.js';
 import { isWrongType } from './errors.js';
 import { type RedisStoreLogger, type RedisStoreOptions, redisSettings } from './options.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 export type { RedisStoreLogger, RedisStoreOptions } from './options.js';
 
@@ -59,6 +60,7 @@ export class RedisStore implements Store {
   readonly #state: ConnectionState;
   readonly #gets: ReadCoalescer<Bytes> | undefined;
   readonly #exists: ReadCoalescer<boolean> | undefined;
+  readonly #writes: WriteCoalescer;
   #warnedNoEviction = false;
   #configDenied = false;
   #closing: Promise<void> | undefined;
@@ -84,6 +86,7 @@ export class RedisStore implements Store {
       this.#gets = new ReadCoalescer((keys) => this.#fetchValues(keys), settings.maxBatchKeys);
       this.#exists = new ReadCoalescer((keys) => this.#fetchExists(keys), settings.maxBatchKeys);
     }
+    this.#writes = new WriteCoalescer(this.client, settings.maxBatchKeys, () => this.#state.closed);
     this.#state = new ConnectionState(
       this.client,
       this.#endpoint,
@@ -127,7 +130,7 @@ export class RedisStore implements Store {
   }
 
   set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    return this.#run('set', key, async () => {
+    return this.#queue('set', key, async () => {
       this.#checkValue(value, key);
       await this.#setOne(key, value, ttlMs);
     });
@@ -138,7 +141,7 @@ export class RedisStore implements Store {
       if (entries.length === 0) return;
       for (const { key, value } of entries) this.#checkValue(value, key);
       if (this.#cluster) {
-        // Each SET is single-key; ioredis routes it to the slot's master.
+        // Each SET is single-key; the write coalescer pipelines them per slot.
         await Promise.all(entries.map(({ key, value, ttlMs }) => this.#setOne(key, value, ttlMs)));
         return;
       }
@@ -155,13 +158,11 @@ export class RedisStore implements Store {
   }
 
   add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
-    return this.#run('add', key, async () => {
+    return this.#queue('add', key, async () => {
       this.#checkValue(value, key);
-      const reply =
-        ttlMs === Number.POSITIVE_INFINITY
-          ? await this.client.set(key, toBuffer(value), 'NX')
-          : await this.client.set(key, toBuffer(value), 'PX', pxOf(ttlMs), 'NX');
-      return reply !== null;
+      const args = setArgs(key, value, ttlMs);
+      args.push('NX');
+      return (await this.#writes.send('set', key, args)) !== null;
     });
   }
 
@@ -184,14 +185,14 @@ export class RedisStore implements Store {
   }
 
   incr(key: string, delta: number, ttlMs: number): Promise<number> {
-    return this.#run('incr', key, async () => {
+    return this.#queue('incr', key, async () => {
       const ttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
       let reply: unknown;
       try {
-        reply = await this.client.evalsha(INCR_SHA, 1, key, delta, ttl);
+        reply = await this.#writes.send('evalsha', key, [INCR_SHA, 1, key, delta, ttl]);
       } catch (error) {
         if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-        reply = await this.client.eval(INCR_SCRIPT, 1, key, delta, ttl);
+        reply = await this.#writes.send('eval', key, [INCR_SCRIPT, 1, key, delta, ttl]);
       }
       return Number(reply);
     });
@@ -306,6 +307,8 @@ export class RedisStore implements Store {
 
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
+    // Writes accepted before close go out ahead of QUIT, as lone commands would have.
+    this.#writes.flush();
     this.#state.close(!this.#owned);
     this.#closing = this.#shutdown();
     return this.#closing;
@@ -338,7 +341,16 @@ export class RedisStore implements Store {
     }
   }
 
+  /** Runs a command once the client can take it, after the writes queued before it (so a read sees them). */
   #run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
+    return this.#state.run(operation, key, () => {
+      this.#writes.flush();
+      return command();
+    });
+  }
+
+  /** Runs a command that queues its write in this tick's batch. */
+  #queue<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
     return this.#state.run(operation, key, command);
   }
 
@@ -387,9 +399,9 @@ export class RedisStore implements Store {
     });
   }
 
+  /** One SET, sent with the other writes of this tick in one pipeline. */
   #setOne(key: string, value: Uint8Array, ttlMs: number): Promise<unknown> {
-    if (ttlMs === Number.POSITIVE_INFINITY) return this.client.set(key, toBuffer(value));
-    return this.client.set(key, toBuffer(value), 'PX', pxOf(ttlMs));
+    return this.#writes.send('set', key, setArgs(key, value, ttlMs));
   }
 
   #batches<K extends string | Bytes>(keys: readonly K[]): K[][] {
@@ -435,6 +447,12 @@ export function redisStore(options?: RedisStoreOptions | string | Redis | Cluste
 
 function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The arguments of `SET key value [PX ms]`. */
+function setArgs(key: string, value: Uint8Array, ttlMs: number): (string | Buffer | number)[] {
+  if (ttlMs === Number.POSITIVE_INFINITY) return [key, toBuffer(value)];
+  return [key, toBuffer(value), 'PX', pxOf(ttlMs)];
 }
 
 /** PX takes a positive integer; the cache already hands over whole ms, this only guards the wire. */
