@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { type CacheError, ValueTooLargeError } from '@larder/core';
+import { type CacheError, NotIntegerError, ValueTooLargeError } from '@larder/core';
 import {
   ReadCoalescer,
   type Store,
@@ -24,27 +23,12 @@ const MAX_KEY_BYTES = 1024;
 /** SCAN page size for `clear` and `keys`. */
 const SCAN_COUNT = 500;
 
-// Creates a missing key with its TTL in the same atomic step; an existing key keeps its expiry.
-// EXISTS (not "result == delta and PTTL == -1") is the exact test: a key holding "0" without
-// expiry must not gain one. A result past ±(2^53 - 1) is taken back inside the script (so no
-// one ever reads it, and with INCRBY only, the one counter command an ACL user is granted) and refused: JavaScript numbers hold integers exactly only up to there.
-// The new value goes back as its decimal text: ioredis misreads integer replies near 2^53.
-const INCR_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if value > 9007199254740991 or value < -9007199254740991 then
-  local back = string.sub(ARGV[1], 1, 1) == '-' and string.sub(ARGV[1], 2) or ('-' .. ARGV[1])
-  if ARGV[1] ~= '0' then redis.call('INCRBY', KEYS[1], back) end
-  return redis.error_reply('LARDER_UNSAFE_INTEGER incr would leave the safe-integer range')
-end
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return redis.call('GET', KEYS[1])`;
-const INCR_SHA = createHash('sha1').update(INCR_SCRIPT).digest('hex');
-
 const noop = () => {};
 
 /**
  * Larder's Redis backend over ioredis: standalone, TLS, ACL users and Cluster. One round
- * trip per operation, concurrent reads coalesced into MGET, typed errors without secrets,
+ * trip per operation, concurrent reads coalesced into MGET, concurrent writes into one
+ * pipeline and concurrent `incr`s into one script call, typed errors without secrets,
  * and a client tuned so that outages degrade fast and recover within seconds.
  */
 export class RedisStore implements Store {
@@ -186,15 +170,14 @@ export class RedisStore implements Store {
 
   incr(key: string, delta: number, ttlMs: number): Promise<number> {
     return this.#queue('incr', key, async () => {
-      const ttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
-      let reply: unknown;
-      try {
-        reply = await this.#writes.send('evalsha', key, [INCR_SHA, 1, key, delta, ttl]);
-      } catch (error) {
-        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-        reply = await this.#writes.send('eval', key, [INCR_SCRIPT, 1, key, delta, ttl]);
+      if (!Number.isSafeInteger(delta)) {
+        throw new NotIntegerError(`incr delta must be a safe integer, got ${String(delta)}`, {
+          key,
+          store: 'redis',
+        });
       }
-      return Number(reply);
+      const ttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
+      return Number(await this.#writes.incr(key, delta, ttl));
     });
   }
 
