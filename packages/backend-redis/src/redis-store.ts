@@ -348,6 +348,12 @@ export class RedisStore implements Store {
   }
 
   async #mget(keys: readonly string[]): Promise<(Bytes | undefined)[]> {
+    if (!this.#cluster && keys.length <= CHUNK) {
+      // The common case: one MGET, its reply array reused as the result (a nil is a miss).
+      const found: (Bytes | null | undefined)[] = await this.client.mgetBuffer(keys as string[]);
+      for (let i = 0; i < found.length; i++) if (found[i] === null) found[i] = undefined;
+      return found as (Bytes | undefined)[];
+    }
     const values = new Array<Bytes | undefined>(keys.length);
     await Promise.all(
       batchIndexes(keys, this.#cluster).map(async (indexes) => {
