@@ -114,9 +114,11 @@ export class RedisStore implements Store {
   }
 
   set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    return this.#queue('set', key, async () => {
+    // Not `async`: a throw here is turned into a rejection by the connection state, and the
+    // hot path saves a promise per call.
+    return this.#queue('set', key, () => {
       this.#checkValue(value, key);
-      await this.#setOne(key, value, ttlMs);
+      return this.#setOne(key, value, ttlMs);
     });
   }
 
@@ -389,8 +391,8 @@ export class RedisStore implements Store {
   }
 
   /** One SET, sent with the other writes of this tick in one pipeline. */
-  #setOne(key: string, value: Uint8Array, ttlMs: number): Promise<unknown> {
-    return this.#writes.send('set', key, setArgs(key, value, ttlMs));
+  #setOne(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    return this.#writes.send('set', key, setArgs(key, value, ttlMs), true) as Promise<void>;
   }
 
   #batches<K extends string | Bytes>(keys: readonly K[]): K[][] {

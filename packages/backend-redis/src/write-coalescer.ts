@@ -11,6 +11,8 @@ interface Write {
   key: string;
   command: string;
   args: Arg[];
+  /** Resolve with `undefined` instead of the reply (a SET's 'OK' says nothing). */
+  quiet: boolean;
   resolve: (reply: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -27,12 +29,17 @@ interface Count {
 
 type Queued = Write | Count;
 
-/** One command of a flush and what to do with its reply. */
-interface Op {
+/** Every `incr` of a batch, as one call of the counter script (by SHA, or by text after NOSCRIPT). */
+interface CountCall {
+  count: true;
+  counts: Count[];
+  script: string;
   command: string;
   args: Arg[];
-  settle: (error: Error | null, reply: unknown) => void;
 }
+
+/** One command of a flush. */
+type Op = Write | CountCall;
 
 /**
  * Sends the writes issued in one tick together: the SETs as one pipeline (one socket write and
@@ -56,10 +63,10 @@ export class WriteCoalescer {
     this.#closed = closed;
   }
 
-  /** Queues `command key ...` for this tick's batch; resolves with its own reply. */
-  send(command: string, key: string, args: Arg[]): Promise<unknown> {
+  /** Queues `command key ...` for this tick's batch; resolves with its own reply (`undefined` when `quiet`). */
+  send(command: string, key: string, args: Arg[], quiet = false): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#push({ count: false, key, command, args, resolve, reject });
+      this.#push({ count: false, key, command, args, quiet, resolve, reject });
     });
   }
 
@@ -107,17 +114,10 @@ export class WriteCoalescer {
     const ops: Op[] = [];
     const counts: Count[] = [];
     for (const queued of batch) {
-      if (queued.count) {
-        counts.push(queued);
-      } else {
-        ops.push({
-          command: queued.command,
-          args: queued.args,
-          settle: (error, reply) => (error === null ? queued.resolve(reply) : queued.reject(error)),
-        });
-      }
+      if (queued.count) counts.push(queued);
+      else ops.push(queued);
     }
-    if (counts.length > 0) ops.push(this.#countOp(counts, INCR_SHA));
+    if (counts.length > 0) ops.push(countCall(counts, INCR_SHA));
     this.#exec(ops);
   }
 
@@ -126,8 +126,8 @@ export class WriteCoalescer {
       // A lone command keeps the client's own routing and redirection handling.
       const op = ops[0]!;
       this.#client.call(op.command, ...op.args).then(
-        (reply) => op.settle(null, reply),
-        (error: Error) => op.settle(error, undefined),
+        (reply) => this.#settle(op, null, reply),
+        (error: Error) => this.#settle(op, error, undefined),
       );
       return;
     }
@@ -137,42 +137,46 @@ export class WriteCoalescer {
       (results) => {
         for (let i = 0; i < ops.length; i++) {
           const result = results?.[i];
-          if (result === undefined) ops[i]!.settle(new Error('the pipeline was aborted'), undefined);
-          else ops[i]!.settle(result[0], result[1]);
+          if (result === undefined) this.#settle(ops[i]!, new Error('the pipeline was aborted'), undefined);
+          else this.#settle(ops[i]!, result[0], result[1]);
         }
       },
       (error: Error) => {
-        for (const op of ops) op.settle(error, undefined);
+        for (const op of ops) this.#settle(op, error, undefined);
       },
     );
   }
 
-  /** The counter script over `counts`, by its SHA (or its text once the server says NOSCRIPT). */
-  #countOp(counts: Count[], script: string): Op {
-    const args: Arg[] = [script, counts.length];
-    for (const count of counts) args.push(count.key);
-    for (const count of counts) args.push(count.delta, count.ttl);
-    return {
-      command: script === INCR_SHA ? 'evalsha' : 'eval',
-      args,
-      settle: (error, reply) => {
-        if (error === null) {
-          const replies = reply as unknown[];
-          for (let i = 0; i < counts.length; i++) {
-            const value = replies[i];
-            if (value instanceof Error) counts[i]!.reject(value);
-            else counts[i]!.resolve(value);
-          }
-        } else if (script === INCR_SHA && error.message.startsWith('NOSCRIPT')) {
-          this.#exec([this.#countOp(counts, INCR_SCRIPT)]);
-        } else if (counts.length > 1 && error.message.startsWith('NOPERM')) {
-          // The ACL refused the whole call (a key outside the user's patterns) before it ran:
-          // each counter again on its own, so the refusal reaches only its caller.
-          this.#exec(counts.map((count) => this.#countOp([count], script)));
-        } else {
-          for (const count of counts) count.reject(error);
-        }
-      },
-    };
+  #settle(op: Op, error: Error | null, reply: unknown): void {
+    if (!op.count) {
+      if (error !== null) op.reject(error);
+      else op.resolve(op.quiet ? undefined : reply);
+      return;
+    }
+    const { counts, script } = op;
+    if (error === null) {
+      const replies = reply as unknown[];
+      for (let i = 0; i < counts.length; i++) {
+        const value = replies[i];
+        if (value instanceof Error) counts[i]!.reject(value);
+        else counts[i]!.resolve(value);
+      }
+    } else if (script === INCR_SHA && error.message.startsWith('NOSCRIPT')) {
+      this.#exec([countCall(counts, INCR_SCRIPT)]);
+    } else if (counts.length > 1 && error.message.startsWith('NOPERM')) {
+      // The ACL refused the whole call (a key outside the user's patterns) before it ran:
+      // each counter again on its own, so the refusal reaches only its caller.
+      this.#exec(counts.map((count) => countCall([count], script)));
+    } else {
+      for (const count of counts) count.reject(error);
+    }
   }
+}
+
+/** The counter script over `counts`, by its SHA or by its text. */
+function countCall(counts: Count[], script: string): CountCall {
+  const args: Arg[] = [script, counts.length];
+  for (const count of counts) args.push(count.key);
+  for (const count of counts) args.push(count.delta, count.ttl);
+  return { count: true, counts, script, command: script === INCR_SHA ? 'evalsha' : 'eval', args };
 }
