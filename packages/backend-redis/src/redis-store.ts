@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { type CacheError, ValueTooLargeError } from '@larder/core';
+import { type CacheError, NotIntegerError, ValueTooLargeError } from '@larder/core';
 import {
   ReadCoalescer,
   type Store,
@@ -12,6 +11,7 @@ import { batchIndexes, CHUNK, keyNodes } from './cluster.js';
 import { ConnectionState } from './connection-state.js';
 import { isWrongType } from './errors.js';
 import { type RedisStoreLogger, type RedisStoreOptions, redisSettings } from './options.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 export type { RedisStoreLogger, RedisStoreOptions } from './options.js';
 
@@ -23,27 +23,12 @@ const MAX_KEY_BYTES = 1024;
 /** SCAN page size for `clear` and `keys`. */
 const SCAN_COUNT = 500;
 
-// Creates a missing key with its TTL in the same atomic step; an existing key keeps its expiry.
-// EXISTS (not "result == delta and PTTL == -1") is the exact test: a key holding "0" without
-// expiry must not gain one. A result past ±(2^53 - 1) is taken back inside the script (so no
-// one ever reads it, and with INCRBY only, the one counter command an ACL user is granted) and refused: JavaScript numbers hold integers exactly only up to there.
-// The new value goes back as its decimal text: ioredis misreads integer replies near 2^53.
-const INCR_SCRIPT = `local created = redis.call('EXISTS', KEYS[1]) == 0
-local value = redis.call('INCRBY', KEYS[1], ARGV[1])
-if value > 9007199254740991 or value < -9007199254740991 then
-  local back = string.sub(ARGV[1], 1, 1) == '-' and string.sub(ARGV[1], 2) or ('-' .. ARGV[1])
-  if ARGV[1] ~= '0' then redis.call('INCRBY', KEYS[1], back) end
-  return redis.error_reply('LARDER_UNSAFE_INTEGER incr would leave the safe-integer range')
-end
-if created and ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return redis.call('GET', KEYS[1])`;
-const INCR_SHA = createHash('sha1').update(INCR_SCRIPT).digest('hex');
-
 const noop = () => {};
 
 /**
  * Larder's Redis backend over ioredis: standalone, TLS, ACL users and Cluster. One round
- * trip per operation, concurrent reads coalesced into MGET, typed errors without secrets,
+ * trip per operation, concurrent reads coalesced into MGET, concurrent writes into one
+ * pipeline and concurrent `incr`s into one script call, typed errors without secrets,
  * and a client tuned so that outages degrade fast and recover within seconds.
  */
 export class RedisStore implements Store {
@@ -59,6 +44,7 @@ export class RedisStore implements Store {
   readonly #state: ConnectionState;
   readonly #gets: ReadCoalescer<Bytes> | undefined;
   readonly #exists: ReadCoalescer<boolean> | undefined;
+  readonly #writes: WriteCoalescer;
   #warnedNoEviction = false;
   #configDenied = false;
   #closing: Promise<void> | undefined;
@@ -84,6 +70,7 @@ export class RedisStore implements Store {
       this.#gets = new ReadCoalescer((keys) => this.#fetchValues(keys), settings.maxBatchKeys);
       this.#exists = new ReadCoalescer((keys) => this.#fetchExists(keys), settings.maxBatchKeys);
     }
+    this.#writes = new WriteCoalescer(this.client, settings.maxBatchKeys, () => this.#state.closed);
     this.#state = new ConnectionState(
       this.client,
       this.#endpoint,
@@ -127,9 +114,11 @@ export class RedisStore implements Store {
   }
 
   set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    return this.#run('set', key, async () => {
+    // Not `async`: a throw here is turned into a rejection by the connection state, and the
+    // hot path saves a promise per call.
+    return this.#queue('set', key, () => {
       this.#checkValue(value, key);
-      await this.#setOne(key, value, ttlMs);
+      return this.#setOne(key, value, ttlMs);
     });
   }
 
@@ -138,7 +127,7 @@ export class RedisStore implements Store {
       if (entries.length === 0) return;
       for (const { key, value } of entries) this.#checkValue(value, key);
       if (this.#cluster) {
-        // Each SET is single-key; ioredis routes it to the slot's master.
+        // Each SET is single-key; the write coalescer pipelines them per slot.
         await Promise.all(entries.map(({ key, value, ttlMs }) => this.#setOne(key, value, ttlMs)));
         return;
       }
@@ -155,13 +144,11 @@ export class RedisStore implements Store {
   }
 
   add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
-    return this.#run('add', key, async () => {
+    return this.#queue('add', key, async () => {
       this.#checkValue(value, key);
-      const reply =
-        ttlMs === Number.POSITIVE_INFINITY
-          ? await this.client.set(key, toBuffer(value), 'NX')
-          : await this.client.set(key, toBuffer(value), 'PX', pxOf(ttlMs), 'NX');
-      return reply !== null;
+      const args = setArgs(key, value, ttlMs);
+      args.push('NX');
+      return (await this.#writes.send('set', key, args)) !== null;
     });
   }
 
@@ -184,16 +171,15 @@ export class RedisStore implements Store {
   }
 
   incr(key: string, delta: number, ttlMs: number): Promise<number> {
-    return this.#run('incr', key, async () => {
-      const ttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
-      let reply: unknown;
-      try {
-        reply = await this.client.evalsha(INCR_SHA, 1, key, delta, ttl);
-      } catch (error) {
-        if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-        reply = await this.client.eval(INCR_SCRIPT, 1, key, delta, ttl);
+    return this.#queue('incr', key, async () => {
+      if (!Number.isSafeInteger(delta)) {
+        throw new NotIntegerError(`incr delta must be a safe integer, got ${String(delta)}`, {
+          key,
+          store: 'redis',
+        });
       }
-      return Number(reply);
+      const ttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
+      return Number(await this.#writes.incr(key, delta, ttl));
     });
   }
 
@@ -306,6 +292,8 @@ export class RedisStore implements Store {
 
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
+    // Writes accepted before close go out ahead of QUIT, as lone commands would have.
+    this.#writes.flush();
     this.#state.close(!this.#owned);
     this.#closing = this.#shutdown();
     return this.#closing;
@@ -338,7 +326,16 @@ export class RedisStore implements Store {
     }
   }
 
+  /** Runs a command once the client can take it, after the writes queued before it (so a read sees them). */
   #run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
+    return this.#state.run(operation, key, () => {
+      this.#writes.flush();
+      return command();
+    });
+  }
+
+  /** Runs a command that queues its write in this tick's batch. */
+  #queue<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
     return this.#state.run(operation, key, command);
   }
 
@@ -353,6 +350,12 @@ export class RedisStore implements Store {
   }
 
   async #mget(keys: readonly string[]): Promise<(Bytes | undefined)[]> {
+    if (!this.#cluster && keys.length <= CHUNK) {
+      // The common case: one MGET, its reply array reused as the result (a nil is a miss).
+      const found: (Bytes | null | undefined)[] = await this.client.mgetBuffer(keys as string[]);
+      for (let i = 0; i < found.length; i++) if (found[i] === null) found[i] = undefined;
+      return found as (Bytes | undefined)[];
+    }
     const values = new Array<Bytes | undefined>(keys.length);
     await Promise.all(
       batchIndexes(keys, this.#cluster).map(async (indexes) => {
@@ -387,9 +390,9 @@ export class RedisStore implements Store {
     });
   }
 
-  #setOne(key: string, value: Uint8Array, ttlMs: number): Promise<unknown> {
-    if (ttlMs === Number.POSITIVE_INFINITY) return this.client.set(key, toBuffer(value));
-    return this.client.set(key, toBuffer(value), 'PX', pxOf(ttlMs));
+  /** One SET, sent with the other writes of this tick in one pipeline. */
+  #setOne(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    return this.#writes.send('set', key, setArgs(key, value, ttlMs), true) as Promise<void>;
   }
 
   #batches<K extends string | Bytes>(keys: readonly K[]): K[][] {
@@ -435,6 +438,12 @@ export function redisStore(options?: RedisStoreOptions | string | Redis | Cluste
 
 function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The arguments of `SET key value [PX ms]`. */
+function setArgs(key: string, value: Uint8Array, ttlMs: number): (string | Buffer | number)[] {
+  if (ttlMs === Number.POSITIVE_INFINITY) return [key, toBuffer(value)];
+  return [key, toBuffer(value), 'PX', pxOf(ttlMs)];
 }
 
 /** PX takes a positive integer; the cache already hands over whole ms, this only guards the wire. */

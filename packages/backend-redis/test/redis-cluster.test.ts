@@ -111,6 +111,30 @@ describe('RedisStore on a cluster', () => {
     expect(await cache.get('a')).toBeUndefined();
   });
 
+  it('coalesced sets and incrs over many slots: each lands on its master with its TTL and value', async () => {
+    const node = new Cluster(cluster.nodes);
+    // Keys on many slots, plus one hash tag whose keys share a slot (one pipeline, one script call).
+    const spread = Array.from({ length: 60 }, (_, i) => `${run}wc:${i}`);
+    const tagged = Array.from({ length: 20 }, (_, i) => `${run}{wc}:${i}`);
+    const keys = [...spread, ...tagged];
+    expect(new Set(spread.map((key) => keySlot(key))).size).toBeGreaterThan(30);
+    const stored = await Promise.all(keys.map((key, i) => store.set(key, bytes(`v${i}`), 20_000 + i)));
+    expect(stored).toEqual(keys.map(() => undefined));
+    const counted = await Promise.all([
+      ...keys.map((key, i) => store.incr(`${key}:n`, i + 1, 30_000)),
+      store.incr(`${tagged[0]}:n`, 1000, 30_000),
+    ]);
+    expect(counted).toEqual([...keys.map((_, i) => i + 1), 1000 + spread.length + 1]);
+    expect((await store.getMany(keys)).map(text)).toEqual(keys.map((_, i) => `v${i}`));
+    for (const [i, key] of keys.entries()) {
+      const pttl = await node.pttl(key);
+      expect(pttl).toBeGreaterThan(15_000);
+      expect(pttl).toBeLessThanOrEqual(20_000 + i);
+      expect(await node.pttl(`${key}:n`)).toBeGreaterThan(25_000);
+    }
+    await node.quit();
+  });
+
   it('accepts an existing Cluster client and leaves it open', async () => {
     const client = new Cluster(cluster.nodes);
     const borrowed = redisStore({ client, logger: quietLogger() });
