@@ -66,7 +66,8 @@ export function runSync<K, T>(
   if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
   const breaker = s.breaker;
   if (breaker !== undefined && !breaker.allow()) return refused(s, operation, key);
-  const started = performance.now();
+  const stats = s.stats;
+  const started = stats.timeNextSync(operation) ? performance.now() : -1;
   let result: T;
   try {
     result = call(arg);
@@ -74,7 +75,8 @@ export function runSync<K, T>(
     return failed(s, operation, key, error);
   }
   if (breaker !== undefined) answered(s);
-  s.stats.recordLatency(operation, performance.now() - started);
+  if (started === -1) stats.repeatLatency(operation);
+  else stats.recordLatency(operation, performance.now() - started);
   return result;
 }
 
