@@ -36,7 +36,7 @@ export function runCall<T>(
     pending = Promise.reject(error);
   }
   // An in-process store has finished its work when it returns: no deadline can cut it short.
-  if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
+  if (!s.inProcess) pending = s.deadlines.run(pending, operation, key, started);
   return pending.then(
     (result) => {
       s.stats.inFlight--;

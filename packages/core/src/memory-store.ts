@@ -27,6 +27,30 @@ const HEAD = 6;
 const ASCII_FLAG = 0x80;
 /** Expiry stored for a key without one (and the cap of every other): year 6429. */
 const NEVER = 2 ** 47 - 1;
+/**
+ * Buffer's unchecked codecs. They have been on `Buffer.prototype` since Node's first
+ * releases, but are not typed; the public `write` and `toString` check every argument first,
+ * which costs as much as the copy of a short value. Without them, the public forms are used.
+ */
+interface UncheckedBuffer {
+  utf8Write(text: string, offset: number): number;
+  latin1Write(text: string, offset: number): number;
+  latin1Slice(start: number, end: number): string;
+}
+const unchecked = ['utf8Write', 'latin1Write', 'latin1Slice'].every(
+  (name) => typeof (Buffer.prototype as unknown as Record<string, unknown>)[name] === 'function',
+);
+const utf8Write = unchecked
+  ? (out: Buffer, text: string, offset: number) => (out as unknown as UncheckedBuffer).utf8Write(text, offset)
+  : (out: Buffer, text: string, offset: number) => out.write(text, offset, 'utf8');
+const latin1Write = unchecked
+  ? (out: Buffer, text: string, offset: number) =>
+      (out as unknown as UncheckedBuffer).latin1Write(text, offset)
+  : (out: Buffer, text: string, offset: number) => out.write(text, offset, 'latin1');
+const latin1Slice = unchecked
+  ? (out: Buffer, end: number) => (out as unknown as UncheckedBuffer).latin1Slice(0, end)
+  : (out: Buffer, end: number) => out.toString('latin1', 0, end);
+
 /** Values up to this size are framed in one reused buffer; bigger ones get their own. */
 const SCRATCH_BYTES = 64 * 1024;
 let scratch = Buffer.allocUnsafe(4096);
@@ -43,7 +67,11 @@ function writeHead(out: Buffer, expiresAt: number, ascii: boolean): void {
   const high = Math.floor(at / 2 ** 32);
   out[0] = (high >>> 8) | (ascii ? ASCII_FLAG : 0);
   out[1] = high & 0xff;
-  out.writeUInt32BE(at >>> 0, 2);
+  const low = at >>> 0;
+  out[2] = low >>> 24;
+  out[3] = (low >>> 16) & 0xff;
+  out[4] = (low >>> 8) & 0xff;
+  out[5] = low & 0xff;
 }
 
 function expiryOf(entry: string): number {
@@ -319,8 +347,8 @@ export class MemoryStore implements Store {
     const size = HEAD + latin1.length;
     const out = room(size);
     writeHead(out, expiresAt, ascii);
-    out.write(latin1, HEAD, 'latin1');
-    return out.toString('latin1', 0, size);
+    latin1Write(out, latin1, HEAD);
+    return latin1Slice(out, size);
   }
 
   #write(key: string, value: Uint8Array, ttlMs: number): void {
@@ -331,7 +359,7 @@ export class MemoryStore implements Store {
     const out = room(HEAD + length);
     writeHead(out, this.#now() + ttlMs, isAscii(value));
     out.set(value, HEAD);
-    this.#store(key, this.#entries.get(key), out.toString('latin1', 0, HEAD + length));
+    this.#store(key, this.#entries.get(key), latin1Slice(out, HEAD + length));
   }
 
   /** Writes the value made of `header` (one byte, when given) and `text` in UTF-8. */
@@ -341,12 +369,12 @@ export class MemoryStore implements Store {
     // A UTF-16 code unit is at most 3 UTF-8 bytes.
     const out = room(start + text.length * 3);
     if (header !== undefined) out[HEAD] = header;
-    const written = out.write(text, start, 'utf8');
+    const written = utf8Write(out, text, start);
     const length = start - HEAD + written;
     if (length > this.#maxValueBytes) throw this.#tooLarge(length);
     // Each character took one byte only when all of them are ASCII.
     writeHead(out, this.#now() + ttlMs, written === text.length && (header ?? 0) < 0x80);
-    this.#store(key, this.#entries.get(key), out.toString('latin1', 0, HEAD + length));
+    this.#store(key, this.#entries.get(key), latin1Slice(out, HEAD + length));
   }
 
   #incr(key: string, delta: number, ttlMs: number): number {

@@ -132,6 +132,13 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it("finds Buffer's unchecked utf8Write, latin1Write and latin1Slice (Node internals it uses when present)", () => {
+    // Without them the store falls back to the checked public forms: correct, but slower.
+    for (const name of ['utf8Write', 'latin1Write', 'latin1Slice']) {
+      expect(typeof (Buffer.prototype as unknown as Record<string, unknown>)[name], name).toBe('function');
+    }
+  });
+
   it('rejects bad configuration in the constructor', () => {
     expect(() => new MemoryStore({ maxEntries: 0 })).toThrow(/maxEntries/);
     expect(() => new MemoryStore({ maxBytes: 10, maxValueBytes: 100 })).toThrow(/maxValueBytes/);
