@@ -19,7 +19,7 @@ import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
 import { checkTags, currentVersions, TAG_TTL_MS, tagBody } from './tags.js';
 import { parseTtl, resolveTtl } from './ttl.js';
-import { CacheView, frameBytes, isTagged } from './view.js';
+import { CacheView, frameBytes, isTagged, isTaggedFrame } from './view.js';
 import { type WarmEntry, type WarmOptions, type WarmResult, warmCache } from './warm.js';
 import { type WrapOptions, type WrappedFunction, wrapFunction } from './wrap.js';
 
@@ -78,8 +78,8 @@ export class Cache {
       if (stored !== undefined) {
         const frame = runSync(this.#s, 'get', key, sync!.get, stored);
         if (frame === FAILED) return Promise.resolve(this.#v.decode<T>(key, undefined));
-        if (typeof frame !== 'string' && isTagged(frame)) {
-          return Promise.resolve(this.#v.screen(frame, this.#v.scope)).then((kept) =>
+        if (isTaggedFrame(frame)) {
+          return Promise.resolve(this.#v.screen(frameBytes(frame), this.#v.scope)).then((kept) =>
             this.#v.decode<T>(key, kept),
           );
         }
@@ -117,7 +117,7 @@ export class Cache {
       const scope = this.#v.scope;
       let list = runSync(this.#s, 'getMany', undefined, sync.getMany, this.#v.keysIn(scope, bodies));
       if (list === FAILED) return keys.map((key) => this.#v.decode<T>(key, undefined));
-      if (list.some((frame) => typeof frame !== 'string' && isTagged(frame))) {
+      if (list.some(isTaggedFrame)) {
         list = await this.#v.screenMany(list.map(frameBytes), scope);
       }
       const frames = list;

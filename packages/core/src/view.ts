@@ -326,6 +326,11 @@ export function isTagged(bytes: Uint8Array | undefined): bytes is Uint8Array {
   return bytes !== undefined && bytes[0] === TAGGED_HEADER;
 }
 
+/** `isTagged` for a frame from `Store.sync`, which may come as a string of its bytes. */
+export function isTaggedFrame(frame: Uint8Array | string | undefined): boolean {
+  return typeof frame === 'string' ? frame.charCodeAt(0) === TAGGED_HEADER : isTagged(frame);
+}
+
 /** A frame from `Store.sync` as bytes: an ASCII frame comes as a string of its bytes. */
 export function frameBytes(frame: Uint8Array | string | undefined): Uint8Array | undefined {
   return typeof frame === 'string' ? Buffer.from(frame, 'latin1') : frame;

@@ -179,6 +179,17 @@ describe('the synchronous path of in-process stores', () => {
     await cache.close();
   });
 
+  it('screens a tagged entry whose frame is all ASCII (a tag version seeded from a small clock)', async () => {
+    // now() = 256 seeds the tag's version as 256, a float64 whose bytes are all below 0x80.
+    const cache = cacheOver(new MemoryStore({ now: () => 256 }), { now: () => 256 });
+    await cache.set('t', 'tagged', { tags: ['blue'] });
+    expect(await cache.get('t')).toBe('tagged');
+    await cache.invalidateTags(['blue']);
+    expect(await cache.get('t')).toBeUndefined();
+    expect(await cache.getMany(['t'])).toEqual([undefined]);
+    await cache.close();
+  });
+
   it('a circuit opened on the synchronous path lets a probe through after its cooldown', async () => {
     let now = 0;
     const store = flakyMemoryStore();
