@@ -11,7 +11,7 @@ import { MemoryStore } from './memory-store.js';
 import { checkOptions, type OptionSpec } from './options.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import { StatsRecorder } from './stats.js';
-import type { Store } from './store.js';
+import type { Store, SyncStoreCalls } from './store.js';
 import { createTtlPolicy, type Ttl, type TtlPolicy } from './ttl.js';
 import { WriteGuards } from './write-guard.js';
 
@@ -132,6 +132,8 @@ export interface Shared {
   readonly timeoutMs: number;
   readonly deadlines: DeadlineQueue;
   readonly inProcess: boolean;
+  /** The store's synchronous calls, when the cache may use them (an in-process store, no L1). */
+  readonly sync: SyncStoreCalls | undefined;
   readonly prefix: string;
   readonly version: string;
   readonly keyFunction: ((key: string) => string) | undefined;
@@ -233,9 +235,13 @@ export function buildShared(options: CacheOptions): Shared {
       ),
   );
   const guards = new WriteGuards();
+  const inProcess = store.capabilities.inProcess === true;
+  const l1 = buildL1(options, now, logger, guards);
   return {
     deadlines,
-    inProcess: store.capabilities.inProcess === true,
+    inProcess,
+    // An L1 wraps every read and write of the store, so its calls stay on the async path.
+    sync: inProcess && l1 === undefined ? store.sync : undefined,
     store,
     codec: new Codec({
       serializer: options.serializer ?? jsonSerializer,
@@ -257,7 +263,7 @@ export function buildShared(options: CacheOptions): Shared {
     now,
     flights: new Map(),
     guards,
-    l1: buildL1(options, now, logger, guards),
+    l1,
     retryAfter: new Map(),
     closed: false,
   };

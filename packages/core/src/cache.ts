@@ -6,7 +6,7 @@ import {
   type Shared,
   type WriteOptions,
 } from './cache-options.js';
-import { FAILED, type Failed, runCall } from './call-policy.js';
+import { FAILED, type Failed, runCall, runSync } from './call-policy.js';
 import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import { CacheClosedError, CacheConfigError, NotIntegerError, StoreTimeoutError } from './errors.js';
@@ -19,7 +19,7 @@ import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
 import { checkTags, currentVersions, TAG_TTL_MS, tagBody } from './tags.js';
 import { parseTtl, resolveTtl } from './ttl.js';
-import { CacheView, isTagged } from './view.js';
+import { CacheView, frameBytes, isTagged, isTaggedFrame } from './view.js';
 import { type WarmEntry, type WarmOptions, type WarmResult, warmCache } from './warm.js';
 import { type WrapOptions, type WrappedFunction, wrapFunction } from './wrap.js';
 
@@ -73,6 +73,18 @@ export class Cache {
     let pending: Promise<Uint8Array | undefined | Failed>;
     try {
       const body = this.#v.body(key);
+      const sync = this.#s.sync;
+      const stored = sync === undefined ? undefined : this.#v.syncKey(body, options);
+      if (stored !== undefined) {
+        const frame = runSync(this.#s, 'get', key, sync!.get, stored);
+        if (frame === FAILED) return Promise.resolve(this.#v.decode<T>(key, undefined));
+        if (isTaggedFrame(frame)) {
+          return Promise.resolve(this.#v.screen(frameBytes(frame), this.#v.scope)).then((kept) =>
+            this.#v.decode<T>(key, kept),
+          );
+        }
+        return Promise.resolve(this.#v.decode<T>(key, frame));
+      }
       const l1 = this.#s.l1;
       if (l1 !== undefined) {
         const near = this.#v.l1Read(l1, body, options);
@@ -100,6 +112,17 @@ export class Cache {
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
     const bodies = this.#v.bodies(keys);
     if (bodies.length === 0) return [];
+    const sync = this.#s.sync;
+    if (sync !== undefined && options?.version === undefined && this.#v.generations.length === 0) {
+      const scope = this.#v.scope;
+      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, this.#v.keysIn(scope, bodies));
+      if (list === FAILED) return keys.map((key) => this.#v.decode<T>(key, undefined));
+      if (list.some(isTaggedFrame)) {
+        list = await this.#v.screenMany(list.map(frameBytes), scope);
+      }
+      const frames = list;
+      return keys.map((key, i) => this.#v.decode<T>(key, frames[i]));
+    }
     const found = await runCall(this.#s, 'getMany', undefined, async () => {
       const scope = await this.#v.scopeFor(options);
       const list = await this.#s.store.getMany(this.#v.keysIn(scope, bodies));
@@ -110,6 +133,30 @@ export class Cache {
 
   /** Stores a value. Resolves `false` when it was not stored (ttl 0, or a swallowed store failure). */
   set(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
+    try {
+      const s = this.#s;
+      const sync = s.sync;
+      if (
+        sync !== undefined &&
+        (options === undefined ||
+          (options.grace === undefined && options.tags === undefined && options.version === undefined))
+      ) {
+        const body = this.#v.body(key);
+        const ttlMs = resolveTtl(s.policy, options?.ttl);
+        // Values that may exceed the store's limit take the path that measures them first.
+        const frame = ttlMs === 0 ? undefined : s.codec.encodeText(value);
+        if (frame !== undefined && frame[1].length * 3 + 1 <= s.store.capabilities.maxValueBytes) {
+          const stored = this.#v.syncKey(body, options);
+          if (stored !== undefined) {
+            this.#v.supersede(key, options);
+            const done = runSync(s, 'set', key, (k) => sync.setText(k, frame[0], frame[1], ttlMs), stored);
+            return Promise.resolve(this.#v.wrote(key, done !== FAILED));
+          }
+        }
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#write(key, value, options, undefined);
   }
 
@@ -365,6 +412,12 @@ export class Cache {
     if (ttlMs === 0)
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
     this.#v.supersede(key, options);
+    const sync = this.#s.sync;
+    const stored = sync === undefined ? undefined : this.#v.syncKey(body, options);
+    if (stored !== undefined) {
+      const value = runSync(this.#s, 'incr', key, (k) => sync!.incr(k, delta, ttlMs), stored);
+      return value === FAILED ? undefined : value;
+    }
     const value = await runCall(
       this.#s,
       'incr',

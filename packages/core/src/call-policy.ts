@@ -26,19 +26,7 @@ export function runCall<T>(
   call: () => Promise<T>,
 ): Promise<T | Failed> {
   if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
-  if (s.breaker !== undefined && !s.breaker.allow()) {
-    return Promise.resolve(
-      fault(
-        s,
-        operation,
-        key,
-        new CircuitOpenError(
-          `the ${s.store.name} store failed repeatedly; calls skip it until the circuit breaker's cooldown ends`,
-          { key, store: s.store.name },
-        ),
-      ),
-    );
-  }
+  if (s.breaker !== undefined && !s.breaker.allow()) return Promise.resolve(refused(s, operation, key));
   const started = performance.now();
   let pending: Promise<T>;
   s.stats.inFlight++;
@@ -48,7 +36,7 @@ export function runCall<T>(
     pending = Promise.reject(error);
   }
   // An in-process store has finished its work when it returns: no deadline can cut it short.
-  if (!s.inProcess) pending = s.deadlines.run(pending, operation, key);
+  if (!s.inProcess) pending = s.deadlines.run(pending, operation, key, started);
   return pending.then(
     (result) => {
       s.stats.inFlight--;
@@ -60,6 +48,47 @@ export function runCall<T>(
       s.stats.inFlight--;
       return failed(s, operation, key, error);
     },
+  );
+}
+
+/**
+ * `runCall` for a synchronous store call (`Store.sync`), in the same order: the closed
+ * check, the breaker, the call, the latency, the error policy. Returns or throws instead
+ * of settling a promise.
+ */
+export function runSync<K, T>(
+  s: Shared,
+  operation: CacheOperation,
+  key: string | undefined,
+  call: (arg: K) => T,
+  arg: K,
+): T | Failed {
+  if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
+  const breaker = s.breaker;
+  if (breaker !== undefined && !breaker.allow()) return refused(s, operation, key);
+  const stats = s.stats;
+  const started = stats.timeNextSync(operation) ? performance.now() : -1;
+  let result: T;
+  try {
+    result = call(arg);
+  } catch (error) {
+    return failed(s, operation, key, error);
+  }
+  if (breaker !== undefined) answered(s);
+  if (started === -1) stats.repeatLatency(operation);
+  else stats.recordLatency(operation, performance.now() - started);
+  return result;
+}
+
+function refused(s: Shared, operation: CacheOperation, key: string | undefined): Failed {
+  return fault(
+    s,
+    operation,
+    key,
+    new CircuitOpenError(
+      `the ${s.store.name} store failed repeatedly; calls skip it until the circuit breaker's cooldown ends`,
+      { key, store: s.store.name },
+    ),
   );
 }
 

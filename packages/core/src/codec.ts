@@ -1,6 +1,6 @@
 import { type CompressionAlgorithm, type Compressor, compressors, compressorsById } from './compression.js';
 import { CacheConfigError } from './errors.js';
-import { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
+import { jsonSerializer, jsonText, parseJson, type Serializer, v8Serializer } from './serializer.js';
 
 /**
  * Value frame. Safe integers are stored as bare ASCII decimal (so server-side INCR works
@@ -175,6 +175,35 @@ export class Codec {
   }
 
   /**
+   * The frame of `value` as one header byte (none for a plain integer) and UTF-8 text, when
+   * this codec's frame for it is just that (JSON, uncompressed, no schema version); else
+   * `undefined`. Throws `SerializationError` like `encode`.
+   */
+  encodeText(value: unknown): [header: number | undefined, text: string] | undefined {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
+      return [undefined, String(value)];
+    }
+    if (this.#serializer !== jsonSerializer || this.#compressor !== undefined) return undefined;
+    if (this.#schemaVersion !== undefined) return undefined;
+    return [jsonSerializer.id, jsonText(value)];
+  }
+
+  /** `decode` for a frame given as a string of its bytes (one character per byte). */
+  decodeText(frame: string): unknown {
+    const header = frame.charCodeAt(0);
+    if (header === jsonSerializer.id && this.#schemaVersion === undefined) {
+      try {
+        // Only ASCII frames come as text, so the characters are the UTF-8 text as it is.
+        return parseJson(frame.slice(1));
+      } catch {
+        return CORRUPT;
+      }
+    }
+    if (header > 0x1f && frame.length <= MAX_PLAIN_INTEGER_DIGITS) return parsePlainInteger(frame);
+    return this.decode(Buffer.from(frame, 'latin1'));
+  }
+
+  /**
    * Reads a frame back. Never throws: foreign bytes, and compressed values that would inflate
    * past `maxDecompressedBytes`, give `CORRUPT`; another schema version gives `STALE_SCHEMA`.
    */
@@ -237,18 +266,20 @@ export class Codec {
   }
 }
 
-/** Parses bare ASCII decimal written by `set(k, 42)` or a server's INCR. */
-function parsePlainInteger(bytes: Uint8Array): number | typeof CORRUPT {
+/** Parses bare ASCII decimal written by `set(k, 42)` or a server's INCR (bytes, or a string of them). */
+function parsePlainInteger(bytes: Uint8Array | string): number | typeof CORRUPT {
+  const length = typeof bytes === 'string' ? bytes.length : bytes.byteLength;
+  const at = typeof bytes === 'string' ? (i: number) => bytes.charCodeAt(i) : (i: number) => bytes[i]!;
   let i = 0;
   let negative = false;
-  if (bytes[0] === 45 /* - */) {
-    if (bytes.byteLength === 1) return CORRUPT;
+  if (at(0) === 45 /* - */) {
+    if (length === 1) return CORRUPT;
     negative = true;
     i = 1;
   }
   let n = 0;
-  for (; i < bytes.byteLength; i++) {
-    const digit = bytes[i]! - 48;
+  for (; i < length; i++) {
+    const digit = at(i) - 48;
     if (digit < 0 || digit > 9) return CORRUPT;
     n = n * 10 + digit;
   }

@@ -23,11 +23,19 @@ export class DeadlineQueue {
     this.#onTimeout = onTimeout;
   }
 
-  /** Settles with `promise`, or rejects with a timeout error once the deadline passes. */
-  run<T>(promise: Promise<T>, operation: string, key: string | undefined): Promise<T> {
+  /**
+   * Settles with `promise`, or rejects with a timeout error once the deadline passes.
+   * `startedAt` is when the call began (`performance.now()`), when the caller has read it already.
+   */
+  run<T>(
+    promise: Promise<T>,
+    operation: string,
+    key: string | undefined,
+    startedAt = performance.now(),
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = {
-        due: performance.now() + this.#timeoutMs,
+        due: startedAt + this.#timeoutMs,
         reject: () => reject(this.#onTimeout(operation, key)),
         settled: false,
       };

@@ -43,7 +43,7 @@ export { MemoryStore, type MemoryStoreOptions, memoryStore } from './memory-stor
 export { checkOptions, type OptionRule, type OptionSpec } from './options.js';
 export { jsonSerializer, type Serializer, v8Serializer } from './serializer.js';
 export { type CacheOperation, type CacheStats, LATENCY_BUCKETS_MS, type LatencySummary } from './stats.js';
-export type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
+export type { Store, StoreCapabilities, StoreEntry, StoreInfo, SyncStoreCalls } from './store.js';
 export { MAX_FINITE_TTL_MS, parseTtl, type Ttl } from './ttl.js';
 export type { WarmEntry, WarmOptions, WarmProgress, WarmResult } from './warm.js';
 export type { WrapOptions, WrappedFunction } from './wrap.js';

@@ -22,6 +22,12 @@ const SAFE_SEGMENT = /^[A-Za-z0-9_.-]+$/;
 /** In a `u` regex, a surrogate pair is one code point, so only unpaired halves match. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/** No lone surrogate: `String.prototype.isWellFormed` (Node 20), far cheaper per call than the regex. */
+const isWellFormed: (text: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (text) => !LONE_SURROGATE.test(text);
+
 /** Encodes one namespace name into its key segment. */
 export function namespaceSegment(name: string): string {
   if (typeof name !== 'string' || name.length === 0) {
@@ -60,7 +66,7 @@ export function escapeBody(key: string): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidKeyError(`a cache key must be a non-empty string, got ${describe(key)}`);
   }
-  if (LONE_SURROGATE.test(key)) {
+  if (!isWellFormed(key)) {
     // UTF-8 would turn it into U+FFFD, so two different keys could meet on the server.
     throw new InvalidKeyError(
       'a cache key contains a lone UTF-16 surrogate, which has no UTF-8 form; fix the key',

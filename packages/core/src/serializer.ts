@@ -21,31 +21,40 @@ export const jsonSerializer: Serializer = {
   id: 1,
   name: 'json',
   serialize(value) {
-    let text: string | undefined;
-    try {
-      // Plain data passes a cheap walk and takes JSON.stringify's fast path; anything else goes
-      // through the replacer, which names the offending field (or JSON's own cycle error).
-      text = isPlainJson(value, 0) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
-    } catch (error) {
-      if (error instanceof SerializationError) throw error;
-      throw new SerializationError(`value cannot be stored as JSON: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    if (text === undefined) {
-      throw new SerializationError(
-        `${typeof value} cannot be stored as JSON; store null or a plain value instead`,
-      );
-    }
-    return Buffer.from(text, 'utf8');
+    return Buffer.from(jsonText(value), 'utf8');
   },
   deserialize(bytes) {
-    const text = utf8(bytes, 0);
-    return text.includes('__proto__') || text.includes('constructor')
-      ? JSON.parse(text, dropDangerousKeys)
-      : JSON.parse(text);
+    return parseJson(utf8(bytes, 0));
   },
 };
+
+/** The JSON text of `value`, or a `SerializationError` naming what JSON would not keep. */
+export function jsonText(value: unknown): string {
+  let text: string | undefined;
+  try {
+    // Plain data passes a cheap walk and takes JSON.stringify's fast path; anything else goes
+    // through the replacer, which names the offending field (or JSON's own cycle error).
+    text = isPlainJson(value, 0) ? JSON.stringify(value) : JSON.stringify(value, strictReplacer);
+  } catch (error) {
+    if (error instanceof SerializationError) throw error;
+    throw new SerializationError(`value cannot be stored as JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (text === undefined) {
+    throw new SerializationError(
+      `${typeof value} cannot be stored as JSON; store null or a plain value instead`,
+    );
+  }
+  return text;
+}
+
+/** `JSON.parse` that drops `__proto__` and `constructor` keys; the reviver runs only when the text names one. */
+export function parseJson(text: string): unknown {
+  return text.includes('__proto__') || text.includes('constructor')
+    ? JSON.parse(text, dropDangerousKeys)
+    : JSON.parse(text);
+}
 
 /** node:v8 structured clone: Map, Set, Date, BigInt, typed arrays and cycles round-trip; class instances lose their prototype. */
 export const v8Serializer: Serializer = {

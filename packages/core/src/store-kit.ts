@@ -5,4 +5,4 @@
 export { ReadCoalescer } from './coalescer.js';
 export { redactUrl, sanitizeCause } from './errors.js';
 export { checkOptions, type OptionRule, type OptionSpec } from './options.js';
-export type { Store, StoreCapabilities, StoreEntry, StoreInfo } from './store.js';
+export type { Store, StoreCapabilities, StoreEntry, StoreInfo, SyncStoreCalls } from './store.js';

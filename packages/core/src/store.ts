@@ -110,6 +110,25 @@ export interface Store {
    * when `capabilities.listKeys` is true.
    */
   keys?(prefix: string): AsyncIterable<string>;
+  /**
+   * The hot calls without a promise, for a store whose calls finish in this process before they
+   * return (`capabilities.inProcess`). The cache then answers a call with one promise.
+   */
+  readonly sync?: SyncStoreCalls;
   /** Releases connections and timers the store owns. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Synchronous forms of a store's hot calls: same meaning, but they return or throw where the
+ * async calls resolve or reject. A value comes back as a fresh copy of its bytes, or, when
+ * every byte is ASCII, as a string of those bytes (one character per byte).
+ */
+export interface SyncStoreCalls {
+  get(key: string): Uint8Array | string | undefined;
+  getMany(keys: readonly string[]): (Uint8Array | string | undefined)[];
+  set(key: string, value: Uint8Array, ttlMs: number): void;
+  /** Stores the value made of the byte `header` (when given) followed by `text` in UTF-8. */
+  setText(key: string, header: number | undefined, text: string, ttlMs: number): void;
+  incr(key: string, delta: number, ttlMs: number): number;
 }

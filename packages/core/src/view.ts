@@ -96,7 +96,7 @@ export class CacheView {
       this.miss(key);
       return { value: decoded.value, fresh: false };
     }
-    const value = this.decode(key, bytes, decoded);
+    const value = this.settle(key, decoded);
     return value === undefined ? undefined : { value, fresh: true };
   }
 
@@ -236,6 +236,18 @@ export class CacheView {
     };
   }
 
+  /**
+   * The stored key of `body` when the store can be called synchronously for it (`Store.sync`,
+   * no version override, no clear generation to read first); else `undefined`.
+   */
+  syncKey(body: string, options: CallOptions | undefined): string | undefined {
+    if ((options !== undefined && options.version !== undefined) || this.generations.length !== 0) {
+      return undefined;
+    }
+    const scope = this.scope;
+    return fitKey(scope, scope + body, this.s.store.capabilities);
+  }
+
   keysIn(scope: string, bodies: readonly string[]): string[] {
     const capabilities = this.s.store.capabilities;
     return bodies.map((body) => fitKey(scope, scope + body, capabilities));
@@ -303,10 +315,17 @@ export class CacheView {
     return bytes;
   }
 
-  decode<T>(key: string, bytes: Uint8Array | undefined, decoded?: unknown): T | undefined {
-    const s = this.s;
+  /** A stored value (bytes, or an ASCII frame as a string of its bytes) as the caller gets it; counts the hit or miss. */
+  decode<T>(key: string, bytes: Uint8Array | string | undefined): T | undefined {
     if (bytes === undefined) return this.miss(key);
-    let value = decoded ?? s.codec.decode(bytes);
+    const codec = this.s.codec;
+    return this.settle(key, typeof bytes === 'string' ? codec.decodeText(bytes) : codec.decode(bytes));
+  }
+
+  /** What a decoded frame means to a plain read: a value (a hit), or a miss. */
+  settle<T>(key: string, decoded: unknown): T | undefined {
+    const s = this.s;
+    let value = decoded;
     // Reads screen tagged entries before they get here: one that arrives is still valid.
     if (value instanceof TaggedEntry) value = value.value;
     if (value instanceof GraceEntry) {
@@ -353,4 +372,14 @@ export class CacheView {
 
 export function isTagged(bytes: Uint8Array | undefined): bytes is Uint8Array {
   return bytes !== undefined && bytes[0] === TAGGED_HEADER;
+}
+
+/** `isTagged` for a frame from `Store.sync`, which may come as a string of its bytes. */
+export function isTaggedFrame(frame: Uint8Array | string | undefined): boolean {
+  return typeof frame === 'string' ? frame.charCodeAt(0) === TAGGED_HEADER : isTagged(frame);
+}
+
+/** A frame from `Store.sync` as bytes: an ASCII frame comes as a string of its bytes. */
+export function frameBytes(frame: Uint8Array | string | undefined): Uint8Array | undefined {
+  return typeof frame === 'string' ? Buffer.from(frame, 'latin1') : frame;
 }

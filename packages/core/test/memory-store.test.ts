@@ -49,6 +49,96 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('hands back a copy on every read, so a caller changing what it read changes nothing stored', async () => {
+    const store = new MemoryStore();
+    await store.set('k', bytes('abc'), HOUR);
+    const first = (await store.get('k'))!;
+    first[0] = 0x7a;
+    const [many] = await store.getMany(['k']);
+    many![1] = 0x7a;
+    const frame = store.sync.get('k') as Uint8Array | string;
+    expect(frame).toBe('abc');
+    expect(Buffer.from((await store.get('k'))!).toString()).toBe('abc');
+    await store.close();
+  });
+
+  it('keeps every byte value, and hands ASCII-only values to the cache as strings', async () => {
+    const store = new MemoryStore();
+    const all = new Uint8Array(256).map((_, i) => i);
+    await store.set('binary', all, HOUR);
+    expect([...(await store.get('binary'))!]).toEqual([...all]);
+    const read = store.sync.get('binary');
+    expect(read).toBeInstanceOf(Uint8Array);
+    expect([...(read as Uint8Array)]).toEqual([...all]);
+    store.sync.setText('text', 1, 'Zoë 😀', HOUR);
+    expect(Buffer.from((await store.get('text'))!)).toEqual(
+      Buffer.concat([Buffer.of(1), Buffer.from('Zoë 😀')]),
+    );
+    store.sync.setText('ascii', 1, '{"a":1}', HOUR);
+    expect(store.sync.get('ascii')).toBe('\u0001{"a":1}');
+    expect((await store.info()).bytesUsed).toBe(
+      'binary'.length * 2 +
+        256 +
+        'text'.length * 2 +
+        1 +
+        Buffer.byteLength('Zoë 😀') +
+        'ascii'.length * 2 +
+        8,
+    );
+    await store.close();
+  });
+
+  it('keeps a key without expiry, and expiries far in the future, exactly', async () => {
+    let now = 1_000;
+    const store = new MemoryStore({ now: () => now });
+    await store.set('never', bytes('n'), Number.POSITIVE_INFINITY);
+    await store.set('decade', bytes('d'), 10 * 365 * 86_400_000);
+    expect(await store.ttl('never')).toBe(Number.POSITIVE_INFINITY);
+    expect(await store.ttl('decade')).toBe(10 * 365 * 86_400_000);
+    now += 10 * 365 * 86_400_000 - 1;
+    expect(await store.ttl('decade')).toBe(1);
+    now += 1;
+    expect(await store.has('decade')).toBe(false);
+    expect(await store.has('never')).toBe(true);
+    await store.close();
+  });
+
+  it('incr keeps the expiry of an existing counter, however many digits it grows to', async () => {
+    let now = 5_000;
+    const store = new MemoryStore({ now: () => now });
+    expect(await store.incr('c', 1, 1000)).toBe(1);
+    now += 400;
+    expect(await store.incr('c', 12_345_678_900, 99_999)).toBe(12_345_678_901);
+    expect(await store.incr('c', -12_345_678_901, 99_999)).toBe(0);
+    expect(await store.ttl('c')).toBe(600);
+    now += 600;
+    expect(await store.has('c')).toBe(false);
+    await store.set('x', bytes('12a'), HOUR);
+    await expect(store.incr('x', 1, HOUR)).rejects.toThrow(/not an integer/);
+    await store.set('big', bytes('9007199254740991'), HOUR);
+    await expect(store.incr('big', 1, HOUR)).rejects.toThrow(/not an integer/);
+    await store.close();
+  });
+
+  it('gives a rewritten key a second chance, like a read, once the store fills', async () => {
+    const store = new MemoryStore({ maxEntries: 3 });
+    await store.set('a', bytes('a'), HOUR);
+    await store.set('b', bytes('b'), HOUR);
+    await store.set('c', bytes('c'), HOUR);
+    await store.set('a', bytes('A'), HOUR);
+    await store.set('d', bytes('d'), HOUR);
+    expect(await store.has('a')).toBe(true);
+    expect(await store.has('b')).toBe(false);
+    await store.close();
+  });
+
+  it("finds Buffer's unchecked utf8Write, latin1Write and latin1Slice (Node internals it uses when present)", () => {
+    // Without them the store falls back to the checked public forms: correct, but slower.
+    for (const name of ['utf8Write', 'latin1Write', 'latin1Slice']) {
+      expect(typeof (Buffer.prototype as unknown as Record<string, unknown>)[name], name).toBe('function');
+    }
+  });
+
   it('rejects bad configuration in the constructor', () => {
     expect(() => new MemoryStore({ maxEntries: 0 })).toThrow(/maxEntries/);
     expect(() => new MemoryStore({ maxBytes: 10, maxValueBytes: 100 })).toThrow(/maxValueBytes/);
