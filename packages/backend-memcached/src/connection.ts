@@ -11,6 +11,7 @@ import { CacheClosedError, StoreUnavailableError } from '@larder/core';
 import { Client, type Response, Server } from 'memjs';
 import { connectionError, NAME, statusError, timeoutError } from './errors.js';
 import { encodeRequest, Opcode, requestBytes, Status, writeRequest } from './protocol.js';
+import { HashRing } from './ring.js';
 
 /** A memjs client, whatever serializer it was built with (the store sends raw bytes itself). */
 export type MemjsClient = Client<never, unknown>;
@@ -79,19 +80,35 @@ export function createClient(
 }
 
 /**
- * Requests over a memjs client, each settled within `timeoutMs`. Past the deadline, or when a
- * connection fails or closes, that server's connection is dropped and replaced, so the next
- * call starts on a clean one.
+ * Requests over a memjs client, each settled within `timeoutMs`. Keys are spread over the
+ * servers by a consistent-hash ring (not memjs's hash modulo the server count). Past the
+ * deadline, or when a connection fails or closes, that server's connection is dropped and
+ * replaced, so the next call starts on a clean one. A server that is down stays on the ring:
+ * its keys fail fast (refused) or at the deadline (hung) and are never remapped to another
+ * server, so no other server answers for them and nothing stale is read when it returns.
  */
 export class Connection {
   readonly #client: MemjsClient;
   readonly #timeoutMs: number;
+  readonly #ring: HashRing | undefined;
   readonly #watched = new WeakSet<Socket>();
   #closed = false;
 
   constructor(client: MemjsClient, timeoutMs: number) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    const servers = this.#servers();
+    this.#ring = servers.length > 1 ? new HashRing(servers.map(endpoint)) : undefined;
+  }
+
+  /** How many servers the keys are spread over. */
+  get serverCount(): number {
+    return this.#servers().length;
+  }
+
+  /** The index (in the client's server list) of the server that holds `key`. */
+  indexFor(key: string): number {
+    return this.#ring === undefined ? 0 : this.#ring.serverFor(key);
   }
 
   /** `host:port` of every server, for messages. */
@@ -186,7 +203,7 @@ export class Connection {
     return this.#client.servers as WireServer[];
   }
 
-  /** Groups entries by the server memjs maps their key to, keeping the order within a group. */
+  /** Groups entries by the server the ring maps their key to, keeping the order within a group. */
   #byServer<E extends { key: string }>(entries: readonly E[]): [WireServer, E[]][] {
     const groups = new Map<WireServer, E[]>();
     for (const entry of entries) {
@@ -199,10 +216,8 @@ export class Connection {
   }
 
   #serverFor(key: string): WireServer {
-    const servers = this.#servers();
-    const server =
-      servers.length === 1 ? servers[0] : (this.#client.server(key) as WireServer | null | undefined);
-    if (server == null) {
+    const server = this.#servers()[this.indexFor(key)];
+    if (server === undefined) {
       throw new StoreUnavailableError('no memcached server is available for this key', { key, store: NAME });
     }
     return server;

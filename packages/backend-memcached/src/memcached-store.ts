@@ -56,7 +56,8 @@ export class MemcachedStore implements Store {
   readonly #owned: boolean;
   readonly #now: () => number;
   readonly #wire: Connection;
-  readonly #coalescer: ReadCoalescer<Hit>;
+  /** One read coalescer per server, so a batch never waits on, or fails with, another server. */
+  readonly #coalescers: ReadCoalescer<Hit>[];
   #closed = false;
 
   constructor(options: MemcachedStoreOptions | MemjsClient = {}) {
@@ -75,7 +76,10 @@ export class MemcachedStore implements Store {
     this.client = settings.client;
     this.#owned = settings.owned;
     this.#wire = new Connection(settings.client, settings.timeoutMs);
-    this.#coalescer = new ReadCoalescer<Hit>((keys) => this.#fetch(keys), settings.maxBatch);
+    this.#coalescers = Array.from(
+      { length: this.#wire.serverCount },
+      () => new ReadCoalescer<Hit>((keys) => this.#fetch(keys), settings.maxBatch),
+    );
   }
 
   /** Logs and crash reports show the servers, never the client (its servers hold the SASL password). */
@@ -94,7 +98,7 @@ export class MemcachedStore implements Store {
   async get(key: string): Promise<Uint8Array | undefined> {
     this.#checkOpen();
     checkKey(key);
-    const hit = await this.#coalescer.get(key);
+    const hit = await this.#read(key);
     return hit === undefined ? undefined : decodeCounter(hit.value);
   }
 
@@ -194,7 +198,7 @@ export class MemcachedStore implements Store {
   async has(key: string): Promise<boolean> {
     this.#checkOpen();
     checkKey(key);
-    return (await this.#coalescer.get(key)) !== undefined;
+    return (await this.#read(key)) !== undefined;
   }
 
   /**
@@ -261,7 +265,7 @@ export class MemcachedStore implements Store {
   async ttl(key: string): Promise<number | undefined> {
     this.#checkOpen();
     checkKey(key);
-    const hit = await this.#coalescer.get(key);
+    const hit = await this.#read(key);
     return hit === undefined ? undefined : remainingMs(hit.flags, this.#now());
   }
 
@@ -307,6 +311,10 @@ export class MemcachedStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#wire.close(this.#owned);
+  }
+
+  #read(key: string): Promise<Hit | undefined> {
+    return this.#coalescers[this.#wire.indexFor(key)]!.get(key);
   }
 
   #checkOpen(): void {
