@@ -2,7 +2,7 @@
  * The wire exchange with memcached over memjs's connections. memjs 1.3 cannot set item flags,
  * has no multi-get and misreads 64-bit counters, so the store writes binary-protocol requests
  * itself and sends them through memjs internals. This is the ONLY file that touches them
- * (`Server#write/onResponse/onError/error`, `Server#_socket`, the `quiet` flag of a response
+ * (`Server#write/onResponse/onError/error`, `Server#_socket`, `Server#responseCallbacks`, the `quiet` flag of a response
  * callback, `Client#seq/incrSeq`, and replacing entries of `Client#servers`): memjs is pinned
  * to `~1.3.2`, and test/memjs-internals.test.ts fails naming the internal when one changes.
  */
@@ -92,6 +92,7 @@ export class Connection {
   readonly #timeoutMs: number;
   readonly #ring: HashRing | undefined;
   readonly #watched = new WeakSet<Socket>();
+  readonly #corked = new Set<Socket>();
   #closed = false;
 
   constructor(client: MemjsClient, timeoutMs: number) {
@@ -172,6 +173,62 @@ export class Connection {
     );
   }
 
+  /**
+   * Quiet requests that each settle on their own, sent to server `index` in one write: every
+   * entry gets an opaque of its own, then one NOOP. A quiet request answers only when it fails,
+   * and memcached answers in order, so when the NOOP's answer arrives every entry without an
+   * answer succeeded; an answer is mapped back to its entry by opaque. Resolves, per entry,
+   * `undefined` (done) or the error `fail` made of its answer; a timeout or a connection fault
+   * rejects the whole batch (every entry may or may not have been applied).
+   */
+  quietBatch<E extends PipelineEntry>(
+    index: number,
+    entries: readonly E[],
+    request: PipelineRequest<E>,
+    fail: (entry: E, response: Response) => unknown,
+  ): Promise<unknown[]> {
+    const server = this.#servers()[index];
+    if (server === undefined) return Promise.reject(new Error(`no memcached server at index ${index}`));
+    const count = entries.length;
+    const first = this.#opaque();
+    for (let i = 1; i <= count; i++) this.#client.incrSeq();
+    const done = (first + count) >>> 0;
+    let size = requestBytes(EMPTY, 0, 0);
+    for (const e of entries) {
+      size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
+    }
+    const blob = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const e = entries[i]!;
+      const opaque = (first + i) >>> 0;
+      at = writeRequest(
+        blob,
+        at,
+        request.opcode,
+        e.keyBytes,
+        request.extrasBytes,
+        request.extras?.(e),
+        request.value?.(e),
+        opaque,
+      );
+    }
+    writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, done);
+    const outcomes: unknown[] = new Array(count).fill(undefined);
+    const onFailure = (response: Response) => {
+      const i = (response.header.opaque - first) >>> 0;
+      if (i < count) outcomes[i] = fail(entries[i]!, response);
+    };
+    // Quiet: memjs keeps the callback after an answer with a body; the NOOP's handler removes them.
+    (onFailure as { quiet?: boolean }).quiet = true;
+    for (let i = 0; i < count; i++) server.onResponse((first + i) >>> 0, onFailure);
+    return this.#exchange(undefined, server, done, blob, false, () => {
+      const callbacks = server.responseCallbacks;
+      for (let i = 0; i < count; i++) delete callbacks[(first + i) >>> 0];
+      return { value: outcomes };
+    });
+  }
+
   /** Every server's `stats`, in server order. */
   stats(): Promise<Record<string, string>[]> {
     return Promise.all(
@@ -223,9 +280,10 @@ export class Connection {
     return server;
   }
 
+  /** The next opaque. memjs wraps its counter to a signed 32-bit number; answers carry it unsigned. */
   #opaque(): number {
     this.#client.incrSeq();
-    return this.#client.seq;
+    return this.#client.seq >>> 0;
   }
 
   #exchange<T>(
@@ -236,6 +294,9 @@ export class Connection {
     quiet: boolean,
     handle: Handler<T>,
   ): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(new CacheClosedError('the memcached store was closed', { store: NAME }));
+    }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
@@ -268,12 +329,29 @@ export class Connection {
         this.#discard(server, error);
       });
       try {
+        this.#cork(server);
         server.write(blob);
         this.#watch(server);
       } catch (error) {
         finish({ error: connectionError(key, endpoint(server), error) });
         this.#discard(server, error);
       }
+    });
+  }
+
+  /**
+   * Holds a connected server's writes until the end of the tick, so the requests of one tick
+   * leave in one system call (writev) instead of one each: on loopback the write itself is most
+   * of a request's CPU. memjs still writes (and times) each request as before.
+   */
+  #cork(server: WireServer): void {
+    const socket = server._socket;
+    if (socket === undefined || !server.connected || this.#corked.has(socket)) return;
+    this.#corked.add(socket);
+    socket.cork();
+    process.nextTick(() => {
+      this.#corked.delete(socket);
+      socket.uncork();
     });
   }
 

@@ -30,6 +30,7 @@ import {
   storageExtras,
   touchExtras,
 } from './protocol.js';
+import { SetBatcher } from './set-batch.js';
 
 export type { MemjsClient } from './connection.js';
 export type { MemcachedStoreOptions } from './options.js';
@@ -58,6 +59,7 @@ export class MemcachedStore implements Store {
   readonly #wire: Connection;
   /** One read coalescer per server, so a batch never waits on, or fails with, another server. */
   readonly #coalescers: ReadCoalescer<Hit>[];
+  readonly #sets: SetBatcher;
   #closed = false;
 
   constructor(options: MemcachedStoreOptions | MemjsClient = {}) {
@@ -76,6 +78,7 @@ export class MemcachedStore implements Store {
     this.client = settings.client;
     this.#owned = settings.owned;
     this.#wire = new Connection(settings.client, settings.timeoutMs);
+    this.#sets = new SetBatcher(this.#wire, settings.maxBatch);
     this.#coalescers = Array.from(
       { length: this.#wire.serverCount },
       () => new ReadCoalescer<Hit>((keys) => this.#fetch(keys), settings.maxBatch),
@@ -109,17 +112,13 @@ export class MemcachedStore implements Store {
     return (await this.#fetch(keys)).map((hit) => (hit === undefined ? undefined : decodeCounter(hit.value)));
   }
 
+  /** Sets issued in the same tick go to each server as one quiet multi-set; each caller gets its own result. */
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
     this.#checkValue(value, key);
     const { flags, exptime } = this.#expiry(ttlMs);
-    await this.#wire.request(
-      'set',
-      key,
-      encodeRequest(Opcode.set, keyBytes, 8, storageExtras(flags, exptime), value, 0),
-      (status) => (status === Status.ok ? { value: undefined } : undefined),
-    );
+    return this.#sets.set({ key, keyBytes, value, flags, exptime });
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
