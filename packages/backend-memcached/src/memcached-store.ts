@@ -101,6 +101,7 @@ export class MemcachedStore implements Store {
   async get(key: string): Promise<Uint8Array | undefined> {
     this.#checkOpen();
     checkKey(key);
+    this.#sets.before(key);
     const hit = await this.#read(key);
     return hit === undefined ? undefined : decodeCounter(hit.value);
   }
@@ -108,6 +109,7 @@ export class MemcachedStore implements Store {
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen();
     for (const key of keys) checkKey(key);
+    this.#sets.before(keys);
     if (keys.length === 0) return [];
     return (await this.#fetch(keys)).map((hit) => (hit === undefined ? undefined : decodeCounter(hit.value)));
   }
@@ -129,6 +131,7 @@ export class MemcachedStore implements Store {
       return { key, keyBytes, value, ...this.#expiry(ttlMs) };
     });
     if (prepared.length === 0) return;
+    this.#sets.before(entries.map((e) => e.key));
     if (prepared.length === 1) {
       const only = entries[0]!;
       return this.set(only.key, only.value, only.ttlMs);
@@ -151,6 +154,7 @@ export class MemcachedStore implements Store {
   async add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     this.#checkValue(value, key);
     return this.#add('add', key, keyBytes, value, this.#expiry(ttlMs));
   }
@@ -158,6 +162,7 @@ export class MemcachedStore implements Store {
   async delete(key: string): Promise<boolean> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     return this.#wire.request(
       'delete',
       key,
@@ -174,6 +179,7 @@ export class MemcachedStore implements Store {
     this.#checkOpen();
     const prepared = keys.map((key) => ({ key, keyBytes: encodeKey(key) }));
     if (prepared.length === 0) return 0;
+    this.#sets.before(keys);
     const counts = await this.#wire.pipeline<{ key: string; keyBytes: Buffer }, number>(
       prepared,
       { opcode: Opcode.deleteq, extrasBytes: 0 },
@@ -197,6 +203,7 @@ export class MemcachedStore implements Store {
   async has(key: string): Promise<boolean> {
     this.#checkOpen();
     checkKey(key);
+    this.#sets.before(key);
     return (await this.#read(key)) !== undefined;
   }
 
@@ -213,6 +220,7 @@ export class MemcachedStore implements Store {
   async incr(key: string, delta: number, ttlMs: number): Promise<number> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     if (!Number.isSafeInteger(delta)) {
       throw new NotIntegerError(`incr delta must be a safe integer, got ${delta}`, { key, store: NAME });
     }
@@ -234,6 +242,7 @@ export class MemcachedStore implements Store {
   async touch(key: string, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     const expiry = this.#expiry(ttlMs);
     // memcached's TOUCH cannot update the flags that hold the expiry, so the item is rewritten
     // with compare-and-swap: a concurrent write is never overwritten with the older value.
@@ -264,6 +273,7 @@ export class MemcachedStore implements Store {
   async ttl(key: string): Promise<number | undefined> {
     this.#checkOpen();
     checkKey(key);
+    this.#sets.before(key);
     const hit = await this.#read(key);
     return hit === undefined ? undefined : remainingMs(hit.flags, this.#now());
   }

@@ -35,6 +35,8 @@ export class SetBatcher {
   readonly #maxBatch: number;
   /** Waiting sets per server index, and their value bytes. */
   #pending = new Map<number, { waiting: Waiting[]; bytes: number }>();
+  /** Keys with a set waiting for the end of the tick. */
+  readonly #keys = new Set<string>();
   #scheduled = false;
 
   constructor(wire: Connection, maxBatch: number) {
@@ -51,6 +53,7 @@ export class SetBatcher {
         this.#pending.set(index, queue);
       }
       queue.waiting.push({ entry, resolve, reject });
+      this.#keys.add(entry.key);
       queue.bytes += entry.value.byteLength;
       if (queue.waiting.length >= this.#maxBatch || queue.bytes >= MAX_BATCH_BYTES) {
         this.#pending.delete(index);
@@ -64,9 +67,28 @@ export class SetBatcher {
     });
   }
 
+  /**
+   * Sends the waiting sets now when one of them is for one of `keys`, so that a call made
+   * after a set on the same key reaches the server after it (not before, at the end of the tick).
+   */
+  before(keys: string | readonly string[]): void {
+    if (this.#keys.size === 0) return;
+    if (typeof keys === 'string') {
+      if (this.#keys.has(keys)) this.#flush();
+      return;
+    }
+    for (const key of keys) {
+      if (this.#keys.has(key)) {
+        this.#flush();
+        return;
+      }
+    }
+  }
+
   readonly #flush = (): void => {
     this.#scheduled = false;
     const pending = this.#pending;
+    this.#keys.clear();
     if (pending.size === 0) return;
     this.#pending = new Map();
     for (const [index, queue] of pending) this.#send(index, queue.waiting);

@@ -148,6 +148,23 @@ describe('sets of one tick go out as one quiet multi-set', () => {
     expect(await store.incr(`${prefix}:n`, 2, HOUR)).toBe(4);
   });
 
+  it('a call on a key made after a set of it in the same tick reaches the server after the set', async () => {
+    const store = open([await privateServer()]);
+    const prefix = randomPrefix('o');
+    const key = `${prefix}:k`;
+    const others = (tag: string) =>
+      Array.from({ length: 10 }, (_, i) => store.set(`${prefix}:${tag}${i}`, small(tag), HOUR));
+    const deleted = await Promise.all([...others('a'), store.set(key, small('a'), HOUR), store.delete(key)]);
+    expect(deleted.at(-1)).toBe(true);
+    expect(await store.get(key)).toBeUndefined();
+    const read = await Promise.all([...others('b'), store.set(key, small('b'), HOUR), store.get(key)]);
+    expect(text(read.at(-1) as Uint8Array | undefined)).toBe('v:b');
+    const counted = await Promise.all([store.set(key, Buffer.from('5'), HOUR), store.incr(key, 1, HOUR)]);
+    expect(counted[1]).toBe(6);
+    const many = await Promise.all([store.set(key, small('c'), HOUR), store.getMany([key, `${prefix}:b0`])]);
+    expect(many[1].map(text)).toEqual(['v:c', 'v:b']);
+  });
+
   it('left no unhandled rejection behind', () => {
     expect(unhandled.list).toEqual([]);
   });
