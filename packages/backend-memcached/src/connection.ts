@@ -119,15 +119,17 @@ export class Connection {
 
   /**
    * One request with one answer. `request` is built with opaque 0 (it is stamped here);
-   * `accept` maps the statuses the operation expects, others become typed errors.
+   * `accept` maps the statuses the operation expects, others become typed errors. `index`:
+   * the key's server when the caller already knows it.
    */
   request<T>(
     operation: string,
     key: string,
     request: Buffer,
     accept: (status: number, response: Response) => { value: T } | undefined,
+    index = this.indexFor(key),
   ): Promise<T> {
-    const server = this.#serverFor(key);
+    const server = this.#at(index, key);
     const opaque = this.#opaque();
     request.writeUInt32BE(opaque >>> 0, 12);
     return this.#exchange(key, server, opaque, request, false, (response) => {
@@ -139,15 +141,18 @@ export class Connection {
   /**
    * The one batched-request path: per server, the entries' quiet requests followed by a NOOP
    * in one write. `handler(group)` reads that server's answers; the NOOP's answer ends the batch.
-   * Resolves each server's result.
+   * Resolves each server's result. `index`: the server of every entry, when the caller knows it.
    */
   pipeline<E extends PipelineEntry, T>(
     entries: readonly E[],
     request: PipelineRequest<E>,
     handler: (group: E[]) => Handler<T>,
+    index?: number,
   ): Promise<T[]> {
+    const groups: [WireServer, E[]][] =
+      index === undefined ? this.#byServer(entries) : [[this.#at(index, undefined), [...entries]]];
     return Promise.all(
-      this.#byServer(entries).map(([server, group]) => {
+      groups.map(([server, group]) => {
         const opaque = this.#opaque();
         let size = requestBytes(EMPTY, 0, 0);
         for (const e of group) {
@@ -273,7 +278,11 @@ export class Connection {
   }
 
   #serverFor(key: string): WireServer {
-    const server = this.#servers()[this.indexFor(key)];
+    return this.#at(this.indexFor(key), key);
+  }
+
+  #at(index: number, key: string | undefined): WireServer {
+    const server = this.#servers()[index];
     if (server === undefined) {
       throw new StoreUnavailableError('no memcached server is available for this key', { key, store: NAME });
     }

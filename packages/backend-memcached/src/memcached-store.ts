@@ -81,7 +81,7 @@ export class MemcachedStore implements Store {
     this.#sets = new SetBatcher(this.#wire, settings.maxBatch);
     this.#coalescers = Array.from(
       { length: this.#wire.serverCount },
-      () => new ReadCoalescer<Hit>((keys) => this.#fetch(keys), settings.maxBatch),
+      (_, index) => new ReadCoalescer<Hit>((keys) => this.#fetch(keys, index), settings.maxBatch),
     );
   }
 
@@ -422,7 +422,7 @@ export class MemcachedStore implements Store {
     );
   }
 
-  #getOne(operation: string, key: string, keyBytes: Buffer): Promise<Hit | undefined> {
+  #getOne(operation: string, key: string, keyBytes: Buffer, index?: number): Promise<Hit | undefined> {
     return this.#wire.request(
       operation,
       key,
@@ -432,24 +432,33 @@ export class MemcachedStore implements Store {
         if (status === Status.notFound) return { value: undefined };
         return undefined;
       },
+      index,
     );
   }
 
-  /** Reads keys (from the coalescer or getMany): one GET for one key, else GETKQ… + NOOP per server. */
-  async #fetch(keys: readonly string[]): Promise<(Hit | undefined)[]> {
+  /**
+   * Reads keys (from a server's coalescer, which passes its `index`, or getMany): one GET for
+   * one key, else GETKQ… + NOOP per server.
+   */
+  async #fetch(keys: readonly string[], index?: number): Promise<(Hit | undefined)[]> {
     if (keys.length === 1) {
       const key = keys[0]!;
-      return [await this.#getOne('get', key, Buffer.from(key))];
+      return [await this.#getOne('get', key, Buffer.from(key), index)];
     }
     const found = new Map<string, Hit>();
     const prepared = keys.map((key) => ({ key, keyBytes: Buffer.from(key) }));
-    await this.#wire.pipeline(prepared, { opcode: Opcode.getkq, extrasBytes: 0 }, () => (response) => {
-      const { opcode, status } = response.header;
-      if (opcode === Opcode.noop) return { value: undefined };
-      if (status !== Status.ok) return { error: statusError('getMany', response, undefined) };
-      found.set(response.key.toString('latin1'), toHit(response));
-      return undefined;
-    });
+    await this.#wire.pipeline(
+      prepared,
+      { opcode: Opcode.getkq, extrasBytes: 0 },
+      () => (response) => {
+        const { opcode, status } = response.header;
+        if (opcode === Opcode.noop) return { value: undefined };
+        if (status !== Status.ok) return { error: statusError('getMany', response, undefined) };
+        found.set(response.key.toString('latin1'), toHit(response));
+        return undefined;
+      },
+      index,
+    );
     return prepared.map((e) => found.get(e.keyBytes.toString('latin1')));
   }
 }

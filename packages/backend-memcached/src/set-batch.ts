@@ -110,6 +110,7 @@ export class SetBatcher {
             0,
           ),
           (status) => (status === Status.ok ? { value: undefined } : undefined),
+          index,
         )
         .then(resolve, reject);
       return;
