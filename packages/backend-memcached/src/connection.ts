@@ -2,8 +2,9 @@
  * The wire exchange with memcached over memjs's connections. memjs 1.3 cannot set item flags,
  * has no multi-get and misreads 64-bit counters, so the store writes binary-protocol requests
  * itself and sends them through memjs internals. This is the ONLY file that touches them
- * (`Server#write/onResponse/onError/error`, `Server#_socket`, `Server#responseCallbacks`, the `quiet` flag of a response
- * callback, `Client#seq/incrSeq`, and replacing entries of `Client#servers`): memjs is pinned
+ * (`Server#write/onResponse/onError/error`, `Server#_socket`, `Server#connected`,
+ * `Server#responseCallbacks`, the `quiet` flag of a response callback, `Client#seq/incrSeq`,
+ * and replacing entries of `Client#servers`): memjs is pinned
  * to `~1.3.2`, and test/memjs-internals.test.ts fails naming the internal when one changes.
  */
 import type { Socket } from 'node:net';
