@@ -2,8 +2,9 @@
  * The wire exchange with memcached over memjs's connections. memjs 1.3 cannot set item flags,
  * has no multi-get and misreads 64-bit counters, so the store writes binary-protocol requests
  * itself and sends them through memjs internals. This is the ONLY file that touches them
- * (`Server#write/onResponse/onError/error`, `Server#_socket`, the `quiet` flag of a response
- * callback, `Client#seq/incrSeq`, and replacing entries of `Client#servers`): memjs is pinned
+ * (`Server#write/onResponse/onError/error`, `Server#_socket`, `Server#connected`,
+ * `Server#responseCallbacks`, the `quiet` flag of a response callback, `Client#seq/incrSeq`,
+ * and replacing entries of `Client#servers`): memjs is pinned
  * to `~1.3.2`, and test/memjs-internals.test.ts fails naming the internal when one changes.
  */
 import type { Socket } from 'node:net';
@@ -11,6 +12,7 @@ import { CacheClosedError, StoreUnavailableError } from '@larder/core';
 import { Client, type Response, Server } from 'memjs';
 import { connectionError, NAME, statusError, timeoutError } from './errors.js';
 import { encodeRequest, Opcode, requestBytes, Status, writeRequest } from './protocol.js';
+import { HashRing } from './ring.js';
 
 /** A memjs client, whatever serializer it was built with (the store sends raw bytes itself). */
 export type MemjsClient = Client<never, unknown>;
@@ -79,19 +81,36 @@ export function createClient(
 }
 
 /**
- * Requests over a memjs client, each settled within `timeoutMs`. Past the deadline, or when a
- * connection fails or closes, that server's connection is dropped and replaced, so the next
- * call starts on a clean one.
+ * Requests over a memjs client, each settled within `timeoutMs`. Keys are spread over the
+ * servers by a consistent-hash ring (not memjs's hash modulo the server count). Past the
+ * deadline, or when a connection fails or closes, that server's connection is dropped and
+ * replaced, so the next call starts on a clean one. A server that is down stays on the ring:
+ * its keys fail fast (refused) or at the deadline (hung) and are never remapped to another
+ * server, so no other server answers for them and nothing stale is read when it returns.
  */
 export class Connection {
   readonly #client: MemjsClient;
   readonly #timeoutMs: number;
+  readonly #ring: HashRing | undefined;
   readonly #watched = new WeakSet<Socket>();
+  readonly #corked = new Set<Socket>();
   #closed = false;
 
   constructor(client: MemjsClient, timeoutMs: number) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    const servers = this.#servers();
+    this.#ring = servers.length > 1 ? new HashRing(servers.map(endpoint)) : undefined;
+  }
+
+  /** How many servers the keys are spread over. */
+  get serverCount(): number {
+    return this.#servers().length;
+  }
+
+  /** The index (in the client's server list) of the server that holds `key`. */
+  indexFor(key: string): number {
+    return this.#ring === undefined ? 0 : this.#ring.serverFor(key);
   }
 
   /** `host:port` of every server, for messages. */
@@ -101,15 +120,17 @@ export class Connection {
 
   /**
    * One request with one answer. `request` is built with opaque 0 (it is stamped here);
-   * `accept` maps the statuses the operation expects, others become typed errors.
+   * `accept` maps the statuses the operation expects, others become typed errors. `index`:
+   * the key's server when the caller already knows it.
    */
   request<T>(
     operation: string,
     key: string,
     request: Buffer,
     accept: (status: number, response: Response) => { value: T } | undefined,
+    index = this.indexFor(key),
   ): Promise<T> {
-    const server = this.#serverFor(key);
+    const server = this.#at(index, key);
     const opaque = this.#opaque();
     request.writeUInt32BE(opaque >>> 0, 12);
     return this.#exchange(key, server, opaque, request, false, (response) => {
@@ -121,15 +142,18 @@ export class Connection {
   /**
    * The one batched-request path: per server, the entries' quiet requests followed by a NOOP
    * in one write. `handler(group)` reads that server's answers; the NOOP's answer ends the batch.
-   * Resolves each server's result.
+   * Resolves each server's result. `index`: the server of every entry, when the caller knows it.
    */
   pipeline<E extends PipelineEntry, T>(
     entries: readonly E[],
     request: PipelineRequest<E>,
     handler: (group: E[]) => Handler<T>,
+    index?: number,
   ): Promise<T[]> {
+    const groups: [WireServer, E[]][] =
+      index === undefined ? this.#byServer(entries) : [[this.#at(index, undefined), [...entries]]];
     return Promise.all(
-      this.#byServer(entries).map(([server, group]) => {
+      groups.map(([server, group]) => {
         const opaque = this.#opaque();
         let size = requestBytes(EMPTY, 0, 0);
         for (const e of group) {
@@ -153,6 +177,62 @@ export class Connection {
         return this.#exchange(undefined, server, opaque, blob, true, handler(group));
       }),
     );
+  }
+
+  /**
+   * Quiet requests that each settle on their own, sent to server `index` in one write: every
+   * entry gets an opaque of its own, then one NOOP. A quiet request answers only when it fails,
+   * and memcached answers in order, so when the NOOP's answer arrives every entry without an
+   * answer succeeded; an answer is mapped back to its entry by opaque. Resolves, per entry,
+   * `undefined` (done) or the error `fail` made of its answer; a timeout or a connection fault
+   * rejects the whole batch (every entry may or may not have been applied).
+   */
+  quietBatch<E extends PipelineEntry>(
+    index: number,
+    entries: readonly E[],
+    request: PipelineRequest<E>,
+    fail: (entry: E, response: Response) => unknown,
+  ): Promise<unknown[]> {
+    const server = this.#servers()[index];
+    if (server === undefined) return Promise.reject(new Error(`no memcached server at index ${index}`));
+    const count = entries.length;
+    const first = this.#opaque();
+    for (let i = 1; i <= count; i++) this.#client.incrSeq();
+    const done = (first + count) >>> 0;
+    let size = requestBytes(EMPTY, 0, 0);
+    for (const e of entries) {
+      size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
+    }
+    const blob = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const e = entries[i]!;
+      const opaque = (first + i) >>> 0;
+      at = writeRequest(
+        blob,
+        at,
+        request.opcode,
+        e.keyBytes,
+        request.extrasBytes,
+        request.extras?.(e),
+        request.value?.(e),
+        opaque,
+      );
+    }
+    writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, done);
+    const outcomes: unknown[] = new Array(count).fill(undefined);
+    const onFailure = (response: Response) => {
+      const i = (response.header.opaque - first) >>> 0;
+      if (i < count) outcomes[i] = fail(entries[i]!, response);
+    };
+    // Quiet: memjs keeps the callback after an answer with a body; the NOOP's handler removes them.
+    (onFailure as { quiet?: boolean }).quiet = true;
+    for (let i = 0; i < count; i++) server.onResponse((first + i) >>> 0, onFailure);
+    return this.#exchange(undefined, server, done, blob, false, () => {
+      const callbacks = server.responseCallbacks;
+      for (let i = 0; i < count; i++) delete callbacks[(first + i) >>> 0];
+      return { value: outcomes };
+    });
   }
 
   /** Every server's `stats`, in server order. */
@@ -186,7 +266,7 @@ export class Connection {
     return this.#client.servers as WireServer[];
   }
 
-  /** Groups entries by the server memjs maps their key to, keeping the order within a group. */
+  /** Groups entries by the server the ring maps their key to, keeping the order within a group. */
   #byServer<E extends { key: string }>(entries: readonly E[]): [WireServer, E[]][] {
     const groups = new Map<WireServer, E[]>();
     for (const entry of entries) {
@@ -199,18 +279,21 @@ export class Connection {
   }
 
   #serverFor(key: string): WireServer {
-    const servers = this.#servers();
-    const server =
-      servers.length === 1 ? servers[0] : (this.#client.server(key) as WireServer | null | undefined);
-    if (server == null) {
+    return this.#at(this.indexFor(key), key);
+  }
+
+  #at(index: number, key: string | undefined): WireServer {
+    const server = this.#servers()[index];
+    if (server === undefined) {
       throw new StoreUnavailableError('no memcached server is available for this key', { key, store: NAME });
     }
     return server;
   }
 
+  /** The next opaque. memjs wraps its counter to a signed 32-bit number; answers carry it unsigned. */
   #opaque(): number {
     this.#client.incrSeq();
-    return this.#client.seq;
+    return this.#client.seq >>> 0;
   }
 
   #exchange<T>(
@@ -221,6 +304,9 @@ export class Connection {
     quiet: boolean,
     handle: Handler<T>,
   ): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(new CacheClosedError('the memcached store was closed', { store: NAME }));
+    }
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
@@ -253,12 +339,29 @@ export class Connection {
         this.#discard(server, error);
       });
       try {
+        this.#cork(server);
         server.write(blob);
         this.#watch(server);
       } catch (error) {
         finish({ error: connectionError(key, endpoint(server), error) });
         this.#discard(server, error);
       }
+    });
+  }
+
+  /**
+   * Holds a connected server's writes until the end of the tick, so the requests of one tick
+   * leave in one system call (writev) instead of one each: on loopback the write itself is most
+   * of a request's CPU. memjs still writes (and times) each request as before.
+   */
+  #cork(server: WireServer): void {
+    const socket = server._socket;
+    if (socket === undefined || !server.connected || this.#corked.has(socket)) return;
+    this.#corked.add(socket);
+    socket.cork();
+    process.nextTick(() => {
+      this.#corked.delete(socket);
+      socket.uncork();
     });
   }
 

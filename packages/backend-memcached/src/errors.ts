@@ -44,6 +44,13 @@ export function connectionError(key: string | undefined, endpoint: string, error
       { key, store: NAME },
     );
   }
+  if (/timed out/i.test(message)) {
+    // memjs's own request or connect timeout (it can fire just before the store's deadline).
+    return new StoreTimeoutError(
+      `memcached at ${endpoint} did not answer in time (${message}); the connection was dropped and will be rebuilt`,
+      { key, store: NAME },
+    );
+  }
   return new StoreUnavailableError(`memcached at ${endpoint} is unreachable: ${redactUrl(message)}`, {
     key,
     store: NAME,

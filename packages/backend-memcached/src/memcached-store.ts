@@ -30,6 +30,7 @@ import {
   storageExtras,
   touchExtras,
 } from './protocol.js';
+import { SetBatcher } from './set-batch.js';
 
 export type { MemjsClient } from './connection.js';
 export type { MemcachedStoreOptions } from './options.js';
@@ -56,7 +57,9 @@ export class MemcachedStore implements Store {
   readonly #owned: boolean;
   readonly #now: () => number;
   readonly #wire: Connection;
-  readonly #coalescer: ReadCoalescer<Hit>;
+  /** One read coalescer per server, so a batch never waits on, or fails with, another server. */
+  readonly #coalescers: ReadCoalescer<Hit>[];
+  readonly #sets: SetBatcher;
   #closed = false;
 
   constructor(options: MemcachedStoreOptions | MemjsClient = {}) {
@@ -75,7 +78,11 @@ export class MemcachedStore implements Store {
     this.client = settings.client;
     this.#owned = settings.owned;
     this.#wire = new Connection(settings.client, settings.timeoutMs);
-    this.#coalescer = new ReadCoalescer<Hit>((keys) => this.#fetch(keys), settings.maxBatch);
+    this.#sets = new SetBatcher(this.#wire, settings.maxBatch);
+    this.#coalescers = Array.from(
+      { length: this.#wire.serverCount },
+      (_, index) => new ReadCoalescer<Hit>((keys) => this.#fetch(keys, index), settings.maxBatch),
+    );
   }
 
   /** Logs and crash reports show the servers, never the client (its servers hold the SASL password). */
@@ -94,28 +101,26 @@ export class MemcachedStore implements Store {
   async get(key: string): Promise<Uint8Array | undefined> {
     this.#checkOpen();
     checkKey(key);
-    const hit = await this.#coalescer.get(key);
+    this.#sets.before(key);
+    const hit = await this.#read(key);
     return hit === undefined ? undefined : decodeCounter(hit.value);
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#checkOpen();
     for (const key of keys) checkKey(key);
+    this.#sets.before(keys);
     if (keys.length === 0) return [];
     return (await this.#fetch(keys)).map((hit) => (hit === undefined ? undefined : decodeCounter(hit.value)));
   }
 
+  /** Sets issued in the same tick go to each server as one quiet multi-set; each caller gets its own result. */
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
     this.#checkValue(value, key);
     const { flags, exptime } = this.#expiry(ttlMs);
-    await this.#wire.request(
-      'set',
-      key,
-      encodeRequest(Opcode.set, keyBytes, 8, storageExtras(flags, exptime), value, 0),
-      (status) => (status === Status.ok ? { value: undefined } : undefined),
-    );
+    return this.#sets.set({ key, keyBytes, value, flags, exptime });
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
@@ -126,6 +131,7 @@ export class MemcachedStore implements Store {
       return { key, keyBytes, value, ...this.#expiry(ttlMs) };
     });
     if (prepared.length === 0) return;
+    this.#sets.before(entries.map((e) => e.key));
     if (prepared.length === 1) {
       const only = entries[0]!;
       return this.set(only.key, only.value, only.ttlMs);
@@ -148,6 +154,7 @@ export class MemcachedStore implements Store {
   async add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     this.#checkValue(value, key);
     return this.#add('add', key, keyBytes, value, this.#expiry(ttlMs));
   }
@@ -155,6 +162,7 @@ export class MemcachedStore implements Store {
   async delete(key: string): Promise<boolean> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     return this.#wire.request(
       'delete',
       key,
@@ -171,6 +179,7 @@ export class MemcachedStore implements Store {
     this.#checkOpen();
     const prepared = keys.map((key) => ({ key, keyBytes: encodeKey(key) }));
     if (prepared.length === 0) return 0;
+    this.#sets.before(keys);
     const counts = await this.#wire.pipeline<{ key: string; keyBytes: Buffer }, number>(
       prepared,
       { opcode: Opcode.deleteq, extrasBytes: 0 },
@@ -194,7 +203,8 @@ export class MemcachedStore implements Store {
   async has(key: string): Promise<boolean> {
     this.#checkOpen();
     checkKey(key);
-    return (await this.#coalescer.get(key)) !== undefined;
+    this.#sets.before(key);
+    return (await this.#read(key)) !== undefined;
   }
 
   /**
@@ -210,6 +220,7 @@ export class MemcachedStore implements Store {
   async incr(key: string, delta: number, ttlMs: number): Promise<number> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     if (!Number.isSafeInteger(delta)) {
       throw new NotIntegerError(`incr delta must be a safe integer, got ${delta}`, { key, store: NAME });
     }
@@ -231,6 +242,7 @@ export class MemcachedStore implements Store {
   async touch(key: string, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
     const keyBytes = encodeKey(key);
+    this.#sets.before(key);
     const expiry = this.#expiry(ttlMs);
     // memcached's TOUCH cannot update the flags that hold the expiry, so the item is rewritten
     // with compare-and-swap: a concurrent write is never overwritten with the older value.
@@ -261,7 +273,8 @@ export class MemcachedStore implements Store {
   async ttl(key: string): Promise<number | undefined> {
     this.#checkOpen();
     checkKey(key);
-    const hit = await this.#coalescer.get(key);
+    this.#sets.before(key);
+    const hit = await this.#read(key);
     return hit === undefined ? undefined : remainingMs(hit.flags, this.#now());
   }
 
@@ -307,6 +320,10 @@ export class MemcachedStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#wire.close(this.#owned);
+  }
+
+  #read(key: string): Promise<Hit | undefined> {
+    return this.#coalescers[this.#wire.indexFor(key)]!.get(key);
   }
 
   #checkOpen(): void {
@@ -405,7 +422,7 @@ export class MemcachedStore implements Store {
     );
   }
 
-  #getOne(operation: string, key: string, keyBytes: Buffer): Promise<Hit | undefined> {
+  #getOne(operation: string, key: string, keyBytes: Buffer, index?: number): Promise<Hit | undefined> {
     return this.#wire.request(
       operation,
       key,
@@ -415,24 +432,33 @@ export class MemcachedStore implements Store {
         if (status === Status.notFound) return { value: undefined };
         return undefined;
       },
+      index,
     );
   }
 
-  /** Reads keys (from the coalescer or getMany): one GET for one key, else GETKQ… + NOOP per server. */
-  async #fetch(keys: readonly string[]): Promise<(Hit | undefined)[]> {
+  /**
+   * Reads keys (from a server's coalescer, which passes its `index`, or getMany): one GET for
+   * one key, else GETKQ… + NOOP per server.
+   */
+  async #fetch(keys: readonly string[], index?: number): Promise<(Hit | undefined)[]> {
     if (keys.length === 1) {
       const key = keys[0]!;
-      return [await this.#getOne('get', key, Buffer.from(key))];
+      return [await this.#getOne('get', key, Buffer.from(key), index)];
     }
     const found = new Map<string, Hit>();
     const prepared = keys.map((key) => ({ key, keyBytes: Buffer.from(key) }));
-    await this.#wire.pipeline(prepared, { opcode: Opcode.getkq, extrasBytes: 0 }, () => (response) => {
-      const { opcode, status } = response.header;
-      if (opcode === Opcode.noop) return { value: undefined };
-      if (status !== Status.ok) return { error: statusError('getMany', response, undefined) };
-      found.set(response.key.toString('latin1'), toHit(response));
-      return undefined;
-    });
+    await this.#wire.pipeline(
+      prepared,
+      { opcode: Opcode.getkq, extrasBytes: 0 },
+      () => (response) => {
+        const { opcode, status } = response.header;
+        if (opcode === Opcode.noop) return { value: undefined };
+        if (status !== Status.ok) return { error: statusError('getMany', response, undefined) };
+        found.set(response.key.toString('latin1'), toHit(response));
+        return undefined;
+      },
+      index,
+    );
     return prepared.map((e) => found.get(e.keyBytes.toString('latin1')));
   }
 }

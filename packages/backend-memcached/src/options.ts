@@ -8,7 +8,9 @@ import { MAX_KEY_BYTES } from './protocol.js';
 export interface MemcachedStoreOptions {
   /**
    * Servers as `host:port` (`[::1]:11211` for IPv6), in an array or a comma-separated string;
-   * keys are spread over them with memjs's hash.
+   * keys are spread over them by a consistent-hash ring (ketama-style, 160 points per server),
+   * so adding or removing one of N servers moves about 1/N of the keys. A server that is down
+   * stays on the ring: its keys fail fast instead of moving to another server.
    * @default '127.0.0.1:11211'
    */
   servers?: string | readonly string[];
@@ -149,6 +151,16 @@ function connectionOf(options: MemcachedStoreOptions): {
     addresses = entries.map((entry) => parseAddress(entry.trim()));
   }
   if (addresses.length === 0) throw new CacheConfigError('no memcached server was given', { store: NAME });
+  const seen = new Set<string>();
+  for (const { host, port } of addresses) {
+    const name = `${host}:${port}`;
+    if (seen.has(name)) {
+      throw new CacheConfigError(`memcached server ${name} is listed twice; list each server once`, {
+        store: NAME,
+      });
+    }
+    seen.add(name);
+  }
   if ((username === undefined) !== (password === undefined) || username === '') {
     throw new CacheConfigError('SASL needs both username and password', { store: NAME });
   }

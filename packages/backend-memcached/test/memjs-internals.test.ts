@@ -55,6 +55,8 @@ describe('memjs internals the store relies on', () => {
     expect(server.username, 'memjs internal Server#username changed').toBe('u');
     expect(server.password, 'memjs internal Server#password changed').toBe('p');
     expect(server.options, 'memjs internal Server#options changed').toMatchObject({ timeout: 1 });
+    // The store corks a server's socket only while memjs says it is connected.
+    expect(server.connected, 'memjs internal Server#connected changed').toBe(false);
   });
 
   it('Client exposes seq, incrSeq() and a mutable servers array', () => {
@@ -78,8 +80,12 @@ describeWithServer('memcached', 'memjs internals on a live connection', (shared)
     const store = new MemcachedStore({ servers: shared.url.replace(/^memcached:\/\//, '') });
     try {
       await store.get('memjs-internals-probe');
-      const server = store.client.servers[0] as unknown as { _socket?: { destroy?: unknown } };
+      const server = store.client.servers[0] as unknown as {
+        _socket?: { destroy?: unknown };
+        connected?: unknown;
+      };
       expect(typeof server._socket?.destroy, 'memjs internal Server#_socket changed').toBe('function');
+      expect(server.connected, 'memjs internal Server#connected is not set once connected').toBe(true);
     } finally {
       await store.close();
     }

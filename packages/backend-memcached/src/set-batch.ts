@@ -1,0 +1,138 @@
+import type { Connection, PipelineEntry } from './connection.js';
+import { statusError } from './errors.js';
+import { encodeRequest, Opcode, Status, storageExtras } from './protocol.js';
+
+/** One `set`, checked and encoded, waiting for its tick's batch. */
+export interface PendingSet extends PipelineEntry {
+  value: Uint8Array;
+  flags: number;
+  exptime: number;
+}
+
+interface Waiting {
+  entry: PendingSet;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Value bytes past which a batch is sent at once rather than at the end of the tick. */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+const SETQ = {
+  opcode: Opcode.setq,
+  extrasBytes: 8,
+  extras: (e: PendingSet) => storageExtras(e.flags, e.exptime),
+  value: (e: PendingSet) => e.value,
+};
+
+/**
+ * Turns the `set` calls of one tick into one quiet multi-set per server (SETQ… then NOOP, one
+ * write, one answer). Each caller still gets its own result: memcached answers a SETQ only when
+ * it fails, and that answer goes back to its caller by opaque. A lone set is sent as a plain SET.
+ */
+export class SetBatcher {
+  readonly #wire: Connection;
+  readonly #maxBatch: number;
+  /** Waiting sets per server index, and their value bytes. */
+  #pending = new Map<number, { waiting: Waiting[]; bytes: number }>();
+  /** Keys with a set waiting for the end of the tick. */
+  readonly #keys = new Set<string>();
+  #scheduled = false;
+
+  constructor(wire: Connection, maxBatch: number) {
+    this.#wire = wire;
+    this.#maxBatch = maxBatch;
+  }
+
+  set(entry: PendingSet): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const index = this.#wire.indexFor(entry.key);
+      let queue = this.#pending.get(index);
+      if (queue === undefined) {
+        queue = { waiting: [], bytes: 0 };
+        this.#pending.set(index, queue);
+      }
+      queue.waiting.push({ entry, resolve, reject });
+      this.#keys.add(entry.key);
+      queue.bytes += entry.value.byteLength;
+      if (queue.waiting.length >= this.#maxBatch || queue.bytes >= MAX_BATCH_BYTES) {
+        this.#pending.delete(index);
+        this.#send(index, queue.waiting);
+      } else if (!this.#scheduled) {
+        this.#scheduled = true;
+        // nextTick runs once the microtask queue is drained, so it gathers every set that
+        // callers issue from promise continuations in this tick (a microtask would not).
+        process.nextTick(this.#flush);
+      }
+    });
+  }
+
+  /**
+   * Sends the waiting sets now when one of them is for one of `keys`, so that a call made
+   * after a set on the same key reaches the server after it (not before, at the end of the tick).
+   */
+  before(keys: string | readonly string[]): void {
+    if (this.#keys.size === 0) return;
+    if (typeof keys === 'string') {
+      if (this.#keys.has(keys)) this.#flush();
+      return;
+    }
+    for (const key of keys) {
+      if (this.#keys.has(key)) {
+        this.#flush();
+        return;
+      }
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    this.#keys.clear();
+    if (pending.size === 0) return;
+    this.#pending = new Map();
+    for (const [index, queue] of pending) this.#send(index, queue.waiting);
+  };
+
+  #send(index: number, waiting: Waiting[]): void {
+    if (waiting.length === 1) {
+      const { entry, resolve, reject } = waiting[0]!;
+      this.#wire
+        .request(
+          'set',
+          entry.key,
+          encodeRequest(
+            Opcode.set,
+            entry.keyBytes,
+            8,
+            storageExtras(entry.flags, entry.exptime),
+            entry.value,
+            0,
+          ),
+          (status) => (status === Status.ok ? { value: undefined } : undefined),
+          index,
+        )
+        .then(resolve, reject);
+      return;
+    }
+    this.#wire
+      .quietBatch(
+        index,
+        waiting.map((w) => w.entry),
+        SETQ,
+        (entry, response) => statusError('set', response, entry.key),
+      )
+      .then(
+        (outcomes) => {
+          for (let i = 0; i < waiting.length; i++) {
+            const outcome = outcomes[i];
+            if (outcome === undefined) waiting[i]!.resolve();
+            else waiting[i]!.reject(outcome);
+          }
+        },
+        (error: unknown) => {
+          for (const w of waiting) w.reject(error);
+        },
+      );
+  }
+}
