@@ -312,7 +312,7 @@ export class Connection {
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        reject(timeoutError(endpoint(server), this.#timeoutMs, key));
+        reject(timeoutError(endpoint(server), this.#timeoutMs, key, this.#ring !== undefined));
         this.#discard(server, new Error(`no answer within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
       const finish = (outcome: { value: T } | { error: unknown }) => {
@@ -335,7 +335,7 @@ export class Connection {
       (onResponse as { quiet?: boolean }).quiet = quiet;
       server.onResponse(opaque, onResponse);
       server.onError(opaque, (error: unknown) => {
-        finish({ error: connectionError(key, endpoint(server), error) });
+        finish({ error: connectionError(key, endpoint(server), error, this.#ring !== undefined) });
         this.#discard(server, error);
       });
       try {
@@ -343,7 +343,7 @@ export class Connection {
         server.write(blob);
         this.#watch(server);
       } catch (error) {
-        finish({ error: connectionError(key, endpoint(server), error) });
+        finish({ error: connectionError(key, endpoint(server), error, this.#ring !== undefined) });
         this.#discard(server, error);
       }
     });

@@ -27,16 +27,27 @@ export function timeoutError(
   endpoint: string,
   timeoutMs: number,
   key: string | undefined,
+  oneOfSeveral = false,
 ): StoreTimeoutError {
   return new StoreTimeoutError(
     `memcached at ${endpoint} did not answer within ${timeoutMs} ms; the connection was dropped and will be rebuilt`,
-    { key, store: NAME },
+    { key, store: NAME, ...(oneOfSeveral ? { server: endpoint } : {}) },
   );
 }
 
-/** A socket-level failure (refused, reset, closed, SASL rejected): about the server, not about one request. */
-export function connectionError(key: string | undefined, endpoint: string, error: unknown): CacheError {
+/**
+ * A socket-level failure (refused, reset, closed, SASL rejected): about the server, not about
+ * one request. With several servers it names the one (`server`), so the cache's breaker
+ * leaves the others serving.
+ */
+export function connectionError(
+  key: string | undefined,
+  endpoint: string,
+  error: unknown,
+  oneOfSeveral = false,
+): CacheError {
   if (error instanceof CacheClosedError) return error;
+  const server = oneOfSeveral ? { server: endpoint } : {};
   const message = error instanceof Error ? error.message : String(error);
   if (/authentication failed/i.test(message)) {
     return new StoreAuthError(
@@ -48,12 +59,13 @@ export function connectionError(key: string | undefined, endpoint: string, error
     // memjs's own request or connect timeout (it can fire just before the store's deadline).
     return new StoreTimeoutError(
       `memcached at ${endpoint} did not answer in time (${message}); the connection was dropped and will be rebuilt`,
-      { key, store: NAME },
+      { key, store: NAME, ...server },
     );
   }
   return new StoreUnavailableError(`memcached at ${endpoint} is unreachable: ${redactUrl(message)}`, {
     key,
     store: NAME,
+    ...server,
     cause: error instanceof Error ? error : undefined,
   });
 }

@@ -1,6 +1,13 @@
-import { CacheConfigError, StoreTimeoutError, StoreUnavailableError } from '@larder/core';
+import { CacheConfigError, createCache, StoreTimeoutError, StoreUnavailableError } from '@larder/core';
 import { type ServerHandle, startMemcached } from '@larder/testkit';
-import { loopStall, randomPrefix, SLACK_MS, timed, trackUnhandled } from '@larder/testkit/helpers';
+import {
+  loopStall,
+  quietLogger,
+  randomPrefix,
+  SLACK_MS,
+  timed,
+  trackUnhandled,
+} from '@larder/testkit/helpers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemcachedStore } from '../src/index.js';
 import { HashRing } from '../src/ring.js';
@@ -193,6 +200,40 @@ describe('one server down, the others keep serving', () => {
     // Nothing was remapped, so the resumed server still holds its keys and serves them.
     const back = await store.getMany(on(2));
     expect(back.map(text)).toEqual(on(2).map((key) => `v:${key}`));
+  });
+
+  it("through a cache with its default breaker: one dead server of three does not stop the others' keys", async () => {
+    const three = servers.slice(0, 3);
+    const prefix = randomPrefix('cb');
+    const cache = createCache({ store: open(three), prefix, logger: quietLogger, timeout: DEADLINE });
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    await cache.setMany(
+      keys.map((key) => [key, key] as const),
+      { ttl: HOUR },
+    );
+    const codes = new Map<string, number>();
+    cache.on('error', ({ error }) => codes.set(error.code, (codes.get(error.code) ?? 0) + 1));
+    await three[0]!.kill();
+    try {
+      const hitsPerRound: number[] = [];
+      for (let round = 0; round < 10; round++) {
+        let hits = 0;
+        for (const key of keys) if ((await cache.get(key)) === key) hits++;
+        hitsPerRound.push(hits);
+      }
+      // The keys on the two live servers (about 2/3) are served in every round: the breaker
+      // (5 consecutive failures) never opens, though the dead server's keys fail every time.
+      // (A read of a live key may time out now and then on a loaded host: a few are allowed.)
+      const alive = Math.max(...hitsPerRound);
+      expect(alive).toBeGreaterThan(keys.length / 3);
+      expect(alive).toBeLessThan(keys.length);
+      expect(Math.min(...hitsPerRound), hitsPerRound.join(' ')).toBeGreaterThanOrEqual(alive - 3);
+      expect(codes.get('E_CIRCUIT_OPEN')).toBeUndefined();
+      expect(codes.get('E_STORE_UNAVAILABLE')).toBeGreaterThanOrEqual((keys.length - alive) * 10);
+    } finally {
+      await three[0]!.restart();
+      await cache.close();
+    }
   });
 
   it('left no unhandled rejection behind', () => {

@@ -117,8 +117,9 @@ function failed(s: Shared, operation: CacheOperation, key: string | undefined, e
             cause: error,
           },
         );
-  // A value the store refused for its size: the store answered, and is healthy.
-  if (wrapped instanceof ValueTooLargeError) answered(s);
+  // A value the store refused for its size: the store answered, and is healthy. One server of
+  // several failing: the store answered for the others, which must keep serving their keys.
+  if (wrapped instanceof ValueTooLargeError || wrapped.server !== undefined) answered(s);
   else s.breaker?.failure();
   return fault(s, operation, key, wrapped);
 }

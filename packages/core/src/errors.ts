@@ -19,6 +19,12 @@ export type CacheErrorCode =
 export interface CacheErrorContext {
   key?: string;
   store?: string;
+  /**
+   * The one server, of a store that spreads keys over several, that failed. The cache's
+   * circuit breaker guards the store as a whole, so such a failure does not open it: the
+   * other servers keep serving their keys.
+   */
+  server?: string;
   cause?: unknown;
 }
 
@@ -27,6 +33,8 @@ export class CacheError extends Error {
   readonly code: CacheErrorCode;
   readonly key: string | undefined;
   readonly store: string | undefined;
+  /** Set when one server of several failed (see `CacheErrorContext.server`). */
+  readonly server: string | undefined;
 
   constructor(code: CacheErrorCode, message: string, context: CacheErrorContext = {}) {
     super(
@@ -37,6 +45,7 @@ export class CacheError extends Error {
     this.code = code;
     this.key = context.key;
     this.store = context.store;
+    this.server = context.server;
   }
 
   /** A plain, secret-free shape for logs and `JSON.stringify`. */
@@ -48,6 +57,7 @@ export class CacheError extends Error {
       message: this.message,
       key: this.key,
       store: this.store,
+      ...(this.server === undefined ? {} : { server: this.server }),
       cause: cause instanceof Error ? { name: cause.name, message: cause.message } : cause,
     };
   }
