@@ -21,7 +21,13 @@ export interface SqlSyntax {
   readonly schemas: boolean;
   /** Most keys bound into one statement's key list. */
   readonly maxKeysPerStatement: number;
-  /** Schema script (one or more statements) that creates the table and its expiry index if missing. */
+  /**
+   * Whether the table has an index on `expires_at`. With one, pruning and culling find rows by
+   * expiry; without (SQLite: the index doubled the cost of every write and a third of the
+   * storage), they walk the table in key order, a bounded slice per statement.
+   */
+  readonly expiryIndex: boolean;
+  /** Schema script (one or more statements) that creates the table (and its expiry index, if any) if missing. */
   createTableSql(table: TableName): string;
   /** A condition that `key` is one of the keys bound (via `keyList`) at `param`. */
   keyIn(param: string): string;

@@ -17,8 +17,16 @@ export interface TableStatements {
   deleteMany: SqlStatement;
   clear: SqlStatement;
   keys: SqlStatement;
+  /** Deletes up to `$2` expired rows (tables with an expiry index). */
   prune: SqlStatement;
+  /** Deletes the `$1` rows that expire soonest (tables with an expiry index). */
   cull: SqlStatement;
+  /** The last key and the row count of the next `$2` rows after key `$1`: one slice of a walk in key order. */
+  slice: SqlStatement;
+  /** Deletes the expired rows (at `$3`) of the slice of keys in (`$1`, `$2`]. */
+  pruneSlice: SqlStatement;
+  /** Deletes the `$3` rows of the slice (`$1`, `$2`] that expire soonest. */
+  cullSlice: SqlStatement;
   count: SqlStatement;
   stats: SqlStatement;
 }
@@ -80,6 +88,15 @@ export function buildStatements(table: TableName, d: SqlSyntax): TableStatements
     cull: sql(
       'cull',
       `DELETE FROM ${t} WHERE ${d.rowLocator} IN (SELECT ${d.rowLocator} FROM ${t} ORDER BY expires_at ASC NULLS LAST LIMIT $1${d.skipLocked})`,
+    ),
+    slice: sql(
+      'slice',
+      `SELECT max(key) AS last, count(*) AS n FROM (SELECT key FROM ${t} WHERE key > $1 ORDER BY key LIMIT $2)`,
+    ),
+    pruneSlice: sql('prune_slice', `DELETE FROM ${t} WHERE key > $1 AND key <= $2 AND expires_at <= $3`),
+    cullSlice: sql(
+      'cull_slice',
+      `DELETE FROM ${t} WHERE key IN (SELECT key FROM ${t} WHERE key > $1 AND key <= $2 ORDER BY expires_at ASC NULLS LAST LIMIT $3)`,
     ),
     count: sql('count', `SELECT count(*) AS n FROM ${t}`),
     stats: sql(

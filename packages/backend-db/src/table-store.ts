@@ -66,7 +66,13 @@ export abstract class TableStore implements Store {
     this.#coalescer = executor.coalesceReads
       ? new ReadCoalescer<Uint8Array>((keys) => this.#fetch(keys), syntax.maxKeysPerStatement)
       : undefined;
-    this.#housekeeping = new Housekeeping(executor, this.#q, settings, () => this.#ready());
+    this.#housekeeping = new Housekeeping(
+      executor,
+      this.#q,
+      settings,
+      () => this.#ready(),
+      syntax.expiryIndex,
+    );
   }
 
   /** Logs and crash reports show where the table lives, never the client (its options may hold a password). */
