@@ -63,6 +63,13 @@ export interface SqlSyntax {
 export interface SqlExecutor {
   /** Whether concurrent single-key reads should be batched into one statement. */
   readonly coalesceReads: boolean;
+  /** Whether the sets of one tick should be written as one multi-row upsert (the executor may batch writes itself instead). */
+  readonly coalesceWrites: boolean;
+  /**
+   * Whether a multi-row write failed because of one of its rows (bad data, a constraint, a
+   * trigger): the statement wrote nothing, and each row alone may still succeed.
+   */
+  rowFault(error: unknown): boolean;
   /** Every row of a statement. */
   all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]>;
   /** The first row of a statement, or undefined. */

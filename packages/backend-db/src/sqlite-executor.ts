@@ -59,6 +59,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly coalesceReads = false;
+  /** Writes are batched here, per tick, into one transaction whatever the statement. */
+  readonly coalesceWrites = false;
   readonly #c: SqliteConnection;
   readonly #statements = new Map<string, Prepared>();
   #db: Database.Database | undefined;
@@ -71,6 +73,10 @@ export class SqliteExecutor implements SqlExecutor {
 
   constructor(connection: SqliteConnection) {
     this.#c = connection;
+  }
+
+  rowFault(): boolean {
+    return false;
   }
 
   all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]> {

@@ -8,6 +8,7 @@ import {
 } from '@larder/core/store-kit';
 import type { SqlExecutor, SqlSyntax } from './dialect.js';
 import { Housekeeping, type PruneResult } from './housekeeping.js';
+import { type BatchedSet, SetBatcher } from './set-batcher.js';
 import { asBuffer, chunks, compareKeys, type TableName, tableName } from './sql.js';
 import { buildStatements, type TableStatements } from './statements.js';
 import { type TableStoreOptions, tableSettings } from './table-options.js';
@@ -32,6 +33,7 @@ export abstract class TableStore implements Store {
   readonly #maxEntries: number;
   readonly #q: TableStatements;
   readonly #coalescer: ReadCoalescer<Uint8Array> | undefined;
+  readonly #sets: SetBatcher | undefined;
   readonly #housekeeping: Housekeeping;
   #tableReady: boolean;
   #creating: Promise<void> | undefined;
@@ -66,6 +68,10 @@ export abstract class TableStore implements Store {
     this.#coalescer = executor.coalesceReads
       ? new ReadCoalescer<Uint8Array>((keys) => this.#fetch(keys), syntax.maxKeysPerStatement)
       : undefined;
+    this.#sets =
+      executor.coalesceWrites && this.#q.setMany !== undefined
+        ? new SetBatcher((batch) => this.#writeSets(batch), syntax.maxKeysPerStatement)
+        : undefined;
     this.#housekeeping = new Housekeeping(
       executor,
       this.#q,
@@ -122,7 +128,9 @@ export abstract class TableStore implements Store {
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     const creating = this.#ready();
     if (creating !== undefined) await creating;
-    await this.#sql.run(this.#q.set, [key, this.#bytes(value, key), this.#expiresAt(ttlMs)]);
+    const bytes = this.#bytes(value, key);
+    if (this.#sets !== undefined) await this.#sets.set(key, bytes, this.#expiresAt(ttlMs));
+    else await this.#sql.run(this.#q.set, [key, bytes, this.#expiresAt(ttlMs)]);
     this.#housekeeping.wrote(1);
   }
 
@@ -279,8 +287,39 @@ export abstract class TableStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Sets already accepted are written (or fail) before the connection goes.
+    await this.#sets?.drain();
     await this.#housekeeping.stop();
     await this.#sql.close();
+  }
+
+  /**
+   * Writes one tick's sets (distinct keys, sorted) as one upsert and settles every caller. When a
+   * row spoils the statement (which then wrote nothing), each row is written alone, so only the
+   * callers of a bad row get an error.
+   */
+  async #writeSets(batch: BatchedSet[]): Promise<void> {
+    try {
+      if (batch.length === 1) {
+        const entry = batch[0]!;
+        await this.#sql.run(this.#q.set, [entry.key, entry.value, entry.expiresAt]);
+      } else {
+        const values = this.#syntax.manyRowsValues(
+          batch.map((e) => e.key),
+          batch.map((e) => e.value),
+          batch.map((e) => e.expiresAt),
+        );
+        await this.#sql.run(this.#q.setMany!, values);
+      }
+    } catch (error) {
+      if (batch.length > 1 && this.#sql.rowFault(error)) {
+        await Promise.all(batch.map((entry) => this.#writeSets([entry])));
+        return;
+      }
+      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+      return;
+    }
+    for (const entry of batch) for (const waiter of entry.waiters) waiter.resolve();
   }
 
   /** Reads live values for distinct keys, in their order. */

@@ -1,0 +1,89 @@
+import { compareKeys } from './sql.js';
+
+/** One key's write in a batch: the last value set in the tick, and every caller that set it. */
+export interface BatchedSet {
+  readonly key: string;
+  value: Buffer;
+  expiresAt: number | null;
+  readonly waiters: { resolve(): void; reject(error: unknown): void }[];
+}
+
+/** Writes one batch (distinct keys, sorted); settles each entry's waiters itself. */
+export type SetBatchWriter = (batch: BatchedSet[]) => Promise<void>;
+
+/** Most value bytes one batch carries; a larger value goes in a batch of its own. */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Gathers the sets issued in one tick and hands them to the writer at the end of it: repeated
+ * keys collapse to the last value set (every caller of that key settles with it), keys go out
+ * sorted, in batches of at most `maxKeys` keys and about 4 MiB of values.
+ */
+export class SetBatcher {
+  readonly #write: SetBatchWriter;
+  readonly #maxKeys: number;
+  #pending = new Map<string, BatchedSet>();
+  #scheduled = false;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(write: SetBatchWriter, maxKeys: number) {
+    this.#write = write;
+    this.#maxKeys = maxKeys;
+  }
+
+  set(key: string, value: Buffer, expiresAt: number | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry = this.#pending.get(key);
+      if (entry === undefined) {
+        this.#pending.set(key, { key, value, expiresAt, waiters: [{ resolve, reject }] });
+      } else {
+        // The last write in the tick wins, as it would have if each had run on its own in order.
+        entry.value = value;
+        entry.expiresAt = expiresAt;
+        entry.waiters.push({ resolve, reject });
+      }
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // After the promise jobs in flight: every caller resumed in this tick has set by then.
+        process.nextTick(() => this.#flush());
+      }
+    });
+  }
+
+  /** Sends what is pending now and waits for every batch in flight to settle. */
+  async drain(): Promise<void> {
+    this.#flush();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.size === 0) return;
+    const entries = [...this.#pending.values()].sort((a, b) => compareKeys(a.key, b.key));
+    this.#pending = new Map();
+    let batch: BatchedSet[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      if (
+        batch.length > 0 &&
+        (batch.length >= this.#maxKeys || bytes + entry.value.length > MAX_BATCH_BYTES)
+      ) {
+        this.#send(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(entry);
+      bytes += entry.value.length;
+    }
+    this.#send(batch);
+  }
+
+  #send(batch: BatchedSet[]): void {
+    const sent = this.#write(batch).catch((error: unknown) => {
+      // The writer settles its entries; this only guards against one that threw before it could.
+      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+    });
+    this.#inFlight.add(sent);
+    void sent.finally(() => this.#inFlight.delete(sent));
+  }
+}
