@@ -52,6 +52,11 @@ export interface SqlSyntax {
   readonly lockInKeyOrder: string;
   /** A multi-row source `(key, value, expires_at)` for one upsert of a whole batch, or undefined to run one upsert per row in a transaction. */
   readonly manyRows: string | undefined;
+  /**
+   * An incr batch's delta for one row, read back from the inserted value `EXCLUDED.value` (the
+   * delta as ASCII decimal), or undefined where increments are not batched in one statement.
+   */
+  readonly batchDelta: string | undefined;
   /** Values to bind for `manyRows`. */
   manyRowsValues(keys: string[], values: Buffer[], expires: (number | null)[]): unknown[];
 }

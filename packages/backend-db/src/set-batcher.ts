@@ -11,6 +11,19 @@ export interface BatchedSet {
 /** Writes one batch (distinct keys, sorted); settles each entry's waiters itself. */
 export type SetBatchWriter = (batch: BatchedSet[]) => Promise<void>;
 
+/** One caller's increment in a batch. */
+export interface BatchedIncr {
+  readonly key: string;
+  readonly delta: number;
+  readonly expiresAt: number | null;
+  /** The counter's bytes after this increment, or undefined when the value was not an integer in range. */
+  resolve(value: Uint8Array | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** Runs one round of increments (distinct keys, sorted); settles each entry itself. */
+export type IncrBatchWriter = (round: BatchedIncr[]) => Promise<void>;
+
 /** Most value bytes one batch carries; a larger value goes in a batch of its own. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -83,6 +96,74 @@ export class SetBatcher {
       // The writer settles its entries; this only guards against one that threw before it could.
       for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
     });
+    this.#inFlight.add(sent);
+    void sent.finally(() => this.#inFlight.delete(sent));
+  }
+}
+
+/**
+ * Gathers the increments issued in one tick and hands them to the writer at the end of it, in
+ * rounds of distinct keys (a key incremented three times in the tick is in three rounds, run one
+ * after another), each round sorted by key and cut into batches of at most `maxKeys`.
+ */
+export class IncrBatcher {
+  readonly #write: IncrBatchWriter;
+  readonly #maxKeys: number;
+  #pending: BatchedIncr[] = [];
+  #scheduled = false;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(write: IncrBatchWriter, maxKeys: number) {
+    this.#write = write;
+    this.#maxKeys = maxKeys;
+  }
+
+  incr(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
+    return new Promise<Uint8Array | undefined>((resolve, reject) => {
+      this.#pending.push({ key, delta, expiresAt, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        process.nextTick(() => this.#flush());
+      }
+    });
+  }
+
+  /** Sends what is pending now and waits for every batch in flight to settle. */
+  async drain(): Promise<void> {
+    this.#flush();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    const seen = new Map<string, number>();
+    const rounds: BatchedIncr[][] = [];
+    for (const entry of pending) {
+      const round = seen.get(entry.key) ?? 0;
+      seen.set(entry.key, round + 1);
+      const entries = rounds[round];
+      if (entries === undefined) rounds[round] = [entry];
+      else entries.push(entry);
+    }
+    const run = async () => {
+      for (const round of rounds) {
+        round.sort((a, b) => compareKeys(a.key, b.key));
+        const batches: Promise<void>[] = [];
+        for (let i = 0; i < round.length; i += this.#maxKeys) {
+          const batch = round.slice(i, i + this.#maxKeys);
+          batches.push(
+            this.#write(batch).catch((error: unknown) => {
+              for (const entry of batch) entry.reject(error);
+            }),
+          );
+        }
+        await Promise.all(batches);
+      }
+    };
+    const sent = run();
     this.#inFlight.add(sent);
     void sent.finally(() => this.#inFlight.delete(sent));
   }

@@ -11,6 +11,7 @@ export const sqliteSyntax: SqlSyntax = {
   lockInKeyOrder: '',
   manyRows: undefined,
   expiryIndex: false,
+  batchDelta: undefined,
 
   createTableSql(table: TableName): string {
     // WITHOUT ROWID: the row lives in the primary-key b-tree, so the key is stored once. No

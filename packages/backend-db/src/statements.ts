@@ -10,6 +10,8 @@ export interface TableStatements {
   setMany: SqlStatement | undefined;
   add: SqlStatement;
   incr: SqlStatement;
+  /** `incr` of a batch of distinct keys in one statement, returning each counted key's value. */
+  incrMany: SqlStatement | undefined;
   has: SqlStatement;
   ttl: SqlStatement;
   touch: SqlStatement;
@@ -41,6 +43,14 @@ export function buildStatements(table: TableName, d: SqlSyntax): TableStatements
   const live = (param: string) => `(expires_at IS NULL OR expires_at > ${param})`;
   const upsert = 'ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at';
   const sql = (name: string, text: string): SqlStatement => ({ name: `larder_${table.tag}_${name}`, text });
+  // One atomic upsert: insert at delta, restart an expired row, or add to a live integer (keeping
+  // its expiry). A live non-integer, or a sum past 2^53, matches no branch: no row comes back.
+  // The inserted value is the delta as ASCII decimal; `$4` is now.
+  const incrUpsert = (delta: string) =>
+    'ON CONFLICT (key) DO UPDATE SET ' +
+    `value = CASE WHEN c.expires_at <= $4 THEN EXCLUDED.value ELSE ${d.increment('c.value', delta)} END, ` +
+    'expires_at = CASE WHEN c.expires_at <= $4 THEN EXCLUDED.expires_at ELSE c.expires_at END ' +
+    `WHERE c.expires_at <= $4 OR ${d.incrementable('c.value', delta)}`;
   return {
     get: sql('get', `SELECT value FROM ${t} WHERE key = $1 AND ${live('$2')}`),
     getMany: sql('get_many', `SELECT key, value FROM ${t} WHERE key ${d.keyIn('$1')} AND ${live('$2')}`),
@@ -58,11 +68,15 @@ export function buildStatements(table: TableName, d: SqlSyntax): TableStatements
     // (keeping its expiry). A live non-integer, or a sum past 2^53, matches no branch: no row comes back.
     incr: sql(
       'incr',
-      `INSERT INTO ${t} AS c (key, value, expires_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET ` +
-        `value = CASE WHEN c.expires_at <= $4 THEN EXCLUDED.value ELSE ${d.increment('c.value', '$5')} END, ` +
-        'expires_at = CASE WHEN c.expires_at <= $4 THEN EXCLUDED.expires_at ELSE c.expires_at END ' +
-        `WHERE c.expires_at <= $4 OR ${d.incrementable('c.value', '$5')} RETURNING value`,
+      `INSERT INTO ${t} AS c (key, value, expires_at) VALUES ($1, $2, $3) ${incrUpsert('$5')} RETURNING value`,
     ),
+    incrMany:
+      d.manyRows === undefined || d.batchDelta === undefined
+        ? undefined
+        : sql(
+            'incr_many',
+            `INSERT INTO ${t} AS c (key, value, expires_at) ${d.manyRows} ${incrUpsert(d.batchDelta)} RETURNING key, value`,
+          ),
     has: sql('has', `SELECT 1 AS found FROM ${t} WHERE key = $1 AND ${live('$2')}`),
     ttl: sql('ttl', `SELECT expires_at FROM ${t} WHERE key = $1 AND ${live('$2')}`),
     touch: sql('touch', `UPDATE ${t} SET expires_at = $3 WHERE key = $1 AND ${live('$2')}`),

@@ -6,9 +6,9 @@ import {
   type StoreEntry,
   type StoreInfo,
 } from '@larder/core/store-kit';
-import type { SqlExecutor, SqlSyntax } from './dialect.js';
+import type { SqlExecutor, SqlRow, SqlSyntax } from './dialect.js';
 import { Housekeeping, type PruneResult } from './housekeeping.js';
-import { type BatchedSet, SetBatcher } from './set-batcher.js';
+import { type BatchedIncr, type BatchedSet, IncrBatcher, SetBatcher } from './set-batcher.js';
 import { asBuffer, chunks, compareKeys, type TableName, tableName } from './sql.js';
 import { buildStatements, type TableStatements } from './statements.js';
 import { type TableStoreOptions, tableSettings } from './table-options.js';
@@ -34,6 +34,7 @@ export abstract class TableStore implements Store {
   readonly #q: TableStatements;
   readonly #coalescer: ReadCoalescer<Uint8Array> | undefined;
   readonly #sets: SetBatcher | undefined;
+  readonly #incrs: IncrBatcher | undefined;
   readonly #housekeeping: Housekeeping;
   #tableReady: boolean;
   #creating: Promise<void> | undefined;
@@ -71,6 +72,10 @@ export abstract class TableStore implements Store {
     this.#sets =
       executor.coalesceWrites && this.#q.setMany !== undefined
         ? new SetBatcher((batch) => this.#writeSets(batch), syntax.maxKeysPerStatement)
+        : undefined;
+    this.#incrs =
+      executor.coalesceWrites && this.#q.incrMany !== undefined
+        ? new IncrBatcher((batch) => this.#writeIncrs(batch), syntax.maxKeysPerStatement)
         : undefined;
     this.#housekeeping = new Housekeeping(
       executor,
@@ -202,16 +207,12 @@ export abstract class TableStore implements Store {
     if (!Number.isSafeInteger(delta)) {
       throw new NotIntegerError(`incr delta must be a safe integer, got ${delta}`, { key, store: this.name });
     }
-    await this.#ready();
-    const now = this.#now();
-    const rows = await this.#sql.all(this.#q.incr, [
-      key,
-      Buffer.from(String(delta), 'latin1'),
-      this.#expiresAt(ttlMs, now),
-      now,
-      delta,
-    ]);
-    const value = rows[0]?.value as Uint8Array | undefined;
+    const creating = this.#ready();
+    if (creating !== undefined) await creating;
+    const value =
+      this.#incrs !== undefined
+        ? await this.#incrs.incr(key, delta, this.#expiresAt(ttlMs))
+        : await this.#incrOne(key, delta, this.#expiresAt(ttlMs));
     if (value === undefined) {
       throw new NotIntegerError(
         'the value under this key is not an integer, or incr would take it past ±(2^53 - 1) (Number.MAX_SAFE_INTEGER), out of the safe-integer range; the stored value is unchanged',
@@ -288,7 +289,7 @@ export abstract class TableStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     // Sets already accepted are written (or fail) before the connection goes.
-    await this.#sets?.drain();
+    await Promise.all([this.#sets?.drain(), this.#incrs?.drain()]);
     await this.#housekeeping.stop();
     await this.#sql.close();
   }
@@ -320,6 +321,40 @@ export abstract class TableStore implements Store {
       return;
     }
     for (const entry of batch) for (const waiter of entry.waiters) waiter.resolve();
+  }
+
+  /** One increment in one statement: the counter's bytes after it, or undefined when it was not counted. */
+  async #incrOne(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
+    const rows = await this.#sql.all(this.#q.incr, [key, deltaBytes(delta), expiresAt, this.#now(), delta]);
+    return rows[0]?.value as Uint8Array | undefined;
+  }
+
+  /** Runs one round of a tick's increments (distinct keys, sorted) as one upsert and settles every caller. */
+  async #writeIncrs(batch: BatchedIncr[]): Promise<void> {
+    if (batch.length === 1) {
+      const entry = batch[0]!;
+      await this.#incrOne(entry.key, entry.delta, entry.expiresAt).then(entry.resolve, entry.reject);
+      return;
+    }
+    let rows: SqlRow[];
+    try {
+      const values = this.#syntax.manyRowsValues(
+        batch.map((e) => e.key),
+        batch.map((e) => deltaBytes(e.delta)),
+        batch.map((e) => e.expiresAt),
+      );
+      rows = await this.#sql.all(this.#q.incrMany!, [...values, this.#now()]);
+    } catch (error) {
+      if (this.#sql.rowFault(error)) {
+        await Promise.all(batch.map((entry) => this.#writeIncrs([entry])));
+      } else {
+        for (const entry of batch) entry.reject(error);
+      }
+      return;
+    }
+    const counted = new Map<string, Uint8Array>();
+    for (const row of rows) counted.set(row.key as string, row.value as Uint8Array);
+    for (const entry of batch) entry.resolve(counted.get(entry.key));
   }
 
   /** Reads live values for distinct keys, in their order. */
@@ -367,6 +402,11 @@ export abstract class TableStore implements Store {
     }
     return asBuffer(value);
   }
+}
+
+/** The delta as the ASCII decimal a new counter starts from. */
+function deltaBytes(delta: number): Buffer {
+  return Buffer.from(String(delta), 'latin1');
 }
 
 function isLive(expiresAt: unknown, now: number): boolean {

@@ -337,6 +337,30 @@ export function describeTableStore<S extends TableStore>(name: string, harness: 
         expect(text(await store.get(key))).toBe(`new ${key}`);
     });
 
+    it('increments of one tick, many per key: exact totals, each caller its own count, a non-integer fails alone', async () => {
+      let now = 0;
+      const store = open({ now: () => now });
+      await store.set('text', bytes('abc'), 60_000);
+      expect(await store.incr('old', 5, 10)).toBe(5);
+      now = 10;
+      const calls: Promise<number>[] = [];
+      for (let i = 0; i < 30; i++) calls.push(store.incr(`c${i % 3}`, 1, 60_000));
+      calls.push(store.incr('text', 1, 60_000), store.incr('old', 2, 60_000));
+      const results = await Promise.allSettled(calls);
+      for (let k = 0; k < 3; k++) {
+        const counts = results
+          .slice(0, 30)
+          .filter((_, i) => i % 3 === k)
+          .map((r) => (r as PromiseFulfilledResult<number>).value);
+        expect(counts.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      }
+      expect((results[30] as PromiseRejectedResult).reason).toBeInstanceOf(NotIntegerError);
+      // An expired counter starts again at the delta, with the new ttl.
+      expect((results[31] as PromiseFulfilledResult<number>).value).toBe(2);
+      expect(await store.ttl('old')).toBe(60_000);
+      expect(text(await store.get('text'))).toBe('abc');
+    });
+
     it('incr, add, touch and delete of one tick each get their own answer', async () => {
       const store = open();
       await store.set('text', bytes('abc'), 60_000);
