@@ -8,10 +8,10 @@ import {
 } from '@larder/core/store-kit';
 import type { SqlExecutor, SqlRow, SqlSyntax } from './dialect.js';
 import { Housekeeping, type PruneResult } from './housekeeping.js';
-import { type BatchedIncr, type BatchedSet, IncrBatcher, SetBatcher } from './set-batcher.js';
 import { asBuffer, chunks, compareKeys, type TableName, tableName } from './sql.js';
 import { buildStatements, type TableStatements } from './statements.js';
 import { type TableStoreOptions, tableSettings } from './table-options.js';
+import { type BatchedIncr, type BatchedSet, IncrBatcher, SetBatcher } from './write-batchers.js';
 
 /** Live keys per page of `keys()`. */
 const KEYS_PAGE = 500;

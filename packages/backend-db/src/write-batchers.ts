@@ -28,18 +28,53 @@ export type IncrBatchWriter = (round: BatchedIncr[]) => Promise<void>;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
+ * What the write batchers share: one flush at the end of the tick in which the first write
+ * arrived, and the batches in flight, which `drain` waits for.
+ */
+abstract class TickBatcher {
+  #scheduled = false;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  /** Sends what is pending now and waits for every batch in flight to settle. */
+  async drain(): Promise<void> {
+    this.#flushNow();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** Sends the pending writes; `track` each promise it starts. */
+  protected abstract flush(): void;
+
+  protected schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // A tick callback runs once the promise jobs in flight have settled: every caller resumed
+    // in this tick has queued its write by then.
+    process.nextTick(() => this.#flushNow());
+  }
+
+  protected track(sent: Promise<void>): void {
+    this.#inFlight.add(sent);
+    void sent.finally(() => this.#inFlight.delete(sent));
+  }
+
+  #flushNow(): void {
+    this.#scheduled = false;
+    this.flush();
+  }
+}
+
+/**
  * Gathers the sets issued in one tick and hands them to the writer at the end of it: repeated
  * keys collapse to the last value set (every caller of that key settles with it), keys go out
  * sorted, in batches of at most `maxKeys` keys and about 4 MiB of values.
  */
-export class SetBatcher {
+export class SetBatcher extends TickBatcher {
   readonly #write: SetBatchWriter;
   readonly #maxKeys: number;
   #pending = new Map<string, BatchedSet>();
-  #scheduled = false;
-  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(write: SetBatchWriter, maxKeys: number) {
+    super();
     this.#write = write;
     this.#maxKeys = maxKeys;
   }
@@ -55,22 +90,11 @@ export class SetBatcher {
         entry.expiresAt = expiresAt;
         entry.waiters.push({ resolve, reject });
       }
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // After the promise jobs in flight: every caller resumed in this tick has set by then.
-        process.nextTick(() => this.#flush());
-      }
+      this.schedule();
     });
   }
 
-  /** Sends what is pending now and waits for every batch in flight to settle. */
-  async drain(): Promise<void> {
-    this.#flush();
-    await Promise.allSettled([...this.#inFlight]);
-  }
-
-  #flush(): void {
-    this.#scheduled = false;
+  protected override flush(): void {
     if (this.#pending.size === 0) return;
     const entries = [...this.#pending.values()].sort((a, b) => compareKeys(a.key, b.key));
     this.#pending = new Map();
@@ -92,12 +116,12 @@ export class SetBatcher {
   }
 
   #send(batch: BatchedSet[]): void {
-    const sent = this.#write(batch).catch((error: unknown) => {
-      // The writer settles its entries; this only guards against one that threw before it could.
-      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
-    });
-    this.#inFlight.add(sent);
-    void sent.finally(() => this.#inFlight.delete(sent));
+    this.track(
+      this.#write(batch).catch((error: unknown) => {
+        // The writer settles its entries; this only guards against one that threw before it could.
+        for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+      }),
+    );
   }
 }
 
@@ -106,14 +130,13 @@ export class SetBatcher {
  * rounds of distinct keys (a key incremented three times in the tick is in three rounds, run one
  * after another), each round sorted by key and cut into batches of at most `maxKeys`.
  */
-export class IncrBatcher {
+export class IncrBatcher extends TickBatcher {
   readonly #write: IncrBatchWriter;
   readonly #maxKeys: number;
   #pending: BatchedIncr[] = [];
-  #scheduled = false;
-  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(write: IncrBatchWriter, maxKeys: number) {
+    super();
     this.#write = write;
     this.#maxKeys = maxKeys;
   }
@@ -121,21 +144,11 @@ export class IncrBatcher {
   incr(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
       this.#pending.push({ key, delta, expiresAt, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        process.nextTick(() => this.#flush());
-      }
+      this.schedule();
     });
   }
 
-  /** Sends what is pending now and waits for every batch in flight to settle. */
-  async drain(): Promise<void> {
-    this.#flush();
-    await Promise.allSettled([...this.#inFlight]);
-  }
-
-  #flush(): void {
-    this.#scheduled = false;
+  protected override flush(): void {
     if (this.#pending.length === 0) return;
     const pending = this.#pending;
     this.#pending = [];
@@ -148,23 +161,22 @@ export class IncrBatcher {
       if (entries === undefined) rounds[round] = [entry];
       else entries.push(entry);
     }
-    const run = async () => {
-      for (const round of rounds) {
-        round.sort((a, b) => compareKeys(a.key, b.key));
-        const batches: Promise<void>[] = [];
-        for (let i = 0; i < round.length; i += this.#maxKeys) {
-          const batch = round.slice(i, i + this.#maxKeys);
-          batches.push(
-            this.#write(batch).catch((error: unknown) => {
-              for (const entry of batch) entry.reject(error);
-            }),
-          );
-        }
-        await Promise.all(batches);
+    this.track(this.#run(rounds));
+  }
+
+  async #run(rounds: BatchedIncr[][]): Promise<void> {
+    for (const round of rounds) {
+      round.sort((a, b) => compareKeys(a.key, b.key));
+      const batches: Promise<void>[] = [];
+      for (let i = 0; i < round.length; i += this.#maxKeys) {
+        const batch = round.slice(i, i + this.#maxKeys);
+        batches.push(
+          this.#write(batch).catch((error: unknown) => {
+            for (const entry of batch) entry.reject(error);
+          }),
+        );
       }
-    };
-    const sent = run();
-    this.#inFlight.add(sent);
-    void sent.finally(() => this.#inFlight.delete(sent));
+      await Promise.all(batches);
+    }
   }
 }
