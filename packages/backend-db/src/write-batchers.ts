@@ -38,7 +38,12 @@ abstract class TickBatcher {
   /** Sends what is pending now and waits for every batch in flight to settle. */
   async drain(): Promise<void> {
     this.#flushNow();
-    await Promise.allSettled([...this.#inFlight]);
+    await this.settled();
+  }
+
+  /** Settles once every batch now in flight has. */
+  protected settled(): Promise<unknown> {
+    return Promise.allSettled([...this.#inFlight]);
   }
 
   /** Sends the pending writes; `track` each promise it starts. */
@@ -46,6 +51,12 @@ abstract class TickBatcher {
 
   protected schedule(): void {
     if (this.#scheduled) return;
+    if (this.#inFlight.size === 0) {
+      // Nothing in flight (a lone caller, or the first of a burst): send now rather than wait
+      // for the tick to end; the writes that follow it in this tick go together after it.
+      this.flush();
+      return;
+    }
     this.#scheduled = true;
     // A tick callback runs once the promise jobs in flight have settled: every caller resumed
     // in this tick has queued its write by then.
@@ -72,6 +83,8 @@ export class SetBatcher extends TickBatcher {
   readonly #write: SetBatchWriter;
   readonly #maxKeys: number;
   #pending = new Map<string, BatchedSet>();
+  /** Keys of the batches in flight, with how many batches hold each. */
+  readonly #writing = new Map<string, number>();
 
   constructor(write: SetBatchWriter, maxKeys: number) {
     super();
@@ -98,6 +111,9 @@ export class SetBatcher extends TickBatcher {
     if (this.#pending.size === 0) return;
     const entries = [...this.#pending.values()].sort((a, b) => compareKeys(a.key, b.key));
     this.#pending = new Map();
+    // A key still being written by an earlier batch (on another connection, which could commit
+    // after this one) waits for it, so the last set of a key is the one that stays.
+    const after = entries.some((entry) => this.#writing.has(entry.key)) ? this.settled() : undefined;
     let batch: BatchedSet[] = [];
     let bytes = 0;
     for (const entry of entries) {
@@ -105,22 +121,32 @@ export class SetBatcher extends TickBatcher {
         batch.length > 0 &&
         (batch.length >= this.#maxKeys || bytes + entry.value.length > MAX_BATCH_BYTES)
       ) {
-        this.#send(batch);
+        this.#send(batch, after);
         batch = [];
         bytes = 0;
       }
       batch.push(entry);
       bytes += entry.value.length;
     }
-    this.#send(batch);
+    this.#send(batch, after);
   }
 
-  #send(batch: BatchedSet[]): void {
+  #send(batch: BatchedSet[], after: Promise<unknown> | undefined): void {
+    for (const { key } of batch) this.#writing.set(key, (this.#writing.get(key) ?? 0) + 1);
+    const write = after === undefined ? this.#write(batch) : after.then(() => this.#write(batch));
     this.track(
-      this.#write(batch).catch((error: unknown) => {
-        // The writer settles its entries; this only guards against one that threw before it could.
-        for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
-      }),
+      write
+        .catch((error: unknown) => {
+          // The writer settles its entries; this only guards against one that threw before it could.
+          for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+        })
+        .finally(() => {
+          for (const { key } of batch) {
+            const left = (this.#writing.get(key) ?? 1) - 1;
+            if (left === 0) this.#writing.delete(key);
+            else this.#writing.set(key, left);
+          }
+        }),
     );
   }
 }

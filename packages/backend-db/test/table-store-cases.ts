@@ -306,6 +306,20 @@ export function describeTableStore<S extends TableStore>(name: string, harness: 
       expect(Number(rows[0]?.n)).toBe(21);
     });
 
+    it('a key set again while its earlier write is still in flight ends with the later value', async () => {
+      const store = open();
+      for (let i = 0; i < 20; i++) {
+        const first = store.set('order', bytes(`a${i}`), 60_000);
+        await new Promise((resolve) => process.nextTick(resolve));
+        const second = Promise.all([
+          store.set('order', bytes(`b${i}`), 60_000),
+          store.set(`x${i}`, bytes('x'), 60_000),
+        ]);
+        await Promise.all([first, second]);
+        expect(text(await store.get('order'))).toBe(`b${i}`);
+      }
+    });
+
     it('sets of one tick where one value is too large: only that caller fails, the rest land', async () => {
       const store = open({ maxValueBytes: 100 });
       const results = await Promise.allSettled(
