@@ -21,7 +21,13 @@ export interface SqlSyntax {
   readonly schemas: boolean;
   /** Most keys bound into one statement's key list. */
   readonly maxKeysPerStatement: number;
-  /** Schema script (one or more statements) that creates the table and its expiry index if missing. */
+  /**
+   * Whether the table has an index on `expires_at`. With one, pruning and culling find rows by
+   * expiry; without (SQLite: the index doubled the cost of every write and a third of the
+   * storage), they walk the table in key order, a bounded slice per statement.
+   */
+  readonly expiryIndex: boolean;
+  /** Schema script (one or more statements) that creates the table (and its expiry index, if any) if missing. */
   createTableSql(table: TableName): string;
   /** A condition that `key` is one of the keys bound (via `keyList`) at `param`. */
   keyIn(param: string): string;
@@ -46,6 +52,11 @@ export interface SqlSyntax {
   readonly lockInKeyOrder: string;
   /** A multi-row source `(key, value, expires_at)` for one upsert of a whole batch, or undefined to run one upsert per row in a transaction. */
   readonly manyRows: string | undefined;
+  /**
+   * An incr batch's delta for one row, read back from the inserted value `EXCLUDED.value` (the
+   * delta as ASCII decimal), or undefined where increments are not batched in one statement.
+   */
+  readonly batchDelta: string | undefined;
   /** Values to bind for `manyRows`. */
   manyRowsValues(keys: string[], values: Buffer[], expires: (number | null)[]): unknown[];
 }
@@ -57,6 +68,13 @@ export interface SqlSyntax {
 export interface SqlExecutor {
   /** Whether concurrent single-key reads should be batched into one statement. */
   readonly coalesceReads: boolean;
+  /** Whether the sets of one tick should be written as one multi-row upsert (the executor may batch writes itself instead). */
+  readonly coalesceWrites: boolean;
+  /**
+   * Whether a multi-row write failed because of one of its rows (bad data, a constraint, a
+   * trigger): the statement wrote nothing, and each row alone may still succeed.
+   */
+  rowFault(error: unknown): boolean;
   /** Every row of a statement. */
   all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]>;
   /** The first row of a statement, or undefined. */

@@ -14,6 +14,7 @@ import type { TableName } from './sql.js';
 /** Runs statements on a `pg.Pool`, hot ones as named prepared statements, and maps pg errors to typed ones. */
 export class PostgresExecutor implements SqlExecutor {
   readonly coalesceReads = true;
+  readonly coalesceWrites = true;
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #timeout: number;
@@ -29,6 +30,12 @@ export class PostgresExecutor implements SqlExecutor {
     this.#ownsPool = ownsPool;
     this.#timeout = timeout;
     pool.on('error', this.#onError);
+  }
+
+  rowFault(error: unknown): boolean {
+    // Cardinality, data, integrity, transaction rollback (deadlock, serialization), limits, PL/pgSQL raise.
+    const code = String((error as { cause?: { code?: unknown } })?.cause?.code ?? '');
+    return /^(21|22|23|40|54|P0)/.test(code);
   }
 
   async all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]> {

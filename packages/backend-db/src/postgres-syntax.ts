@@ -13,6 +13,10 @@ export function postgresSyntax(unlogged: boolean): SqlSyntax {
     lockInKeyOrder: ' ORDER BY key FOR UPDATE',
     // One statement per batch; unnest keeps the (sorted) array order, so locks are taken in key order.
     manyRows: 'SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])',
+    // The pruner finds expired rows through the index and skips the ones writers hold.
+    expiryIndex: true,
+    // EXCLUDED.value holds the row's delta as the store wrote it: ASCII decimal, so the cast cannot fail.
+    batchDelta: "(encode(EXCLUDED.value, 'escape')::numeric)",
 
     createTableSql(table: TableName): string {
       // COLLATE "C": byte order, so LIKE 'prefix%' can use the primary key and lock order matches compareKeys.

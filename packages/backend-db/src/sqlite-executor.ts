@@ -27,52 +27,118 @@ export const DEFAULT_BUSY_TIMEOUT = 20;
 /** Longest pause between two attempts on a locked database. */
 const MAX_BACKOFF_MS = 50;
 
+/** A prepared statement, with the order in which the shared SQL's `$n` values bind to its `?`s. */
+interface Prepared {
+  statement: Database.Statement;
+  /** `values[order[i]]` binds to the i-th `?`. */
+  order: number[];
+  /** Whether it only reads; writes go through the write queue. */
+  readonly: boolean;
+}
+
+/** A write waiting for the end of the tick, with its caller's promise. */
+interface QueuedWrite {
+  run(): unknown;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** What one write of a batch did: its own result or its own error. */
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 /**
  * Runs statements on a better-sqlite3 handle, opened on first use. better-sqlite3 is
  * synchronous; a call that finds the database locked by another connection waits at most
  * `busyTimeout` ms blocking, then retries asynchronously with jittered backoff until
  * `timeout`, so many writers on one file all land without stalling the event loop longer.
+ *
+ * Writes issued in the same tick run at the end of it in one transaction: one commit (one
+ * write-ahead-log append per page) for the batch instead of one per write. Each write keeps
+ * its own result and its own error; a read first runs the writes queued before it, so a
+ * caller always reads what it wrote.
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly coalesceReads = false;
+  /** Writes are batched here, per tick, into one transaction whatever the statement. */
+  readonly coalesceWrites = false;
   readonly #c: SqliteConnection;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, Prepared>();
   #db: Database.Database | undefined;
+  #batch: ((writes: QueuedWrite[]) => Outcome[]) | undefined;
+  #queue: QueuedWrite[] = [];
+  #flushScheduled = false;
+  /** A batch waiting out another connection's lock; later batches run after it, in order. */
+  #blocked: Promise<void> | undefined;
   #closed = false;
 
   constructor(connection: SqliteConnection) {
     this.#c = connection;
   }
 
+  rowFault(): boolean {
+    return false;
+  }
+
   all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]> {
-    return this.#attempt(() => this.#prepare(statement).all(bind(values)) as SqlRow[]);
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement);
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    // `.all()` even for one row: `.get()` leaves a RETURNING statement unfinished, which keeps
+    // checkpoints from resetting the write-ahead log.
+    const work = () => prepared.statement.all(bind(values, prepared.order)) as SqlRow[];
+    return prepared.readonly ? this.#read(work) : this.#write(work);
   }
 
   first(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow | undefined> {
-    return this.#attempt(() => this.#prepare(statement).get(bind(values)) as SqlRow | undefined);
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement);
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    if (!prepared.readonly) return this.all(statement, values).then((rows) => rows[0]);
+    return this.#read(() => prepared.statement.get(bind(values, prepared.order)) as SqlRow | undefined);
   }
 
   run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
-    return this.#attempt(() => this.#prepare(statement).run(bind(values)).changes);
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement);
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    const work = () => prepared.statement.run(bind(values, prepared.order)).changes;
+    return prepared.readonly ? this.#read(work) : this.#write(work);
   }
 
   runEach(statement: SqlStatement, rows: readonly (readonly unknown[])[]): Promise<void> {
-    return this.#attempt(() => {
-      const prepared = this.#prepare(statement);
-      this.open().transaction(() => {
-        for (const values of rows) prepared.run(bind(values));
-      })();
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement);
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    const db = this.open();
+    // Inside a batch's transaction this nests as a savepoint: the rows land together or not at all.
+    const each = db.transaction(() => {
+      for (const values of rows) prepared.statement.run(bind(values, prepared.order));
+    });
+    return this.#write(() => {
+      each();
     });
   }
 
   exec(script: string): Promise<void> {
-    return this.#attempt(() => {
+    return this.#read(() => {
       this.open().exec(script);
     });
   }
 
   info(table: TableName): Promise<StoreInfo> {
-    return this.#attempt(() => {
+    return this.#read(() => {
       const db = this.open();
       let bytes: number;
       try {
@@ -101,8 +167,11 @@ export class SqliteExecutor implements SqlExecutor {
   }
 
   close(): Promise<void> {
+    // Writes already accepted land before the handle goes.
+    if (this.#blocked === undefined) this.#flush();
     this.#closed = true;
     this.#statements.clear();
+    this.#batch = undefined;
     if (this.#db !== undefined && this.#db !== this.#c.given) this.#db.close();
     this.#db = undefined;
     return Promise.resolve();
@@ -130,6 +199,94 @@ export class SqliteExecutor implements SqlExecutor {
     }
     this.#db = db;
     return db;
+  }
+
+  /** Runs a read (or a schema script) now, after the writes queued before it. */
+  #read<T>(work: () => T): Promise<T> {
+    if (this.#queue.length > 0 && this.#blocked === undefined) this.#flush();
+    return this.#attempt(work);
+  }
+
+  /** Queues a write for the end of this tick. */
+  #write<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ run: work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // A tick callback runs once the promise jobs in flight have settled, so every caller
+        // whose turn comes in this tick has queued its write by then.
+        process.nextTick(this.#onTick);
+      }
+    });
+  }
+
+  readonly #onTick = (): void => {
+    this.#flushScheduled = false;
+    if (this.#blocked === undefined) this.#flush();
+  };
+
+  /** Runs the queued writes as one batch; a locked database retries the batch asynchronously. */
+  #flush(): void {
+    const writes = this.#queue;
+    if (writes.length === 0) return;
+    this.#queue = [];
+    const work = () => this.#runBatch(writes);
+    const started = performance.now();
+    let outcomes: Outcome[];
+    try {
+      outcomes = work();
+    } catch (error) {
+      if (!isBusy(error)) {
+        const typed = this.#error(error);
+        for (const write of writes) write.reject(typed);
+        return;
+      }
+      this.#blocked = this.#retry(work, error, started).then(
+        (later) => this.#settle(writes, later),
+        (typed: unknown) => {
+          for (const write of writes) write.reject(typed);
+        },
+      );
+      void this.#blocked.finally(() => {
+        this.#blocked = undefined;
+        this.#flush();
+      });
+      return;
+    }
+    this.#settle(writes, outcomes);
+  }
+
+  #settle(writes: QueuedWrite[], outcomes: Outcome[]): void {
+    for (let i = 0; i < writes.length; i++) {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) writes[i]!.resolve(outcome.value);
+      else writes[i]!.reject(this.#error(outcome.error));
+    }
+  }
+
+  /**
+   * One write runs on its own (its own implicit transaction); several run in one immediate
+   * transaction. A statement error rolls back that statement only and goes to its caller; an
+   * error that ends the transaction (locked, full, I/O) is thrown for the whole batch.
+   */
+  #runBatch(writes: QueuedWrite[]): Outcome[] {
+    if (writes.length === 1) return [{ ok: true, value: writes[0]!.run() }];
+    const db = this.open();
+    this.#batch ??= db
+      .transaction((batch: QueuedWrite[]): Outcome[] => {
+        const outcomes: Outcome[] = [];
+        for (const write of batch) {
+          try {
+            outcomes.push({ ok: true, value: write.run() });
+          } catch (error) {
+            if (!db.inTransaction || endsTransaction(error)) throw error;
+            outcomes.push({ ok: false, error });
+          }
+        }
+        return outcomes;
+      })
+      .immediate.bind(undefined);
+    return this.#batch(writes);
   }
 
   /**
@@ -165,10 +322,18 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
-  #prepare(statement: SqlStatement): Database.Statement {
+  #prepare(statement: SqlStatement): Prepared {
     let prepared = this.#statements.get(statement.name);
     if (prepared === undefined) {
-      prepared = this.open().prepare(statement.text);
+      // `$n` are named parameters to SQLite, and binding by name costs more than by position:
+      // each `$n` becomes a `?`, bound from values[n - 1].
+      const order: number[] = [];
+      const text = statement.text.replace(/\$(\d+)/g, (_, n: string) => {
+        order.push(Number(n) - 1);
+        return '?';
+      });
+      const compiled = this.open().prepare(text);
+      prepared = { statement: compiled, order, readonly: compiled.readonly };
       this.#statements.set(statement.name, prepared);
     }
     return prepared;
@@ -185,11 +350,17 @@ function isBusy(error: unknown): boolean {
   return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
 }
 
-/** `$1`, `$2`… in the shared SQL are named parameters to SQLite; bind them by number. */
-function bind(values: readonly unknown[]): Record<number, unknown> {
-  const named: Record<number, unknown> = {};
-  for (let i = 0; i < values.length; i++) named[i + 1] = values[i];
-  return named;
+/** The values for a statement's `?`s, in order. */
+function bind(values: readonly unknown[], order: readonly number[]): unknown[] {
+  const bound = new Array<unknown>(order.length);
+  for (let i = 0; i < order.length; i++) bound[i] = values[order[i]!];
+  return bound;
+}
+
+/** Errors after which SQLite may have rolled back the whole transaction; the batch fails as one. */
+function endsTransaction(error: unknown): boolean {
+  const code = String((error as { code?: unknown })?.code ?? '');
+  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|NOMEM|INTERRUPT|CORRUPT|NOTADB|CANTOPEN)/.test(code);
 }
 
 /** Maps a better-sqlite3 error (its `code` is the extended result code name) to a typed error. */

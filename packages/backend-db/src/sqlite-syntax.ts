@@ -10,12 +10,16 @@ export const sqliteSyntax: SqlSyntax = {
   skipLocked: '',
   lockInKeyOrder: '',
   manyRows: undefined,
+  expiryIndex: false,
+  batchDelta: undefined,
 
   createTableSql(table: TableName): string {
-    // WITHOUT ROWID: the row lives in the primary-key b-tree, so the key is stored once.
+    // WITHOUT ROWID: the row lives in the primary-key b-tree, so the key is stored once. No
+    // expiry index: it copied every key and rewrote a second b-tree page on every write.
+    // Tables made by earlier versions lose theirs here; the columns are unchanged.
     return (
       `CREATE TABLE IF NOT EXISTS ${table.quoted} (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL, expires_at INTEGER) WITHOUT ROWID; ` +
-      `CREATE INDEX IF NOT EXISTS ${table.index} ON ${table.quoted} (expires_at);`
+      `DROP INDEX IF EXISTS ${table.index};`
     );
   },
 

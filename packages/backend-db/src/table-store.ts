@@ -6,11 +6,12 @@ import {
   type StoreEntry,
   type StoreInfo,
 } from '@larder/core/store-kit';
-import type { SqlExecutor, SqlSyntax } from './dialect.js';
+import type { SqlExecutor, SqlRow, SqlSyntax } from './dialect.js';
 import { Housekeeping, type PruneResult } from './housekeeping.js';
 import { asBuffer, chunks, compareKeys, type TableName, tableName } from './sql.js';
 import { buildStatements, type TableStatements } from './statements.js';
 import { type TableStoreOptions, tableSettings } from './table-options.js';
+import { type BatchedIncr, type BatchedSet, IncrBatcher, SetBatcher } from './write-batchers.js';
 
 /** Live keys per page of `keys()`. */
 const KEYS_PAGE = 500;
@@ -32,6 +33,8 @@ export abstract class TableStore implements Store {
   readonly #maxEntries: number;
   readonly #q: TableStatements;
   readonly #coalescer: ReadCoalescer<Uint8Array> | undefined;
+  readonly #sets: SetBatcher | undefined;
+  readonly #incrs: IncrBatcher | undefined;
   readonly #housekeeping: Housekeeping;
   #tableReady: boolean;
   #creating: Promise<void> | undefined;
@@ -66,7 +69,21 @@ export abstract class TableStore implements Store {
     this.#coalescer = executor.coalesceReads
       ? new ReadCoalescer<Uint8Array>((keys) => this.#fetch(keys), syntax.maxKeysPerStatement)
       : undefined;
-    this.#housekeeping = new Housekeeping(executor, this.#q, settings, () => this.#ready());
+    this.#sets =
+      executor.coalesceWrites && this.#q.setMany !== undefined
+        ? new SetBatcher((batch) => this.#writeSets(batch), syntax.maxKeysPerStatement)
+        : undefined;
+    this.#incrs =
+      executor.coalesceWrites && this.#q.incrMany !== undefined
+        ? new IncrBatcher((batch) => this.#writeIncrs(batch), syntax.maxKeysPerStatement)
+        : undefined;
+    this.#housekeeping = new Housekeeping(
+      executor,
+      this.#q,
+      settings,
+      () => this.#ready(),
+      syntax.expiryIndex,
+    );
   }
 
   /** Logs and crash reports show where the table lives, never the client (its options may hold a password). */
@@ -116,7 +133,9 @@ export abstract class TableStore implements Store {
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     const creating = this.#ready();
     if (creating !== undefined) await creating;
-    await this.#sql.run(this.#q.set, [key, this.#bytes(value, key), this.#expiresAt(ttlMs)]);
+    const bytes = this.#bytes(value, key);
+    if (this.#sets !== undefined) await this.#sets.set(key, bytes, this.#expiresAt(ttlMs));
+    else await this.#sql.run(this.#q.set, [key, bytes, this.#expiresAt(ttlMs)]);
     this.#housekeeping.wrote(1);
   }
 
@@ -188,16 +207,12 @@ export abstract class TableStore implements Store {
     if (!Number.isSafeInteger(delta)) {
       throw new NotIntegerError(`incr delta must be a safe integer, got ${delta}`, { key, store: this.name });
     }
-    await this.#ready();
-    const now = this.#now();
-    const rows = await this.#sql.all(this.#q.incr, [
-      key,
-      Buffer.from(String(delta), 'latin1'),
-      this.#expiresAt(ttlMs, now),
-      now,
-      delta,
-    ]);
-    const value = rows[0]?.value as Uint8Array | undefined;
+    const creating = this.#ready();
+    if (creating !== undefined) await creating;
+    const value =
+      this.#incrs !== undefined
+        ? await this.#incrs.incr(key, delta, this.#expiresAt(ttlMs))
+        : await this.#incrOne(key, delta, this.#expiresAt(ttlMs));
     if (value === undefined) {
       throw new NotIntegerError(
         'the value under this key is not an integer, or incr would take it past ±(2^53 - 1) (Number.MAX_SAFE_INTEGER), out of the safe-integer range; the stored value is unchanged',
@@ -273,8 +288,73 @@ export abstract class TableStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Sets already accepted are written (or fail) before the connection goes.
+    await Promise.all([this.#sets?.drain(), this.#incrs?.drain()]);
     await this.#housekeeping.stop();
     await this.#sql.close();
+  }
+
+  /**
+   * Writes one tick's sets (distinct keys, sorted) as one upsert and settles every caller. When a
+   * row spoils the statement (which then wrote nothing), each row is written alone, so only the
+   * callers of a bad row get an error.
+   */
+  async #writeSets(batch: BatchedSet[]): Promise<void> {
+    try {
+      if (batch.length === 1) {
+        const entry = batch[0]!;
+        await this.#sql.run(this.#q.set, [entry.key, entry.value, entry.expiresAt]);
+      } else {
+        const values = this.#syntax.manyRowsValues(
+          batch.map((e) => e.key),
+          batch.map((e) => e.value),
+          batch.map((e) => e.expiresAt),
+        );
+        await this.#sql.run(this.#q.setMany!, values);
+      }
+    } catch (error) {
+      if (batch.length > 1 && this.#sql.rowFault(error)) {
+        await Promise.all(batch.map((entry) => this.#writeSets([entry])));
+        return;
+      }
+      for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+      return;
+    }
+    for (const entry of batch) for (const waiter of entry.waiters) waiter.resolve();
+  }
+
+  /** One increment in one statement: the counter's bytes after it, or undefined when it was not counted. */
+  async #incrOne(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
+    const rows = await this.#sql.all(this.#q.incr, [key, deltaBytes(delta), expiresAt, this.#now(), delta]);
+    return rows[0]?.value as Uint8Array | undefined;
+  }
+
+  /** Runs one round of a tick's increments (distinct keys, sorted) as one upsert and settles every caller. */
+  async #writeIncrs(batch: BatchedIncr[]): Promise<void> {
+    if (batch.length === 1) {
+      const entry = batch[0]!;
+      await this.#incrOne(entry.key, entry.delta, entry.expiresAt).then(entry.resolve, entry.reject);
+      return;
+    }
+    let rows: SqlRow[];
+    try {
+      const values = this.#syntax.manyRowsValues(
+        batch.map((e) => e.key),
+        batch.map((e) => deltaBytes(e.delta)),
+        batch.map((e) => e.expiresAt),
+      );
+      rows = await this.#sql.all(this.#q.incrMany!, [...values, this.#now()]);
+    } catch (error) {
+      if (this.#sql.rowFault(error)) {
+        await Promise.all(batch.map((entry) => this.#writeIncrs([entry])));
+      } else {
+        for (const entry of batch) entry.reject(error);
+      }
+      return;
+    }
+    const counted = new Map<string, Uint8Array>();
+    for (const row of rows) counted.set(row.key as string, row.value as Uint8Array);
+    for (const entry of batch) entry.resolve(counted.get(entry.key));
   }
 
   /** Reads live values for distinct keys, in their order. */
@@ -322,6 +402,11 @@ export abstract class TableStore implements Store {
     }
     return asBuffer(value);
   }
+}
+
+/** The delta as the ASCII decimal a new counter starts from. */
+function deltaBytes(delta: number): Buffer {
+  return Buffer.from(String(delta), 'latin1');
 }
 
 function isLive(expiresAt: unknown, now: number): boolean {

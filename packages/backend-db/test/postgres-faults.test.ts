@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type CacheError, createCache, StoreTimeoutError } from '@larder/core';
+import { CacheError, createCache, StoreTimeoutError } from '@larder/core';
 import { type ServerHandle, startPostgres } from '@larder/testkit';
 import {
   loopStall,
@@ -158,12 +158,56 @@ describe('PostgresStore under faults (private server)', () => {
     await cache.close();
   });
 
+  it('Postgres paused, then killed, under coalesced sets: every caller settles within its deadline', async () => {
+    const table = `batch_${randomBytes(4).toString('hex')}`;
+    const store = postgresStore({ connectionString: server.url, table, timeout: 300 });
+    await store.createCacheTable();
+    const cache = createCache({ store, timeout: 500, logger: quiet, circuitBreaker: false });
+    expect(await cache.set('warm', 1)).toBe(true);
+    const burst = async () => {
+      const durations: number[] = [];
+      const stall = loopStall();
+      const results = await Promise.all(
+        Array.from({ length: 64 }, (_, i) => record(durations, () => cache.set(`k${i % 48}`, i))),
+      );
+      // The store's own calls (no cache deadline) fail typed within its timeout + query_timeout (800 ms).
+      const own = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          withinDeadline(800, () => store.set(`s${i}`, Buffer.from('v'), 60_000)),
+        ),
+      );
+      return { results, slowest: Math.max(...durations), bound: 500 + SLACK_MS + stall.stop(), own };
+    };
+    for (const fault of ['pause', 'kill'] as const) {
+      await server[fault]();
+      try {
+        const { results, slowest, bound, own } = await burst();
+        expect(results.every((r) => r === false)).toBe(true);
+        expect(slowest).toBeLessThanOrEqual(bound);
+        for (const call of own) {
+          expect(call.error).toBeInstanceOf(CacheError);
+          expect(call.ms).toBeLessThan(call.bound);
+        }
+      } finally {
+        if (fault === 'pause') await server.resume();
+        else await server.restart();
+      }
+      // Back: the next sets land (a connection broken by the fault is replaced on the next call).
+      const deadline = Date.now() + 3000;
+      while (!(await cache.set('after', fault)) && Date.now() < deadline) await sleep(50);
+      const landed = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.set(`after${i}`, i)));
+      expect(landed.every(Boolean)).toBe(true);
+      expect(await cache.get('after19')).toBe(19);
+    }
+    await cache.close();
+  }, 20_000);
+
   it('idle pool connections killed by a restart raise pool errors the store absorbs (M22): no crash', async () => {
     const table = `idle_${randomBytes(4).toString('hex')}`;
     const store = postgresStore({ connectionString: server.url, table });
     await store.createCacheTable();
-    // Open several connections, then leave them idle in the pool.
-    await Promise.all(Array.from({ length: 5 }, (_, i) => store.set(`k${i}`, Buffer.from('v'), 60_000)));
+    // Open several connections (concurrent sets share one statement; has does not), then leave them idle.
+    await Promise.all(Array.from({ length: 5 }, (_, i) => store.has(`k${i}`)));
     expect(store.client.idleCount).toBeGreaterThan(1);
     await server.restart();
     const deadline = Date.now() + 2000;

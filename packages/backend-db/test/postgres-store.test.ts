@@ -20,6 +20,14 @@ describeWithServer('postgres', 'PostgresStore', (server) => {
   describeTableStore<PostgresStore>('PostgresStore', {
     create: (options) => connect(options),
     raw: async (store, sql, values) => (await store.client.query(sql, values)).rows,
+    rejectKey: async (store, key) => {
+      const name = `reject_${store.table.raw}`;
+      await store.client.query(
+        `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+          `IF NEW.key = '${key}' THEN RAISE EXCEPTION 'rejected by the test'; END IF; RETURN NEW; END $$; ` +
+          `CREATE TRIGGER ${name} BEFORE INSERT OR UPDATE ON ${store.table.quoted} FOR EACH ROW EXECUTE FUNCTION ${name}()`,
+      );
+    },
   });
 
   describe('PostgresStore specifics', () => {

@@ -3,9 +3,11 @@ import { inspect } from 'node:util';
 import {
   CacheClosedError,
   CacheConfigError,
+  CacheError,
   CacheUnavailableError,
   createCache,
   NotIntegerError,
+  ValueTooLargeError,
 } from '@larder/core';
 import { bytes } from '@larder/testkit/helpers';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +18,8 @@ export interface TableStoreHarness<S extends TableStore> {
   create(options: TableStoreOptions): S;
   /** Runs raw SQL with `$1`-style parameters on the store's own connection. */
   raw(store: S, sql: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Installs a trigger that makes the database reject any insert or update of `key`. */
+  rejectKey(store: S, key: string): Promise<void>;
 }
 
 const text = (value: Uint8Array | undefined) =>
@@ -289,6 +293,120 @@ export function describeTableStore<S extends TableStore>(name: string, harness: 
       expect(await cache.incr('hits')).toBe(1);
       await cache.clear();
       expect(await cache.get(long)).toBeUndefined();
+    });
+
+    it('sets of one key in one tick: the last one wins and every caller resolves', async () => {
+      const store = open();
+      const writes = Array.from({ length: 50 }, (_, i) => store.set('same', bytes(`v${i}`), 60_000));
+      const others = Array.from({ length: 20 }, (_, i) => store.set(`other${i}`, bytes(`o${i}`), 60_000));
+      expect(await Promise.all([...writes, ...others])).toEqual(Array(70).fill(undefined));
+      expect(text(await store.get('same'))).toBe('v49');
+      expect(text(await store.get('other19'))).toBe('o19');
+      const rows = await harness.raw(store, `SELECT count(*) AS n FROM ${store.table.quoted}`);
+      expect(Number(rows[0]?.n)).toBe(21);
+    });
+
+    it('a key set again while its earlier write is still in flight ends with the later value', async () => {
+      const store = open();
+      for (let i = 0; i < 20; i++) {
+        const first = store.set('order', bytes(`a${i}`), 60_000);
+        await new Promise((resolve) => process.nextTick(resolve));
+        const second = Promise.all([
+          store.set('order', bytes(`b${i}`), 60_000),
+          store.set(`x${i}`, bytes('x'), 60_000),
+        ]);
+        await Promise.all([first, second]);
+        expect(text(await store.get('order'))).toBe(`b${i}`);
+      }
+    });
+
+    it('sets of one tick where one value is too large: only that caller fails, the rest land', async () => {
+      const store = open({ maxValueBytes: 100 });
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) =>
+          store.set(`k${i}`, i === 7 ? Buffer.alloc(101, 1) : bytes(`v${i}`), 60_000),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      expect((results[7] as PromiseRejectedResult).reason).toBeInstanceOf(ValueTooLargeError);
+      expect(text(await store.get('k29'))).toBe('v29');
+      expect(await store.get('k7')).toBeUndefined();
+    });
+
+    it('sets of one tick where the database rejects one row: only that caller fails, the rest land', async () => {
+      const store = open();
+      await store.set('bad', bytes('before'), 60_000);
+      await harness.rejectKey(store, 'bad');
+      const keys = Array.from({ length: 30 }, (_, i) =>
+        i === 12 ? 'bad' : `k${String(i).padStart(2, '0')}`,
+      );
+      const results = await Promise.allSettled(
+        keys.map((key) => store.set(key, bytes(`new ${key}`), 60_000)),
+      );
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [keys[i]] : []));
+      expect(failed).toEqual(['bad']);
+      expect((results[12] as PromiseRejectedResult).reason).toBeInstanceOf(CacheError);
+      expect(text(await store.get('bad'))).toBe('before');
+      for (const key of keys.filter((k) => k !== 'bad'))
+        expect(text(await store.get(key))).toBe(`new ${key}`);
+    });
+
+    it('increments of one tick, many per key: exact totals, each caller its own count, a non-integer fails alone', async () => {
+      let now = 0;
+      const store = open({ now: () => now });
+      await store.set('text', bytes('abc'), 60_000);
+      expect(await store.incr('old', 5, 10)).toBe(5);
+      now = 10;
+      const calls: Promise<number>[] = [];
+      for (let i = 0; i < 30; i++) calls.push(store.incr(`c${i % 3}`, 1, 60_000));
+      calls.push(store.incr('text', 1, 60_000), store.incr('old', 2, 60_000));
+      const results = await Promise.allSettled(calls);
+      for (let k = 0; k < 3; k++) {
+        const counts = results
+          .slice(0, 30)
+          .filter((_, i) => i % 3 === k)
+          .map((r) => (r as PromiseFulfilledResult<number>).value);
+        expect(counts.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      }
+      expect((results[30] as PromiseRejectedResult).reason).toBeInstanceOf(NotIntegerError);
+      // An expired counter starts again at the delta, with the new ttl.
+      expect((results[31] as PromiseFulfilledResult<number>).value).toBe(2);
+      expect(await store.ttl('old')).toBe(60_000);
+      expect(text(await store.get('text'))).toBe('abc');
+    });
+
+    it('incr, add, touch and delete of one tick each get their own answer', async () => {
+      const store = open();
+      await store.set('text', bytes('abc'), 60_000);
+      await store.set('live', bytes('x'), 60_000);
+      await store.set('gone', bytes('x'), 60_000);
+      const [n1, n2, n3, notInt, added, notAdded, touched, missing, deleted] = await Promise.allSettled([
+        store.incr('n', 1, 60_000),
+        store.incr('n', 2, 60_000),
+        store.incr('n', 3, 60_000),
+        store.incr('text', 1, 60_000),
+        store.add('fresh', bytes('f'), 60_000),
+        store.add('live', bytes('y'), 60_000),
+        store.touch('live', 120_000),
+        store.touch('nothing', 1000),
+        store.delete('gone'),
+      ]);
+      // Each incr sees the others that ran before it (in any order on a pool): running totals ending at 6.
+      const counts = [n1, n2, n3].map((r) => (r as PromiseFulfilledResult<number>).value);
+      expect(new Set(counts).size).toBe(3);
+      expect(Math.max(...counts)).toBe(6);
+      expect((notInt as PromiseRejectedResult).reason).toBeInstanceOf(NotIntegerError);
+      const answers = [added, notAdded, touched, missing, deleted];
+      expect(answers.map((r) => (r as PromiseFulfilledResult<boolean>).value)).toEqual([
+        true,
+        false,
+        true,
+        false,
+        true,
+      ]);
+      expect(text(await store.get('text'))).toBe('abc');
+      expect(text(await store.get('live'))).toBe('x');
+      expect(await store.get('gone')).toBeUndefined();
     });
 
     it('close is idempotent and later calls throw CacheClosedError', async () => {
