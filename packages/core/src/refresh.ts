@@ -6,8 +6,12 @@ import type { WriteGuard } from './write-guard.js';
 
 /** What the refreshing `getOrSet` needs from its cache; the cache builds it per call. */
 export interface RefreshIo {
-  /** The entry under `key`, fresh or stale (within its grace), or `undefined` for a miss. */
-  peek(): Promise<{ value: unknown; fresh: boolean } | undefined>;
+  /**
+   * The entry under `key`, fresh or stale (within its grace), or `undefined` for a miss.
+   * Counted in the stats unless `counted` is false (a lease waiter's later looks: one call
+   * counts one hit or miss, however often it looks).
+   */
+  peek(counted?: boolean): Promise<{ value: unknown; fresh: boolean } | undefined>;
   /** Reads the call's tag versions before the factory runs (see `CacheView.pinTags`). */
   pinTags(): Promise<number[] | undefined>;
   /** Writes the factory's value with the call's options (TTL, grace, version), under `pinned` tag versions. */
@@ -107,7 +111,7 @@ async function waitForValue(
   while (performance.now() < until) {
     await Promise.race([sleep(Math.min(pause, Math.max(1, until - performance.now()))), io.guard.changed()]);
     pause = Math.min(pause * 2, 200);
-    const entry = await io.peek();
+    const entry = await io.peek(false);
     if (entry?.fresh) return { found: true, value: entry.value };
     if ((await io.lease.holder()) === undefined && (await io.lease.acquire(token, lock.ttlMs))) {
       const written = await freshAfterAcquire(io);
@@ -124,7 +128,7 @@ async function waitForValue(
  * lease back and use it rather than run the factory a second time.
  */
 async function freshAfterAcquire(io: RefreshIo): Promise<{ value: unknown } | undefined> {
-  const entry = await io.peek();
+  const entry = await io.peek(false);
   if (!entry?.fresh) return undefined;
   await io.lease.drop().catch(() => {});
   return { value: entry.value };

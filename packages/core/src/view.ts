@@ -37,7 +37,7 @@ export class CacheView {
     const s = this.s;
     const leaseBody = `#lease:${body}`;
     return {
-      peek: () => this.peek(key, body, options),
+      peek: (counted) => this.peek(key, body, options, counted),
       pinTags: () => this.pinTags(options, s.timeoutMs),
       write,
       servedStale: () => {
@@ -81,6 +81,7 @@ export class CacheView {
     key: string,
     body: string,
     options: CallOptions | undefined,
+    counted = true,
   ): Promise<{ value: unknown; fresh: boolean } | undefined> {
     const s = this.s;
     const bytes = await runCall(
@@ -89,12 +90,16 @@ export class CacheView {
       key,
       this.on(body, options, (k, scope) => s.store.get(k).then((found) => this.screen(found, scope))),
     );
-    if (bytes === FAILED || bytes === undefined) return this.miss(key);
+    if (bytes === FAILED || bytes === undefined) return counted ? this.miss(key) : undefined;
     let decoded = s.codec.decode(bytes);
     if (decoded instanceof TaggedEntry) decoded = decoded.value;
     if (decoded instanceof GraceEntry && s.now() >= decoded.freshUntil) {
-      this.miss(key);
+      if (counted) this.miss(key);
       return { value: decoded.value, fresh: false };
+    }
+    if (!counted) {
+      const plain = decoded instanceof GraceEntry ? decoded.value : decoded;
+      return plain === CORRUPT || plain === STALE_SCHEMA ? undefined : { value: plain, fresh: true };
     }
     const value = this.settle(key, decoded);
     return value === undefined ? undefined : { value, fresh: true };

@@ -184,4 +184,25 @@ describe('lease waiters hear the value on the bus', () => {
     expect(answeredAt - wroteAt).toBeLessThan(60);
     await Promise.all([holder.close(), waiter.close()]);
   });
+
+  it('a waiter counts one miss for its call, however often it looks for the value', async () => {
+    const server = new MemoryStore();
+    const [holder, waiter] = [0, 1].map(() => createCache({ store: server, logger: quiet })) as [
+      Cache,
+      Cache,
+    ];
+    const first = holder.getOrSet(
+      'k',
+      async () => {
+        await sleep(300); // the waiter looks at 25, 75, 175 and 375 ms
+        return 'value';
+      },
+      { lock: { ttl: '5s' } },
+    );
+    await sleep(5);
+    expect(await waiter.getOrSet('k', () => 'not called', { lock: { ttl: '5s' } })).toBe('value');
+    await first;
+    expect(waiter.stats()).toMatchObject({ hits: 0, misses: 1 });
+    expect(holder.stats()).toMatchObject({ hits: 0, misses: 1 });
+  });
 });
