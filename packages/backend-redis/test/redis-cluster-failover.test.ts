@@ -1,5 +1,10 @@
 import { createCache } from '@larder/core';
-import { type RedisClusterHandle, type RedisClusterShard, startRedisCluster, withRedis } from '@larder/testkit';
+import {
+  type RedisClusterHandle,
+  type RedisClusterShard,
+  startRedisCluster,
+  withRedis,
+} from '@larder/testkit';
 import { randomPrefix } from '@larder/testkit/helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
