@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { CacheConfigError, createCache, StoreAuthError } from '@larder/core';
 import { describeStoreContract } from '@larder/core/testing';
 import { type RedisSentinelHandle, startRedisSentinel, withRedis } from '@larder/testkit';
-import { bytes, randomPrefix } from '@larder/testkit/helpers';
+import { bytes, randomPrefix, sleep } from '@larder/testkit/helpers';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
@@ -173,4 +173,47 @@ describe('Sentinel failover under load', () => {
       if (fault === 'pause') await oldMaster.resume();
     }, 40_000);
   }
+
+  it('a manual failover (SENTINEL FAILOVER) demotes the live master: the store follows the new one, no write refused', async () => {
+    topology = await startRedisSentinel({ replicas: 1, sentinels: 3, downAfterMs: 1000 });
+    const running = topology;
+    store = redisStore({
+      sentinels: running.sentinels,
+      name: running.name,
+      timeout: TIMEOUT,
+      logger: quietLogger(),
+    });
+    const cache = createCache({
+      store,
+      prefix: randomPrefix('snm'),
+      timeout: TIMEOUT,
+      logger: { warn: () => {}, error: () => {} },
+    });
+    const oldMaster = running.master;
+    let newMaster = { host: '', port: 0 };
+    const run = await runFailover(cache, {
+      prefix: 'k',
+      timeoutMs: TIMEOUT,
+      fault: async () => {
+        await withRedis(running.sentinels[0]!, (client) => client.call('SENTINEL', 'FAILOVER', running.name));
+      },
+      promoted: async () => {
+        newMaster = await running.waitForFailover(oldMaster.port, 20_000);
+      },
+    });
+    expect(newMaster.port).toBe(running.replicas[0]!.port);
+    // the old master still runs, now as a replica: a client left on it would get READONLY on every write
+    const demoted = async () =>
+      /^role:slave$/m.test(await withRedis(oldMaster, (client) => client.info('replication')));
+    const until = performance.now() + 10_000;
+    while (!(await demoted()) && performance.now() < until) await sleep(100);
+    expect(await demoted()).toBe(true);
+    expectResumed(run, 'Sentinel, manual failover (old master alive, demoted)', { storeFailed: false });
+    const late = [...run.written].filter(([, write]) => write.at > run.promotedAt);
+    expect(late.length).toBeGreaterThan(0);
+    for (const [key, write] of late) {
+      expect(await withRedis(newMaster, (client) => client.keys(`*:${key}`))).toHaveLength(1);
+      expect(await cache.get<string>(key)).toBe(write.value);
+    }
+  }, 40_000);
 });
