@@ -37,7 +37,7 @@ export interface RedisStoreOptions {
   name?: string;
   /** An existing `Redis` or `Cluster` client. The store uses it as configured and never closes it. @default none */
   client?: Redis | Cluster;
-  /** TLS options (e.g. `{ ca }`); turns TLS on. Certificates are always verified unless you say otherwise here. @default none (TLS only for rediss://) */
+  /** TLS options (e.g. `{ ca }`); turns TLS on (with `sentinels`: to the sentinels and the master). Certificates are always verified unless you say otherwise here. @default none (TLS only for rediss://) */
   tls?: ConnectionOptions;
   /** Bounds connecting and every command, in ms (ioredis `connectTimeout` and `commandTimeout`). @default 1000 */
   timeout?: number;

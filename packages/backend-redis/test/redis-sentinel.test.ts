@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { CacheConfigError, createCache, StoreAuthError } from '@larder/core';
+import { CacheConfigError, createCache, StoreAuthError, StoreUnavailableError } from '@larder/core';
 import { describeStoreContract } from '@larder/core/testing';
 import { type RedisSentinelHandle, startRedisSentinel, withRedis } from '@larder/testkit';
 import { bytes, randomPrefix, sleep } from '@larder/testkit/helpers';
@@ -120,6 +120,49 @@ describe('RedisStore over Sentinel', () => {
       expect(shown).not.toContain(wrong);
       expect(shown).not.toContain(PASSWORD);
     }
+    await store.close();
+  });
+});
+
+describe('RedisStore over Sentinel with TLS', () => {
+  let topology: RedisSentinelHandle;
+  beforeAll(async () => {
+    topology = await startRedisSentinel({ replicas: 1, sentinels: 1, tls: true });
+  });
+  afterAll(async () => {
+    await topology?.stop();
+  });
+
+  it('tls: { ca } verifies both the sentinels and the master', async () => {
+    const store = redisStore({
+      sentinels: topology.sentinels,
+      name: topology.name,
+      tls: { ca: topology.tls!.ca },
+      logger: quietLogger(),
+    });
+    const key = `${randomPrefix('snt')}:k`;
+    await store.set(key, bytes('over tls'), 60_000);
+    expect(text(await store.get(key))).toBe('over tls');
+    await store.close();
+  });
+
+  it('without the CA it fails within the timeout and never falls back to plaintext', async () => {
+    const store = redisStore({
+      sentinels: topology.sentinels,
+      name: topology.name,
+      tls: {},
+      timeout: 500,
+      logger: quietLogger(),
+    });
+    const started = performance.now();
+    const error = await store.get('k').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(performance.now() - started).toBeLessThan(500 + 200);
+    // ioredis reports an unverified sentinel as "Connection is closed", not the certificate error
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as Error).message).toMatch(/redis sentinel mymaster \(127\.0\.0\.1:\d+\) is unreachable/);
     await store.close();
   });
 });

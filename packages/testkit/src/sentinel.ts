@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,7 @@ import type { ServerHandle, ServerSource } from './handle.js';
 import { LocalServer } from './process.js';
 import { type RedisServerHandle, startRedis } from './redis.js';
 import { type RedisEndpoint, redisVersion, withRedis } from './redis-client.js';
+import { createTlsMaterial, type TlsMaterial } from './tls.js';
 
 /** How to start a Sentinel-managed Redis: one master, its replicas, and the sentinels watching it. */
 export interface RedisSentinelOptions {
@@ -25,6 +27,8 @@ export interface RedisSentinelOptions {
   requirepass?: string;
   /** Password the sentinels themselves require (`requirepass` in sentinel mode). */
   sentinelPassword?: string;
+  /** Every process serves TLS only (replication and sentinel links too), with one throwaway CA. @default false */
+  tls?: boolean;
 }
 
 /** A running Sentinel topology, with each process' handle for fault injection. */
@@ -40,6 +44,8 @@ export interface RedisSentinelHandle {
   /** The sentinel processes. */
   readonly sentinelServers: ServerHandle[];
   readonly downAfterMs: number;
+  /** The CA and certificate every process serves, when started with `tls: true`. */
+  readonly tls: TlsMaterial | undefined;
   readonly version: string;
   readonly source: ServerSource;
   /** The master address the sentinels currently report (the first sentinel that answers). */
@@ -86,7 +92,6 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   }
 
   const auth = options.requirepass;
-  const dataArgs = auth === undefined ? [] : ['--masterauth', auth];
   const started: { stop(): Promise<void> }[] = [];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -94,18 +99,37 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     return stopping;
   };
   try {
-    const master = await startRedis({
+    let tls: TlsMaterial | undefined;
+    if (options.tls) {
+      const tlsDir = mkdtempSync(join(tmpdir(), 'larder-sentinel-tls-'));
+      started.push({ stop: () => rm(tlsDir, { recursive: true, force: true }) });
+      tls = await createTlsMaterial(tlsDir);
+    }
+    const dataOptions = {
       useEnv: false,
-      extraArgs: dataArgs,
       ...(auth === undefined ? {} : { requirepass: auth }),
+      ...(tls === undefined ? {} : { tls: true, tlsMaterial: tls }),
+    };
+    const dataArgs = [
+      ...(auth === undefined ? [] : ['--masterauth', auth]),
+      ...(tls === undefined ? [] : ['--tls-replication', 'yes']),
+    ];
+    const endpoint = (
+      server: { host: string; port: number },
+      password: string | undefined,
+    ): RedisEndpoint => ({
+      host: server.host,
+      port: server.port,
+      password,
+      tls: tls === undefined ? undefined : { ca: tls.ca },
     });
+    const master = await startRedis({ ...dataOptions, extraArgs: dataArgs });
     started.push(master);
     const replicas = await Promise.all(
       Array.from({ length: replicaCount }, async () => {
         const replica = await startRedis({
-          useEnv: false,
+          ...dataOptions,
           extraArgs: [...dataArgs, '--replicaof', master.host, String(master.port)],
-          ...(auth === undefined ? {} : { requirepass: auth }),
         });
         started.push(replica);
         return replica;
@@ -130,15 +154,12 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
         failoverTimeoutMs,
         auth,
         sentinelPassword: options.sentinelPassword,
+        tls,
       });
       started.push(server);
       sentinelServers.push(server);
     }
-    const sentinelEndpoints = sentinelServers.map((server) => ({
-      host: server.host,
-      port: server.port,
-      password: options.sentinelPassword,
-    }));
+    const sentinelEndpoints = sentinelServers.map((server) => endpoint(server, options.sentinelPassword));
     // Sentinels find each other through hello messages every 2 s, and replicas through INFO.
     await waitUntil(
       'every sentinel to know every replica and every other sentinel',
@@ -162,6 +183,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       replicas,
       sentinelServers,
       downAfterMs,
+      tls,
       version: master.version,
       source: 'local',
       masterAddress,
@@ -181,7 +203,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
             const port = ports[0];
             if (ports.length < quorum || new Set(ports).size !== 1 || port === undefined) return false;
             if (port === previousPort) return false;
-            const role = await info({ host: '127.0.0.1', port, password: auth }, 'replication');
+            const role = await info(endpoint({ host: '127.0.0.1', port }, auth), 'replication');
             if (!/^role:master$/m.test(role)) return false;
             found = { host: '127.0.0.1', port };
             return true;
@@ -206,6 +228,7 @@ interface SentinelConfig {
   failoverTimeoutMs: number;
   auth: string | undefined;
   sentinelPassword: string | undefined;
+  tls: TlsMaterial | undefined;
 }
 
 async function startSentinel(
@@ -227,6 +250,17 @@ async function startSentinel(
   if (config.auth !== undefined) lines.push(`sentinel auth-pass ${name} ${JSON.stringify(config.auth)}`);
   if (config.sentinelPassword !== undefined)
     lines.push(`requirepass ${JSON.stringify(config.sentinelPassword)}`);
+  const { tls } = config;
+  if (tls) {
+    lines.push(
+      `tls-cert-file ${JSON.stringify(tls.certPath)}`,
+      `tls-key-file ${JSON.stringify(tls.keyPath)}`,
+      `tls-ca-cert-file ${JSON.stringify(tls.caPath)}`,
+      // sentinel reaches the master and replicas over TLS too
+      'tls-replication yes',
+      'tls-auth-clients no',
+    );
+  }
   // Sentinel rewrites its config file (it records what it learns), so the file lives in its own dir.
   const configFile = join(dir, 'sentinel.conf');
   try {
@@ -239,17 +273,21 @@ async function startSentinel(
     kind: 'redis',
     binary,
     dir,
-    args: (port) => [configFile, ...(viaServer ? ['--sentinel'] : []), '--port', String(port)],
-    url: (host, port) => `redis://${host}:${port}`,
-    probe: (port) => redisVersion({ host: '127.0.0.1', port, password: config.sentinelPassword }, 1_000),
+    args: (port) => [
+      configFile,
+      ...(viaServer ? ['--sentinel'] : []),
+      ...(tls ? ['--port', '0', '--tls-port', String(port)] : ['--port', String(port)]),
+    ],
+    url: (host, port) => `${tls ? 'rediss' : 'redis'}://${host}:${port}`,
+    probe: (port) =>
+      redisVersion(
+        { host: '127.0.0.1', port, password: config.sentinelPassword, tls: tls ? { ca: tls.ca } : undefined },
+        1_000,
+      ),
     readyTimeoutMs: 20_000,
     stopSignal: 'SIGTERM',
     fix,
   });
-}
-
-function endpoint(server: RedisServerHandle, password: string | undefined): RedisEndpoint {
-  return { host: server.host, port: server.port, password };
 }
 
 function info(target: RedisEndpoint, section: string): Promise<string> {
