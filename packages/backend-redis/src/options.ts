@@ -7,7 +7,13 @@ import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOption
 /** A pino-compatible sink for the store's one-off warnings (e.g. `maxmemory-policy noeviction`). */
 export type RedisStoreLogger = Pick<CacheLogger, 'warn'>;
 
-/** Options for `RedisStore`. Give at most one of `url`, `cluster` or `client`; with none, the store connects to `redis://127.0.0.1:6379`. */
+/** A Redis Sentinel's address. */
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/** Options for `RedisStore`. Give at most one of `url`, `cluster`, `sentinels` or `client`; with none, the store connects to `redis://127.0.0.1:6379`. */
 export interface RedisStoreOptions {
   /**
    * `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS (verified against the
@@ -21,9 +27,17 @@ export interface RedisStoreOptions {
   cluster?: ClusterNode[];
   /** ioredis Cluster options, applied over Larder's defaults. @default {} */
   clusterOptions?: ClusterOptions;
+  /**
+   * Sentinels watching the master named `name`; the store asks them where the master is and follows
+   * failovers. The master's password goes in `redis.password`, the sentinels' in `redis.sentinelPassword`.
+   * @default none
+   */
+  sentinels?: SentinelAddress[];
+  /** The master group name the sentinels monitor (`sentinel monitor <name> ...`); required with `sentinels`. @default none */
+  name?: string;
   /** An existing `Redis` or `Cluster` client. The store uses it as configured and never closes it. @default none */
   client?: Redis | Cluster;
-  /** TLS options (e.g. `{ ca }`); turns TLS on. Certificates are always verified unless you say otherwise here. @default none (TLS only for rediss://) */
+  /** TLS options (e.g. `{ ca }`); turns TLS on (with `sentinels`: to the sentinels and the master). Certificates are always verified unless you say otherwise here. @default none (TLS only for rediss://) */
   tls?: ConnectionOptions;
   /** Bounds connecting and every command, in ms (ioredis `connectTimeout` and `commandTimeout`). @default 1000 */
   timeout?: number;
@@ -63,6 +77,8 @@ const SPEC: OptionSpec = {
   redis: 'object',
   cluster: { accepts: 'an array of seed nodes', check: Array.isArray },
   clusterOptions: 'object',
+  sentinels: { accepts: 'an array of { host, port } sentinel addresses', check: Array.isArray },
+  name: 'string',
   client: { accepts: 'an ioredis Redis or Cluster client', check: isClient },
   tls: 'object',
   timeout: 'number',
@@ -81,11 +97,21 @@ export function redisSettings(options: RedisStoreOptions | string | Redis | Clus
   const opts: RedisStoreOptions =
     typeof options === 'string' ? { url: options } : isClient(options) ? { client: options } : options;
   checkOptions('redisStore', opts, SPEC);
-  const sources = [opts.url, opts.cluster, opts.client].filter((source) => source !== undefined);
+  const sources = [opts.url, opts.cluster, opts.sentinels, opts.client].filter(
+    (source) => source !== undefined,
+  );
   if (sources.length > 1) {
-    throw new CacheConfigError('RedisStore takes one of url, cluster or client; pass only one', {
+    throw new CacheConfigError('RedisStore takes one of url, cluster, sentinels or client; pass only one', {
       store: STORE,
     });
+  }
+  if (opts.name !== undefined && opts.sentinels === undefined) {
+    throw new CacheConfigError(
+      'name is the Sentinel master group name; it needs sentinels: [{ host, port }, ...]',
+      {
+        store: STORE,
+      },
+    );
   }
   const timeoutMs = checkMs('timeout', opts.timeout ?? 1000, 60_000);
   const socketTimeout = checkMs('socketTimeout', opts.socketTimeout ?? 2 * timeoutMs, 600_000);
@@ -147,6 +173,41 @@ export function redisSettings(options: RedisStoreOptions | string | Redis | Clus
       queuesOffline: opts.clusterOptions?.enableOfflineQueue === true,
     };
   }
+  if (opts.sentinels !== undefined) {
+    const sentinels = checkSentinels(opts.sentinels, opts.name);
+    if (opts.redis?.role === 'slave') {
+      throw new CacheConfigError(
+        "redis.role 'slave' points the store at a replica, which refuses writes; leave role unset (the master)",
+        { store: STORE },
+      );
+    }
+    const client = new Redis({
+      ...timeouts,
+      retryStrategy: backoff,
+      enableOfflineQueue: false,
+      sentinels,
+      name: opts.name,
+      sentinelRetryStrategy: backoff,
+      sentinelCommandTimeout: timeoutMs,
+      // Drop the connection as soon as a sentinel announces a new master (+switch-master),
+      // instead of waiting for the old one to fail a command.
+      failoverDetector: true,
+      // A master demoted while we were connected (it came back after a failover) refuses writes
+      // with READONLY: reconnect, and the sentinels name the new master. The write is not re-sent.
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      ...(opts.tls === undefined
+        ? {}
+        : { tls: { ...opts.tls }, sentinelTLS: { ...opts.tls }, enableTLSForSentinelMode: true }),
+      ...opts.redis,
+    });
+    return {
+      ...common,
+      client,
+      owned: true,
+      endpoint: describeClient(client),
+      queuesOffline: client.options.enableOfflineQueue !== false,
+    };
+  }
   const parsed = parseRedisUrl(opts.url ?? 'redis://127.0.0.1:6379');
   const host = parsed.options.host ?? '127.0.0.1';
   const tls = opts.tls ?? (parsed.tls ? {} : undefined);
@@ -176,6 +237,28 @@ export function isClient(value: unknown): value is Redis | Cluster {
     value instanceof Cluster ||
     (typeof value === 'object' && value !== null && 'isCluster' in value && 'status' in value)
   );
+}
+
+function checkSentinels(sentinels: SentinelAddress[], name: string | undefined): SentinelAddress[] {
+  if (sentinels.length === 0) {
+    throw new CacheConfigError('sentinels needs at least one { host, port } address', { store: STORE });
+  }
+  for (const [index, sentinel] of sentinels.entries()) {
+    const { host, port } = (sentinel ?? {}) as Partial<SentinelAddress>;
+    if (!(typeof host === 'string' && host !== '' && Number.isInteger(port) && port! > 0 && port! < 65_536)) {
+      throw new CacheConfigError(
+        `sentinels[${index}] must be { host: string, port: 1-65535 }, e.g. { host: '10.0.0.5', port: 26379 }`,
+        { store: STORE },
+      );
+    }
+  }
+  if (name === undefined || name === '') {
+    throw new CacheConfigError(
+      "sentinels needs name: the master group name the sentinels monitor (e.g. 'mymaster')",
+      { store: STORE },
+    );
+  }
+  return sentinels.map(({ host, port }) => ({ host, port }));
 }
 
 function checkMs(name: string, value: number, max: number): number {
@@ -238,6 +321,10 @@ function describeClient(client: Redis | Cluster): string {
     return `redis cluster (${startup.map(describeNode).join(', ')})`;
   }
   const options = (client as Redis).options;
+  if (options.sentinels) {
+    const sentinels = options.sentinels.map((sentinel) => describeNode(sentinel as ClusterNode));
+    return `redis sentinel ${options.name ?? '(no name)'} (${sentinels.join(', ')})`;
+  }
   const scheme = options.tls ? 'rediss' : 'redis';
   const db = options.db ? `/${options.db}` : '';
   return options.path

@@ -29,6 +29,13 @@ export interface RedisBusOptions {
   channel?: string;
   /** Where connection warnings go (never with credentials). @default console (prefixed `[larder]`) */
   logger?: RedisStoreLogger;
+  /**
+   * How often the listening connection sends PING, in ms. A subscriber only receives, so without
+   * it a silent partition (a frozen server, dropped packets) would go unnoticed. @default 1000
+   */
+  pingInterval?: number;
+  /** A PING unanswered for this long counts as a lost connection: the L1 is emptied and the bus reconnects. @default 1000 */
+  pingTimeout?: number;
 }
 
 type Handlers = Parameters<CacheBus['subscribe']>[0];
@@ -63,6 +70,9 @@ class RedisBus implements CacheBus {
   #subscribedOnce = false;
   #warned = false;
   #closed = false;
+  readonly #pingTimeoutMs: number;
+  readonly #pinger: NodeJS.Timeout;
+  #pinging = false;
 
   constructor(connection: RedisBusConnection, options: RedisBusOptions) {
     if (typeof connection !== 'object' || connection === null) {
@@ -77,7 +87,11 @@ class RedisBus implements CacheBus {
         accepts: 'an object with a warn(fields, message) method',
         check: (v) => typeof (v as { warn?: unknown })?.warn === 'function',
       },
+      pingInterval: 'number',
+      pingTimeout: 'number',
     });
+    const pingIntervalMs = checkPingMs('pingInterval', options.pingInterval ?? 1000);
+    this.#pingTimeoutMs = checkPingMs('pingTimeout', options.pingTimeout ?? 1000);
     const url = (connection as { url?: string }).url;
     const client = (connection as { client?: Redis }).client;
     if ((url === undefined) === (client === undefined)) {
@@ -114,6 +128,8 @@ class RedisBus implements CacheBus {
       const message = parseBusMessage(text);
       if (message !== undefined) this.#handlers.onMessage(message);
     });
+    this.#pinger = setInterval(() => this.#ping(), pingIntervalMs);
+    this.#pinger.unref();
   }
 
   /** Logs and crash reports show the endpoint, never the clients (their options hold the password). */
@@ -171,6 +187,7 @@ class RedisBus implements CacheBus {
     if (this.#closed) return;
     this.#closed = true;
     this.#handlers = undefined;
+    clearInterval(this.#pinger);
     const quit = (client: Redis) =>
       client.status === 'ready' ? client.quit().then(noop, () => client.disconnect()) : client.disconnect();
     await Promise.all([quit(this.#subscriber), this.#ownsPublisher ? quit(this.#publisher) : undefined]);
@@ -181,6 +198,38 @@ class RedisBus implements CacheBus {
     await this.#subscriber.subscribe(this.#channel);
     if (this.#subscribedOnce) this.#handlers?.onReconnect();
     this.#subscribedOnce = true;
+  }
+
+  /**
+   * PINGs the listening connection. No PONG within `pingTimeout`: messages may be missed from now
+   * on, so the L1 is emptied at once, and the connection is dropped so that it reconnects (and the
+   * L1 is emptied again once it listens again).
+   */
+  #ping(): void {
+    if (this.#pinging || this.#closed || !this.#subscribedOnce || this.#subscriber.status !== 'ready') return;
+    this.#pinging = true;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.#pingTimeoutMs);
+    });
+    Promise.race([
+      this.#subscriber.ping().then(
+        () => 'pong' as const,
+        () => 'late' as const,
+      ),
+      late,
+    ])
+      .then((outcome) => {
+        if (outcome === 'pong' || this.#closed) return;
+        this.#warn(new Error(`no reply to PING within ${this.#pingTimeoutMs} ms`));
+        this.#handlers?.onReconnect();
+        // (a connection already closing reconnects by itself)
+        if (this.#subscriber.status === 'ready') this.#subscriber.disconnect(true);
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        this.#pinging = false;
+      });
   }
 
   /** One warning per outage, secret-free. */
@@ -195,3 +244,10 @@ class RedisBus implements CacheBus {
 }
 
 function noop(): void {}
+
+function checkPingMs(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value >= 10 && value <= 60_000)) {
+    throw new CacheConfigError(`redisBus ${name} ${value} must be a number of ms between 10 and 60000`);
+  }
+  return value;
+}

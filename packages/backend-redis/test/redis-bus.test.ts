@@ -114,6 +114,60 @@ describe('redisBus', () => {
     writer.disconnect();
   }, 20_000);
 
+  it('a frozen bus server (SIGSTOP) is noticed by PING: B empties its L1 while the bus is down, and listens again after', async () => {
+    // The bus on its own server, so the store keeps working while the bus is frozen.
+    const busServer = await startRedis({ useEnv: false });
+    try {
+      const prefix = randomPrefix('busping');
+      const logger = quietLogger();
+      const tier = () => {
+        const cache = createCache({
+          store: redisStore({ url: server.url, logger }),
+          prefix,
+          l1: { maxTtl: 60_000 },
+          bus: redisBus({ url: busServer.url }, { logger, pingInterval: 200, pingTimeout: 500 }),
+          logger: { ...logger, error: logger.warn },
+        });
+        open.push(cache);
+        return cache;
+      };
+      const a = tier();
+      const b = tier();
+      await sleep(150);
+      await a.set('k', 'before', { ttl: 60_000 });
+      // A's own message about 'k' reaches B first, so that it cannot evict what B reads next.
+      await sleep(200);
+      expect(await b.get('k')).toBe('before'); // in B's L1 for up to a minute
+      await busServer.pause();
+      // Written while the bus is frozen, by a process without a bus: no message can tell B.
+      const plain = createCache({ store: redisStore({ url: server.url, logger }), prefix });
+      open.push(plain);
+      expect(await plain.set('k', 'after', { ttl: 60_000 })).toBe(true);
+      const paused = performance.now();
+      const stall = loopStall();
+      expect(await waitFor(async () => (await b.get('k')) === 'after', 3000)).toBe(true);
+      const noticed = performance.now() - paused;
+      console.log(`redisBus: frozen bus noticed, B's L1 emptied ${noticed.toFixed(0)} ms after SIGSTOP`);
+      // interval + timeout + one reconnect-free read, plus what the loop stalled
+      expect(noticed).toBeLessThan(200 + 500 + 200 + stall.stop());
+      expect(logger.warnings.some((line) => line.includes('the Redis cache bus lost its connection'))).toBe(
+        true,
+      );
+      await busServer.resume();
+      // the bus listens again: A's next write reaches B through it
+      expect(await b.get('k')).toBe('after');
+      expect(
+        await waitFor(async () => {
+          await a.set('k', 'again', { ttl: 60_000 });
+          return (await b.get('k')) === 'again';
+        }, 5000),
+      ).toBe(true);
+    } finally {
+      await Promise.all(open.splice(0).map((cache) => cache.close()));
+      await busServer.stop();
+    }
+  }, 20_000);
+
   it('uses a given client for publishing, never closes it, and shows no password', async () => {
     const client = new Redis(server.url, { lazyConnect: true });
     await client.connect();
@@ -139,5 +193,7 @@ describe('redisBus', () => {
     expect(() => redisBus({ url: 'http://x' })).toThrow(/redis:/);
     expect(() => redisBus({ url: server.url }, { chanel: 'x' } as never)).toThrow(/channel/);
     expect(() => redisBus({ url: server.url }, { channel: '' })).toThrow(/channel/);
+    expect(() => redisBus({ url: server.url }, { pingInterval: 0 })).toThrow(/pingInterval 0 must be/);
+    expect(() => redisBus({ url: server.url }, { pingTimeout: Number.NaN })).toThrow(/pingTimeout/);
   });
 });

@@ -19,6 +19,8 @@ export interface RedisServerOptions {
   aclUsers?: string[];
   /** Serve TLS only, with a throwaway CA; the handle then carries `tls` and a `rediss://` url. @default false */
   tls?: boolean;
+  /** With `tls`: this CA and certificate instead of new ones (servers that talk to each other share one). @default new ones */
+  tlsMaterial?: TlsMaterial;
   /** `maxmemory`, e.g. `'2mb'`. */
   maxmemory?: string;
   /** `maxmemory-policy`, e.g. `'noeviction'`. */
@@ -80,7 +82,7 @@ async function startLocal(binary: string, options: RedisServerOptions): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'larder-redis-'));
   let tls: TlsMaterial | undefined;
   try {
-    if (options.tls) tls = await createTlsMaterial(dir);
+    if (options.tls) tls = options.tlsMaterial ?? (await createTlsMaterial(dir));
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

@@ -27,6 +27,7 @@ import {
   startPostgres,
   startRedis,
   startRedisCluster,
+  startRedisSentinel,
   withRedis,
 } from '../src/index.js';
 import { reapOrphans } from '../src/reap.js';
@@ -335,6 +336,50 @@ describe.skipIf(missing(redisBinary))('redis cluster', () => {
       expect(String(info)).toContain('cluster_state:ok');
       expect(String(info)).toMatch(/cluster_size:3\r\n/);
       expect(String(info)).toContain('cluster_slots_assigned:16384');
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+describe.skipIf(missing(redisBinary))('redis sentinel', () => {
+  it('starts a master, a replica and 3 sentinels that know each other; stop() ends them all, idempotent', async () => {
+    const topology = await startRedisSentinel({ replicas: 1, sentinels: 3 });
+    const processes = [topology.master, ...topology.replicas, ...topology.sentinelServers];
+    try {
+      expect(await topology.masterAddress()).toEqual({ host: '127.0.0.1', port: topology.master.port });
+      const replication = await withRedis(topology.replicas[0]!, (client) => client.info('replication'));
+      expect(replication).toMatch(new RegExp(`^master_port:${topology.master.port}\r?$`, 'm'));
+      for (const sentinel of topology.sentinels) {
+        const view = (await withRedis(sentinel, (client) =>
+          client.call('SENTINEL', 'MASTER', topology.name),
+        )) as string[];
+        const field = (name: string) => view[view.indexOf(name) + 1];
+        expect([field('num-slaves'), field('num-other-sentinels'), field('quorum')]).toEqual(['1', '2', '2']);
+        expect(field('down-after-milliseconds')).toBe('1000');
+      }
+      const registered = listStartedServers().filter((server) =>
+        processes.some((handle) => handle.pid === server.pid),
+      );
+      expect(registered.map((server) => server.running)).toEqual([true, true, true, true, true]);
+    } finally {
+      await topology.stop();
+      await topology.stop();
+    }
+    for (const handle of processes) expect(isAlive(handle.pid!)).toBe(false);
+    const pids = new Set(processes.map((handle) => handle.pid));
+    expect(listStartedServers().filter((server) => pids.has(server.pid))).toEqual([]);
+  });
+
+  it('a cluster with replicas gives each master one replica, all slots served', async () => {
+    const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
+    try {
+      expect(cluster.servers).toHaveLength(6);
+      const shards = await cluster.shards();
+      expect(shards.map((shard) => shard.replicas.length)).toEqual([1, 1, 1]);
+      expect(shards.reduce((total, shard) => total + shard.slots, 0)).toBe(16384);
+      const masters = new Set(shards.map((shard) => shard.master));
+      expect(shards.every((shard) => !masters.has(shard.replicas[0]!))).toBe(true);
     } finally {
       await cluster.stop();
     }
