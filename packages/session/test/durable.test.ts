@@ -47,6 +47,17 @@ describe.skipIf('unavailable' in serverInfo('redis'))('durable sessions (Django 
     await call((cb) => store.set('kept', { ...data('ann'), visits: 2 } as never, cb));
 
     await redis.restart(); // an empty Redis
+    // The client reconnects on its own backoff: wait (bounded) until it answers again.
+    const until = performance.now() + 5000;
+    while (
+      !(await cache.has('probe').then(
+        () => true,
+        () => false,
+      )) &&
+      performance.now() < until
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(await call((cb) => plain.get('lost', cb))).toBeNull();
     expect(await call((cb) => store.get('kept', cb))).toMatchObject({ user: 'ann', visits: 2 });
     // The read refilled Redis: with the durable cache gone, the session still reads.
