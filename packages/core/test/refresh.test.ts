@@ -38,6 +38,29 @@ describe('grace: stale-while-revalidate', () => {
     expect(await cache.get('k')).toBe('v2');
   });
 
+  it('a source failing for 10 s: 200 callers all get the stale value; the source is tried once per backoff', async () => {
+    const { clock, cache } = clocked();
+    await cache.set('k', 'v1', { ttl: 1000, grace: '1h' });
+    clock.now += 1500;
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      throw new Error('database down');
+    };
+    const options = { ttl: 1000, grace: '1h', failureBackoff: 2000 } as const;
+    const served: unknown[] = [];
+    // One caller every 50 ms for 10 s of the cache's clock.
+    for (let t = 0; t < 10_000; t += 50) {
+      served.push(await cache.getOrSet('k', failing, options));
+      clock.now += 50;
+    }
+    expect(served).toHaveLength(200);
+    expect(served.every((value) => value === 'v1')).toBe(true);
+    // Tried at 0, 2, 4, 6 and 8 s: never sooner than the backoff.
+    expect(calls).toBe(5);
+    expect(cache.stats().stale).toBe(200);
+  });
+
   it('past its grace the entry is gone and a failing source reaches the caller', async () => {
     const { clock, cache } = clocked();
     await cache.set('k', 'v1', { ttl: 1000, grace: 1000 });
