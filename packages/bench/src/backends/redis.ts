@@ -29,6 +29,18 @@ export function usedMemory(info: string): number {
   return Number(match[1]);
 }
 
+/** `used_memory` once Redis has finished rehashing the tables a load grew (that moved a side ~10 %). */
+async function settledMemory(client: Redis): Promise<number> {
+  let last = usedMemory(await client.info('memory'));
+  for (let waited = 0; waited < 5000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250)); // until two reads agree, at most 5 s
+    const now = usedMemory(await client.info('memory'));
+    if (Math.abs(now - last) < 64 * 1024) return now;
+    last = now;
+  }
+  return last;
+}
+
 /** RedisStore through Larder beside a plain ioredis client (GET/SET EX/MGET/INCR). */
 export async function createRedisBackend(context: LoadContext): Promise<BenchBackend> {
   const open = await openServer<RedisModule>('redis', context, '@larder/backend-redis', (t) =>
@@ -65,7 +77,7 @@ export async function createRedisBackend(context: LoadContext): Promise<BenchBac
       const cache = store && kit.loaderCache(store);
       return {
         write: cache ? kit.larderLoader(cache) : rawDriver(sideClient).load,
-        bytes: async () => usedMemory(await client.info('memory')),
+        bytes: () => settledMemory(client),
         close: async (keys) => {
           await kit.inChunks(keys, (chunk) => (cache ? cache.deleteMany(chunk) : sideClient.del(...chunk)));
           await closeQuietly(cache);
