@@ -1,4 +1,4 @@
-import { type Cache, createCache } from '@larder/core';
+import { type Cache, createCache, type GetOrSetOptions } from '@larder/core';
 import { type RedisServerHandle, startRedis } from '@larder/testkit';
 import { randomPrefix, sleep } from '@larder/testkit/helpers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ describe('stale-set protection across processes on a real Redis', () => {
     const a = await processCache(prefix, true);
     const b = await processCache(prefix, true);
     await b.set('k', 'before');
-    for (const options of [{}, { lock: { ttl: '2s' } }]) {
+    for (const options of [{}, { lock: { ttl: '2s' } }] as GetOrSetOptions[]) {
       const { state, factory } = heldFactory('computed from old data');
       await a.delete('k');
       const pending = a.getOrSet('k', factory, options);

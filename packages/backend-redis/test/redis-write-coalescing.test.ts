@@ -214,7 +214,7 @@ describe('RedisStore write coalescing when the server dies mid-batch', () => {
     await server.pause();
     const stall = loopStall();
     const started = performance.now();
-    const direct = [
+    const direct: Promise<unknown>[] = [
       ...Array.from({ length: 40 }, (_, i) => store!.set(`dies:${i}`, bytes(`v${i}`), 60_000)),
       ...Array.from({ length: 20 }, (_, i) => store!.incr(`dies:n:${i}`, 1, 60_000)),
       store.add('dies:add', bytes('a'), 60_000),
