@@ -155,25 +155,7 @@ export class Connection {
     return Promise.all(
       groups.map(([server, group]) => {
         const opaque = this.#opaque();
-        let size = requestBytes(EMPTY, 0, 0);
-        for (const e of group) {
-          size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
-        }
-        const blob = Buffer.allocUnsafe(size);
-        let at = 0;
-        for (const e of group) {
-          at = writeRequest(
-            blob,
-            at,
-            request.opcode,
-            e.keyBytes,
-            request.extrasBytes,
-            request.extras?.(e),
-            request.value?.(e),
-            opaque,
-          );
-        }
-        writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, opaque);
+        const blob = encodeBatch(group, request, () => opaque, opaque);
         return this.#exchange(undefined, server, opaque, blob, true, handler(group));
       }),
     );
@@ -199,27 +181,7 @@ export class Connection {
     const first = this.#opaque();
     for (let i = 1; i <= count; i++) this.#client.incrSeq();
     const done = (first + count) >>> 0;
-    let size = requestBytes(EMPTY, 0, 0);
-    for (const e of entries) {
-      size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
-    }
-    const blob = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      const e = entries[i]!;
-      const opaque = (first + i) >>> 0;
-      at = writeRequest(
-        blob,
-        at,
-        request.opcode,
-        e.keyBytes,
-        request.extrasBytes,
-        request.extras?.(e),
-        request.value?.(e),
-        opaque,
-      );
-    }
-    writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, done);
+    const blob = encodeBatch(entries, request, (i) => (first + i) >>> 0, done);
     const outcomes: unknown[] = new Array(count).fill(undefined);
     const onFailure = (response: Response) => {
       const i = (response.header.opaque - first) >>> 0;
@@ -409,4 +371,34 @@ export class Connection {
 
 function endpoint(server: Server): string {
   return `${server.host}:${server.port}`;
+}
+
+/** The entries' requests (entry `i` under `opaqueAt(i)`) then a NOOP under `noopOpaque`, in one buffer. */
+function encodeBatch<E extends PipelineEntry>(
+  entries: readonly E[],
+  request: PipelineRequest<E>,
+  opaqueAt: (i: number) => number,
+  noopOpaque: number,
+): Buffer {
+  let size = requestBytes(EMPTY, 0, 0);
+  for (const e of entries) {
+    size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
+  }
+  const blob = Buffer.allocUnsafe(size);
+  let at = 0;
+  entries.forEach((e, i) => {
+    const value = request.value?.(e);
+    at = writeRequest(
+      blob,
+      at,
+      request.opcode,
+      e.keyBytes,
+      request.extrasBytes,
+      request.extras?.(e),
+      value,
+      opaqueAt(i),
+    );
+  });
+  writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, noopOpaque);
+  return blob;
 }

@@ -1,6 +1,6 @@
 import { type Cache, createCache, type GetOrSetOptions } from '@larder/core';
 import { type RedisServerHandle, startRedis } from '@larder/testkit';
-import { randomPrefix, sleep } from '@larder/testkit/helpers';
+import { heldFactory, randomPrefix, sleep, untilStarted } from '@larder/testkit/helpers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisBus, redisStore } from '../src/index.js';
 import { quietLogger } from './helpers.js';
@@ -32,25 +32,6 @@ async function processCache(prefix: string, withBus: boolean): Promise<Cache> {
   open.push(cache);
   if (withBus) await sleep(150); // let the bus subscribe before the test writes
   return cache;
-}
-
-/** A factory the test finishes by hand. */
-function heldFactory(value: string) {
-  const state = { started: false, finish: () => {} };
-  const gate = new Promise<void>((resolve) => {
-    state.finish = resolve;
-  });
-  const factory = async () => {
-    state.started = true;
-    await gate;
-    return value;
-  };
-  return { state, factory };
-}
-
-async function untilStarted(state: { started: boolean }): Promise<void> {
-  for (let i = 0; i < 500 && !state.started; i++) await sleep(1);
-  expect(state.started).toBe(true);
 }
 
 describe('stale-set protection across processes on a real Redis', () => {

@@ -1,29 +1,15 @@
 import { describe, expect, it } from 'vitest';
 // By path: testkit depends on core, so core cannot depend on it as a package.
-import { failOnUnhandledRejections, quietLogger as quiet, sleep } from '../../testkit/src/helpers.js';
+import {
+  failOnUnhandledRejections,
+  heldFactory,
+  quietLogger as quiet,
+  sleep,
+  untilStarted,
+} from '../../testkit/src/helpers.js';
 import { type Cache, createCache, type GetOrSetOptions, MemoryStore, memoryBusHub } from '../src/index.js';
 
 failOnUnhandledRejections();
-
-/** A factory the test finishes by hand, recording that it started. */
-function heldFactory<T>(value: T) {
-  let finish!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  const state = { started: false, finish };
-  const factory = async () => {
-    state.started = true;
-    await gate;
-    return value;
-  };
-  return { state, factory };
-}
-
-async function untilStarted(state: { started: boolean }): Promise<void> {
-  for (let i = 0; i < 200 && !state.started; i++) await sleep(1);
-  expect(state.started).toBe(true);
-}
 
 const plain: GetOrSetOptions = {};
 const locked: GetOrSetOptions = { lock: { ttl: '2s' } };

@@ -77,3 +77,25 @@ export async function withinDeadline<T>(
   const result = await timed(call());
   return { ...result, bound: deadlineMs + SLACK_MS + stall.stop() };
 }
+
+/**
+ * A factory the test finishes by hand (`state.finish()`), for interleavings such as "the key is
+ * deleted while the factory runs". `untilStarted(state)` waits (bounded) until it was called.
+ */
+export function heldFactory<T>(value: T) {
+  const state = { started: false, finish: () => {} };
+  const gate = new Promise<void>((resolve) => {
+    state.finish = resolve;
+  });
+  const factory = async () => {
+    state.started = true;
+    await gate;
+    return value;
+  };
+  return { state, factory };
+}
+
+export async function untilStarted(state: { started: boolean }, limitMs = 500): Promise<void> {
+  for (let waited = 0; waited < limitMs && !state.started; waited++) await sleep(1);
+  expect(state.started, 'the factory was not called').toBe(true);
+}
