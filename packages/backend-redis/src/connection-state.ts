@@ -29,7 +29,8 @@ export class ConnectionState {
   readonly #timeoutMs: number;
   readonly #queuesOffline: boolean;
   readonly #listeners: [string, (arg?: unknown) => void][] = [];
-  readonly #onFirstReady: () => void;
+  /** Called on every `ready`; `first` on the first one. */
+  readonly #onConnected: (first: boolean) => void;
   #waiters = new Set<Waiter>();
   /** A connection attempt failed, or the connection was lost, since the last `ready`. */
   #failing = false;
@@ -42,13 +43,13 @@ export class ConnectionState {
     endpoint: string,
     timeoutMs: number,
     queuesOffline: boolean,
-    onFirstReady: () => void,
+    onConnected: (first: boolean) => void,
   ) {
     this.#client = client;
     this.#endpoint = endpoint;
     this.#timeoutMs = timeoutMs;
     this.#queuesOffline = queuesOffline;
-    this.#onFirstReady = onFirstReady;
+    this.#onConnected = onConnected;
     this.#listen('error', (error: unknown) => this.#onError(error));
     if (client.isCluster) this.#listen('node error', (error: unknown) => this.#onNodeError(error));
     this.#listen('ready', () => this.#onReady());
@@ -172,10 +173,9 @@ export class ConnectionState {
       clearTimeout(waiter.timer);
       waiter.resolve();
     }
-    if (!this.#readyOnce) {
-      this.#readyOnce = true;
-      this.#onFirstReady();
-    }
+    const first = !this.#readyOnce;
+    this.#readyOnce = true;
+    this.#onConnected(first);
   }
 
   #rejectWaiters(error: unknown): void {

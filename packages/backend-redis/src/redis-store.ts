@@ -28,7 +28,7 @@ const noop = () => {};
 /**
  * Larder's Redis backend over ioredis: standalone, TLS, ACL users and Cluster. One round
  * trip per operation, concurrent reads coalesced into MGET, concurrent writes into one
- * pipeline and concurrent `incr`s into one script call, typed errors without secrets,
+ * script call and concurrent `incr`s into another, typed errors without secrets,
  * and a client tuned so that outages degrade fast and recover within seconds.
  */
 export class RedisStore implements Store {
@@ -76,7 +76,10 @@ export class RedisStore implements Store {
       this.#endpoint,
       this.#timeoutMs,
       settings.queuesOffline,
-      () => this.#lookAtPolicy(),
+      (first) => {
+        this.#writes.forgetScripts();
+        if (first) this.#lookAtPolicy();
+      },
     );
   }
 
@@ -127,7 +130,7 @@ export class RedisStore implements Store {
       if (entries.length === 0) return;
       for (const { key, value } of entries) this.#checkValue(value, key);
       if (this.#cluster) {
-        // Each SET is single-key; the write coalescer pipelines them per slot.
+        // Each SET is single-key; the write coalescer sends them together per slot.
         await Promise.all(entries.map(({ key, value, ttlMs }) => this.#setOne(key, value, ttlMs)));
         return;
       }
@@ -144,11 +147,9 @@ export class RedisStore implements Store {
   }
 
   add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
-    return this.#queue('add', key, async () => {
+    return this.#queue('add', key, () => {
       this.#checkValue(value, key);
-      const args = setArgs(key, value, ttlMs);
-      args.push('NX');
-      return (await this.#writes.send('set', key, args)) !== null;
+      return this.#writes.add(key, toBuffer(value), ttlOf(ttlMs));
     });
   }
 
@@ -178,8 +179,7 @@ export class RedisStore implements Store {
           store: 'redis',
         });
       }
-      const ttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
-      return Number(await this.#writes.incr(key, delta, ttl));
+      return Number(await this.#writes.incr(key, delta, ttlOf(ttlMs)));
     });
   }
 
@@ -390,9 +390,9 @@ export class RedisStore implements Store {
     });
   }
 
-  /** One SET, sent with the other writes of this tick in one pipeline. */
+  /** One SET, sent with the other writes of this tick in one call. */
   #setOne(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    return this.#writes.send('set', key, setArgs(key, value, ttlMs), true) as Promise<void>;
+    return this.#writes.set(key, toBuffer(value), ttlOf(ttlMs));
   }
 
   #batches<K extends string | Bytes>(keys: readonly K[]): K[][] {
@@ -440,10 +440,9 @@ function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-/** The arguments of `SET key value [PX ms]`. */
-function setArgs(key: string, value: Uint8Array, ttlMs: number): (string | Buffer | number)[] {
-  if (ttlMs === Number.POSITIVE_INFINITY) return [key, toBuffer(value)];
-  return [key, toBuffer(value), 'PX', pxOf(ttlMs)];
+/** PX as decimal text, or '' for no expiry (ttl Infinity). */
+function ttlOf(ttlMs: number): string {
+  return ttlMs === Number.POSITIVE_INFINITY ? '' : String(pxOf(ttlMs));
 }
 
 /** PX takes a positive integer; the cache already hands over whole ms, this only guards the wire. */

@@ -2,24 +2,26 @@ import { CacheClosedError } from '@larder/core';
 import type { Cluster, Redis } from 'ioredis';
 import { groupBySlot } from './cluster.js';
 import { INCR_SCRIPT, INCR_SHA } from './incr-script.js';
+import { SET_SCRIPT } from './set-script.js';
 
 type Arg = string | Buffer | number;
 
-/** A single-key command (SET) waiting for the batch. */
+/** A `set` or `add` (SET ... NX) waiting for the batch. */
 interface Write {
-  count: false;
+  kind: 'write';
   key: string;
-  command: string;
-  args: Arg[];
-  /** Resolve with `undefined` instead of the reply (a SET's 'OK' says nothing). */
-  quiet: boolean;
-  resolve: (reply: unknown) => void;
+  value: Buffer;
+  /** PX in ms as decimal text, '' for no expiry. */
+  ttl: string;
+  /** SET NX: resolves whether it wrote; a plain SET resolves `undefined`. */
+  nx: boolean;
+  resolve: (written: boolean | undefined) => void;
   reject: (error: unknown) => void;
 }
 
 /** An `incr` waiting for the batch; every counter of a batch goes out in one script call. */
 interface Count {
-  count: true;
+  kind: 'count';
   key: string;
   delta: string;
   ttl: string;
@@ -29,23 +31,27 @@ interface Count {
 
 type Queued = Write | Count;
 
-/** Every `incr` of a batch, as one call of the counter script (by SHA, or by text after NOSCRIPT). */
-interface CountCall {
-  count: true;
-  counts: Count[];
-  script: string;
+/** A batch's writes, or its counters, as one call of a script (by SHA or by text). */
+interface ScriptCall {
+  kind: 'writes' | 'counts';
+  items: Queued[];
+  sha: boolean;
   command: string;
   args: Arg[];
 }
 
-/** One command of a flush. */
-type Op = Write | CountCall;
+/** One command of a flush: a lone SET, or a script call over many. */
+type Op = Write | ScriptCall;
+
+/** Batches of fewer writes than this go out as plain SETs: a script call costs the server more than one SET. */
+const MIN_SCRIPT_WRITES = 2;
 
 /**
- * Sends the writes issued in one tick together: the SETs as one pipeline (one socket write and
- * one parse pass instead of one per command), and the `incr`s as one call of the counter script.
- * Each caller gets its own reply or its own error, what the lone command would have given it. A
- * Cluster pipeline or multi-key script holds one slot, so there a batch is split by slot.
+ * Sends the writes issued in one tick together: the SETs as one call of the set script, and the
+ * `incr`s as one call of the counter script. One command carries the batch, so the client builds,
+ * times and parses one command instead of one per key (an ioredis pipeline costs several µs per
+ * command). Each caller gets its own reply or its own error, what the lone command would have
+ * given it. A Cluster script holds one slot, so there a batch is split by slot.
  */
 export class WriteCoalescer {
   readonly #client: Redis | Cluster;
@@ -54,6 +60,17 @@ export class WriteCoalescer {
   readonly #closed: () => boolean;
   #pending: Queued[] = [];
   #scheduled = false;
+  /** The ACL refused the set script's command: writes go out as plain SETs from then on. */
+  #setScriptDenied = false;
+  /**
+   * This connection has run the counter script, so the server holds it: it goes by SHA, else by
+   * text. A retry after NOSCRIPT lands after the commands sent behind the first try (a read
+   * would overtake the write), so the first call on a connection carries the text. A Cluster
+   * spreads the script over masters the store cannot tell apart: there it always goes by text.
+   * The set script always goes by text: its calls carry many keys, so the text costs little per
+   * key, and no retry can ever reorder a write.
+   */
+  #incrKnown = false;
   readonly #flushSoon = () => this.flush();
 
   constructor(client: Redis | Cluster, maxBatch: number, closed: () => boolean) {
@@ -63,18 +80,38 @@ export class WriteCoalescer {
     this.#closed = closed;
   }
 
-  /** Queues `command key ...` for this tick's batch; resolves with its own reply (`undefined` when `quiet`). */
-  send(command: string, key: string, args: Arg[], quiet = false): Promise<unknown> {
+  /** Queues `SET key value [PX ttl]` for this tick's batch. */
+  set(key: string, value: Buffer, ttl: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#push({ count: false, key, command, args, quiet, resolve, reject });
+      this.#push({ kind: 'write', key, value, ttl, nx: false, resolve: resolve as () => void, reject });
+    });
+  }
+
+  /** Queues `SET key value [PX ttl] NX` for this tick's batch; resolves whether it wrote. */
+  add(key: string, value: Buffer, ttl: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#push({
+        kind: 'write',
+        key,
+        value,
+        ttl,
+        nx: true,
+        resolve: resolve as (written: boolean | undefined) => void,
+        reject,
+      });
     });
   }
 
   /** Queues an `incr` for this tick's batch; resolves with the new value as decimal text. */
   incr(key: string, delta: number, ttl: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#push({ count: true, key, delta: String(delta), ttl, resolve, reject });
+      this.#push({ kind: 'count', key, delta: String(delta), ttl, resolve, reject });
     });
+  }
+
+  /** The connection was (re)made, maybe to another server: scripts go by text until run again. */
+  forgetScripts(): void {
+    this.#incrKnown = false;
   }
 
   /** Sends what is queued now; a command that must not overtake earlier writes calls this first. */
@@ -111,13 +148,21 @@ export class WriteCoalescer {
 
   /** One batch, all on one server (one slot in a Cluster). */
   #send(batch: Queued[]): void {
-    const ops: Op[] = [];
+    if (batch.length === 1) {
+      const queued = batch[0]!;
+      this.#exec([queued.kind === 'write' ? queued : this.#script('counts', [queued])]);
+      return;
+    }
+    const writes: Write[] = [];
     const counts: Count[] = [];
     for (const queued of batch) {
-      if (queued.count) counts.push(queued);
-      else ops.push(queued);
+      if (queued.kind === 'write') writes.push(queued);
+      else counts.push(queued);
     }
-    if (counts.length > 0) ops.push(countCall(counts, INCR_SHA));
+    const ops: Op[] = [];
+    if (writes.length >= MIN_SCRIPT_WRITES && !this.#setScriptDenied) ops.push(this.#script('writes', writes));
+    else ops.push(...writes);
+    if (counts.length > 0) ops.push(this.#script('counts', counts));
     this.#exec(ops);
   }
 
@@ -125,14 +170,18 @@ export class WriteCoalescer {
     if (ops.length === 1) {
       // A lone command keeps the client's own routing and redirection handling.
       const op = ops[0]!;
-      this.#client.call(op.command, ...op.args).then(
+      const sent = op.kind === 'write' ? this.#client.call('set', ...setArgs(op)) : this.#client.call(op.command, ...op.args);
+      sent.then(
         (reply) => this.#settle(op, null, reply),
         (error: Error) => this.#settle(op, error, undefined),
       );
       return;
     }
     const pipeline = this.#client.pipeline();
-    for (const op of ops) pipeline.call(op.command, ...op.args);
+    for (const op of ops) {
+      if (op.kind === 'write') pipeline.call('set', ...setArgs(op));
+      else pipeline.call(op.command, ...op.args);
+    }
     pipeline.exec().then(
       (results) => {
         for (let i = 0; i < ops.length; i++) {
@@ -148,35 +197,64 @@ export class WriteCoalescer {
   }
 
   #settle(op: Op, error: Error | null, reply: unknown): void {
-    if (!op.count) {
+    if (op.kind === 'write') {
       if (error !== null) op.reject(error);
-      else op.resolve(op.quiet ? undefined : reply);
+      else op.resolve(op.nx ? reply !== null : undefined);
       return;
     }
-    const { counts, script } = op;
+    const { items } = op;
     if (error === null) {
+      if (op.kind === 'counts' && !this.#cluster) this.#incrKnown = true;
       const replies = reply as unknown[];
-      for (let i = 0; i < counts.length; i++) {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
         const value = replies[i];
-        if (value instanceof Error) counts[i]!.reject(value);
-        else counts[i]!.resolve(value);
+        if (value instanceof Error) item.reject(value);
+        else if (item.kind === 'count') item.resolve(value);
+        else item.resolve(item.nx ? value === 1 : undefined);
       }
-    } else if (script === INCR_SHA && error.message.startsWith('NOSCRIPT')) {
-      this.#exec([countCall(counts, INCR_SCRIPT)]);
-    } else if (counts.length > 1 && error.message.startsWith('NOPERM')) {
-      // The ACL refused the whole call (a key outside the user's patterns) before it ran:
-      // each counter again on its own, so the refusal reaches only its caller.
-      this.#exec(counts.map((count) => countCall([count], script)));
+    } else if (op.sha && error.message.startsWith('NOSCRIPT')) {
+      // The server lost it (SCRIPT FLUSH): by text. Only here can a later command overtake.
+      this.#incrKnown = false;
+      this.#exec([scriptCall(op.kind, items, false)]);
+    } else if (items.length > 1 && error.message.startsWith('NOPERM')) {
+      // The ACL refused the whole call before it ran: a key outside the user's patterns, or the
+      // script command itself. Each item again on its own, so a refusal reaches only its caller.
+      if (op.kind === 'writes') {
+        if (!/key/i.test(error.message)) this.#setScriptDenied = true;
+        this.#exec(items as Write[]);
+      } else {
+        this.#exec(items.map((count) => this.#script('counts', [count])));
+      }
     } else {
-      for (const count of counts) count.reject(error);
+      for (const item of items) item.reject(error);
     }
+  }
+
+  /** The set script over `writes`, or the counter script over `counts`. */
+  #script(kind: ScriptCall['kind'], items: Queued[]): ScriptCall {
+    return scriptCall(kind, items, kind === 'counts' && this.#incrKnown);
   }
 }
 
-/** The counter script over `counts`, by its SHA or by its text. */
-function countCall(counts: Count[], script: string): CountCall {
-  const args: Arg[] = [script, counts.length];
-  for (const count of counts) args.push(count.key);
-  for (const count of counts) args.push(count.delta, count.ttl);
-  return { count: true, counts, script, command: script === INCR_SHA ? 'evalsha' : 'eval', args };
+/** The arguments of a lone `SET key value [PX ttl] [NX]`. */
+function setArgs(write: Write): Arg[] {
+  const args: Arg[] = write.ttl === '' ? [write.key, write.value] : [write.key, write.value, 'PX', write.ttl];
+  if (write.nx) args.push('NX');
+  return args;
+}
+
+/** The set script over `writes`, or the counter script over `counts`, by SHA or by text. */
+function scriptCall(kind: ScriptCall['kind'], items: Queued[], sha: boolean): ScriptCall {
+  const args: Arg[] = [];
+  if (kind === 'writes') {
+    args.push(SET_SCRIPT, items.length);
+    for (const item of items) args.push(item.key);
+    for (const item of items as Write[]) args.push(item.value, item.ttl, item.nx ? 'NX' : '');
+  } else {
+    args.push(sha ? INCR_SHA : INCR_SCRIPT, items.length);
+    for (const item of items) args.push(item.key);
+    for (const item of items as Count[]) args.push(item.delta, item.ttl);
+  }
+  return { kind, items, sha, command: sha ? 'evalsha' : 'eval', args };
 }

@@ -3,6 +3,7 @@ import {
   CacheError,
   createCache,
   NotIntegerError,
+  StoreFullError,
   StorePermissionError,
   ValueTooLargeError,
 } from '@larder/core';
@@ -37,10 +38,13 @@ async function countWrites(store: RedisStore, run: () => Promise<unknown>): Prom
   return writes;
 }
 
-async function evalshaCalls(raw: Redis): Promise<number> {
+/** Calls of `command` the server has counted (commands a script runs are counted too). */
+async function calls(raw: Redis, command: string): Promise<number> {
   const stats = String(await raw.info('commandstats'));
-  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
 }
+
+const evalshaCalls = (raw: Redis) => calls(raw, 'evalsha');
 
 describe('RedisStore write coalescing', () => {
   let server: RedisServerHandle;
@@ -50,8 +54,12 @@ describe('RedisStore write coalescing', () => {
   beforeAll(async () => {
     server = await startRedis({
       requirepass: PASSWORD,
-      // A user whose key patterns leave out `${run}out:*`, for a refusal on one key of a batch.
-      aclUsers: [`app on >${PASSWORD} ~${run}in:* resetchannels +@all`],
+      // A user whose key patterns leave out `${run}out:*`, for a refusal on one key of a batch,
+      // and one that may not run scripts.
+      aclUsers: [
+        `app on >${PASSWORD} ~${run}in:* resetchannels +@all`,
+        `noscript on >${PASSWORD} ~${run}in:* resetchannels +@all -eval -evalsha`,
+      ],
     });
     store = redisStore({
       url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`,
@@ -79,6 +87,99 @@ describe('RedisStore write coalescing', () => {
       const pttl = await raw.pttl(key);
       expect(pttl).toBeGreaterThan(10_000 + i * 1000 - 2000);
       expect(pttl).toBeLessThanOrEqual(10_000 + i * 1000);
+    }
+  });
+
+  it('sends the sets and adds of one tick as one script call, each caller with its own outcome', async () => {
+    await raw.set(`${run}in:one:taken`, 'before');
+    const keys = Array.from({ length: 30 }, (_, i) => `${run}in:one:${i}`);
+    const [evals, sets] = [await calls(raw, 'eval'), await calls(raw, 'set')];
+    const results = await Promise.all([
+      ...keys.map((key, i) => store.set(key, bytes(`v${i}`), 20_000)),
+      store.add(`${run}in:one:taken`, bytes('no'), 20_000),
+      store.add(`${run}in:one:free`, bytes('yes'), 20_000),
+    ]);
+    // One EVAL; the 32 SETs it ran are all the server counted.
+    expect(await calls(raw, 'eval')).toBe(evals + 1);
+    expect(await calls(raw, 'set')).toBe(sets + 32);
+    expect(results).toEqual([...keys.map(() => undefined), false, true]);
+    expect((await store.getMany(keys)).map(text)).toEqual(keys.map((_, i) => `v${i}`));
+    expect(await raw.get(`${run}in:one:taken`)).toBe('before');
+    expect(await raw.get(`${run}in:one:free`)).toBe('yes');
+    for (const key of [...keys, `${run}in:one:free`]) {
+      const pttl = await raw.pttl(key);
+      expect(pttl).toBeGreaterThan(15_000);
+      expect(pttl).toBeLessThanOrEqual(20_000);
+    }
+  });
+
+  it('a user who may not run scripts still gets every write of a batch, as plain SETs', async () => {
+    const limited = redisStore({
+      url: `redis://noscript:${PASSWORD}@127.0.0.1:${server.port}`,
+      logger: quietLogger(),
+    });
+    try {
+      for (const round of [1, 2]) {
+        const keys = Array.from({ length: 10 }, (_, i) => `${run}in:noscript:${round}:${i}`);
+        const results = await Promise.all([
+          ...keys.map((key, i) => limited.set(key, bytes(`v${i}`), 60_000)),
+          limited.add(keys[0]!, bytes('again'), 60_000),
+        ]);
+        expect(results).toEqual([...keys.map(() => undefined), false]);
+        expect((await limited.getMany(keys)).map(text)).toEqual(keys.map((_, i) => `v${i}`));
+        expect(await raw.pttl(keys[9]!)).toBeGreaterThan(50_000);
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('a server out of memory refuses a whole batch: every caller gets StoreFullError, nothing is written', async () => {
+    await raw.config('SET', 'maxmemory-policy', 'noeviction');
+    await raw.config('SET', 'maxmemory', '1');
+    try {
+      const keys = Array.from({ length: 10 }, (_, i) => `${run}in:oom:${i}`);
+      const results = await outcomes([
+        ...keys.map((key) => store.set(key, bytes('v'), 60_000)),
+        store.add(`${run}in:oom:add`, bytes('a'), 60_000),
+      ]);
+      for (const result of results) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StoreFullError);
+      }
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+    }
+    expect(await raw.exists(`${run}in:oom:0`, `${run}in:oom:add`)).toBe(0);
+  });
+
+  it('a server turned replica refuses a whole batch with READONLY, which reaches reconnectOnError', async () => {
+    const seen: string[] = [];
+    const watched = redisStore({
+      url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`,
+      logger: quietLogger(),
+      redis: {
+        reconnectOnError: (error) => {
+          seen.push(error.message);
+          return false;
+        },
+      },
+    });
+    await watched.set(`${run}in:ro:warm`, bytes('w'), 60_000);
+    // A master that no longer exists: the server stays a read-only replica until REPLICAOF NO ONE.
+    await raw.replicaof('127.0.0.1', 1);
+    try {
+      const results = await outcomes(
+        Array.from({ length: 5 }, (_, i) => watched.set(`${run}in:ro:${i}`, bytes('v'), 60_000)),
+      );
+      for (const result of results) {
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(CacheError);
+        expect(String((result as PromiseRejectedResult).reason.cause)).toMatch(/READONLY/);
+      }
+      expect(seen.filter((message) => message.startsWith('READONLY'))).toHaveLength(1);
+    } finally {
+      await raw.replicaof('NO', 'ONE');
+      await watched.close();
     }
   });
 

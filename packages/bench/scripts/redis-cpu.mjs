@@ -1,0 +1,167 @@
+// CPU per operation of Larder over RedisStore beside raw ioredis (and optionally Keyv over
+// @keyv/redis), against a running Redis, sides alternating round by round. Also counts the
+// socket writes each side makes per operation. Run from the repository root after `pnpm build`:
+//   node packages/bench/scripts/redis-cpu.mjs --ops set,get --conc 1,64 --rounds 6
+// Add --keyv for the Keyv side, --url redis://127.0.0.1:6379/11 for another server or db.
+// Every key it writes is under `perfcpu:` (Larder side) or `perfcpuraw:` / keyv's namespace, and
+// is deleted at the end.
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { redisStore } from '@larder/backend-redis';
+import { createCache } from '@larder/core';
+import { Redis } from 'ioredis';
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'redis://127.0.0.1:6379/11' },
+    ops: { type: 'string', default: 'set,get,getMany,incr' },
+    conc: { type: 'string', default: '1,64' },
+    ms: { type: 'string', default: '400' },
+    rounds: { type: 'string', default: '6' },
+    keys: { type: 'string', default: '5000' },
+    keyv: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    // ioredis options (JSON; null stands for undefined) for the store's client and the raw client.
+    'store-redis': { type: 'string', default: '{}' },
+    'raw-redis': { type: 'string', default: '{}' },
+  },
+});
+const url = args.url;
+const KEYS = Number(args.keys);
+const TTL_S = 3600;
+
+// Count socket writes (what leaves the process per op): ioredis and node-redis both end in Socket#write.
+let socketWrites = 0;
+const write = net.Socket.prototype.write;
+net.Socket.prototype.write = function (...a) {
+  socketWrites++;
+  return write.apply(this, a);
+};
+
+function makeValue(index) {
+  const value = { id: index, name: `item-${index}`, active: index % 2 === 0, score: 1.5, tags: ['bench', `t${index % 7}`], pad: '' };
+  const need = Math.max(0, 100 - JSON.stringify(value).length);
+  value.pad = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(need / 36)).slice(0, need);
+  return value;
+}
+const values = Array.from({ length: 64 }, (_, n) => makeValue(n));
+const keys = Array.from({ length: KEYS }, (_, n) => `k:${n}`);
+const counters = Array.from({ length: 1024 }, (_, n) => `c:${n}`);
+const batches = Array.from({ length: 64 }, (_, b) => Array.from({ length: 100 }, (_, i) => keys[(b * 100 + i * 37) % KEYS]));
+
+const cache = createCache({ store: redisStore({ url, logger: { warn() {} }, redis: JSON.parse(args['store-redis'], (_, v) => (v === null ? undefined : v)) }), prefix: 'perfcpu', logger: { warn() {}, error() {} } });
+const raw = new Redis(url, JSON.parse(args['raw-redis'], (_, v) => (v === null ? undefined : v)));
+raw.on('error', () => {});
+const rawKey = (k) => `perfcpuraw:${k}`;
+
+const sides = {
+  larder: {
+    set: (k, v) => cache.set(k, v),
+    get: (k) => cache.get(k),
+    getMany: (ks) => cache.getMany(ks),
+    incr: (k) => cache.incr(k),
+  },
+  raw: {
+    set: async (k, v) => (await raw.set(rawKey(k), JSON.stringify(v), 'EX', TTL_S)) === 'OK',
+    get: async (k) => {
+      const text = await raw.get(rawKey(k));
+      return text === null ? undefined : JSON.parse(text);
+    },
+    getMany: async (ks) => (await raw.mget(...ks.map(rawKey))).map((t) => (t === null ? undefined : JSON.parse(t))),
+    incr: (k) => raw.incr(rawKey(k)),
+  },
+};
+let keyv;
+if (args.keyv) {
+  const { Keyv } = await import('keyv');
+  const { default: KeyvRedis } = await import('@keyv/redis');
+  keyv = new Keyv({ store: new KeyvRedis(url.replace(/\/\d+$/, '')), namespace: 'perfcpukeyv' });
+  sides.keyv = { set: (k, v) => keyv.set(k, v, TTL_S * 1000), get: (k) => keyv.get(k) };
+}
+
+// Load the keys on every side.
+await cache.setMany(keys.map((k, n) => [k, values[n % 64]]));
+{
+  const p = raw.pipeline();
+  keys.forEach((k, n) => p.set(rawKey(k), JSON.stringify(values[n % 64]), 'EX', TTL_S));
+  await p.exec();
+}
+if (keyv) for (let n = 0; n < KEYS; n += 500) await Promise.all(keys.slice(n, n + 500).map((k, i) => keyv.set(k, values[(n + i) % 64], TTL_S * 1000)));
+
+function opFor(side, op, worker) {
+  let i = worker * 7919;
+  const s = sides[side];
+  switch (op) {
+    case 'set': return () => s.set(keys[(i = (i + 17) % KEYS)], values[i & 63]);
+    case 'get': return () => s.get(keys[(i = (i + 17) % KEYS)]);
+    case 'getMany': return () => s.getMany(batches[i++ & 63]);
+    case 'incr': return () => s.incr(counters[(i = (i + 17) & 1023)]);
+  }
+}
+
+async function time(side, op, conc, ms) {
+  let done = 0;
+  const writes0 = socketWrites;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = t0 + ms;
+  await Promise.all(
+    Array.from({ length: conc }, async (_, w) => {
+      const run = opFor(side, op, w);
+      while (performance.now() < end) {
+        await run();
+        done++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { done, opsPerSec: (done / elapsed) * 1000, cpuUs: (cpu.user + cpu.system) / done, writes: (socketWrites - writes0) / done };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const sideNames = Object.keys(sides).filter((s) => (args.only ? args.only.split(',').includes(s) : true));
+for (const op of args.ops.split(',')) {
+  for (const conc of args.conc.split(',').map(Number)) {
+    const these = sideNames.filter((s) => sides[s][op]);
+    for (const s of these) await time(s, op, conc, 100); // warm-up
+    const rows = Object.fromEntries(these.map((s) => [s, []]));
+    for (let r = 0; r < Number(args.rounds); r++) {
+      const order = r % 2 ? [...these].reverse() : these;
+      for (const s of order) rows[s].push(await time(s, op, conc, Number(args.ms)));
+    }
+    const rawOps = rows.raw?.map((x) => x.opsPerSec);
+    const rawCpu = rows.raw?.map((x) => x.cpuUs);
+    const out = [`${op} c=${conc}`];
+    for (const s of these) {
+      if (rawOps === undefined) {
+        const total = rows[s].reduce((sum, x) => sum + x.done, 0);
+        out.push(`${s}: ${Math.round(median(rows[s].map((x) => x.opsPerSec)))} ops/s ${median(rows[s].map((x) => x.cpuUs)).toFixed(1)} µs cpu/op, ${total} ops timed`);
+        continue;
+      }
+      const ratio = median(rows[s].map((x, i) => x.opsPerSec / rawOps[i]));
+      const cpuRatio = median(rows[s].map((x, i) => x.cpuUs / rawCpu[i]));
+      out.push(
+        `${s}: ${Math.round(median(rows[s].map((x) => x.opsPerSec)))} ops/s ${median(rows[s].map((x) => x.cpuUs)).toFixed(1)} µs cpu/op ${median(rows[s].map((x) => x.writes)).toFixed(3)} writes/op` +
+          (s === 'raw' ? '' : ` | ops ÷ raw ${ratio.toFixed(2)}, cpu ÷ raw ${cpuRatio.toFixed(2)}`) +
+          `, ${rows[s].reduce((sum, x) => sum + x.done, 0)} ops timed`,
+      );
+    }
+    console.log(out.join('\n  '));
+  }
+}
+
+if (cache.stats().errors > 0) console.log(`the Larder side swallowed ${cache.stats().errors} errors`);
+await cache.clear();
+await raw.unlink(...keys.map(rawKey), ...counters.map(rawKey));
+if (keyv) {
+  await keyv.clear();
+  await keyv.disconnect();
+}
+await cache.close();
+raw.disconnect();
