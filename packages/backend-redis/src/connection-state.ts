@@ -67,6 +67,11 @@ export class ConnectionState {
     return this.#closed;
   }
 
+  /** Open, and the client takes commands now: a call may go straight to it. */
+  get ready(): boolean {
+    return !this.#closed && this.#client.status === 'ready';
+  }
+
   /** Runs a command once the client can take it, and maps whatever it throws. */
   run<T>(operation: string, key: string | undefined, command: () => Promise<T>): Promise<T> {
     let pending: Promise<T>;

@@ -70,7 +70,12 @@ export class RedisStore implements Store {
       this.#gets = new ReadCoalescer((keys) => this.#fetchValues(keys), settings.maxBatchKeys);
       this.#exists = new ReadCoalescer((keys) => this.#fetchExists(keys), settings.maxBatchKeys);
     }
-    this.#writes = new WriteCoalescer(this.client, settings.maxBatchKeys, () => this.#state.closed);
+    this.#writes = new WriteCoalescer(
+      this.client,
+      settings.maxBatchKeys,
+      () => this.#state.closed,
+      (error, operation, key) => this.#state.toError(error, operation, key),
+    );
     this.#state = new ConnectionState(
       this.client,
       this.#endpoint,
@@ -117,11 +122,13 @@ export class RedisStore implements Store {
   }
 
   set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    // Not `async`: a throw here is turned into a rejection by the connection state, and the
-    // hot path saves a promise per call.
+    // The hot path: straight to this tick's batch, which types its own errors.
+    if (this.#state.ready && value.byteLength <= this.capabilities.maxValueBytes) {
+      return this.#writes.set(key, toBuffer(value), ttlOf(ttlMs));
+    }
     return this.#queue('set', key, () => {
       this.#checkValue(value, key);
-      return this.#setOne(key, value, ttlMs);
+      return this.#writes.set(key, toBuffer(value), ttlOf(ttlMs));
     });
   }
 
@@ -147,6 +154,9 @@ export class RedisStore implements Store {
   }
 
   add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    if (this.#state.ready && value.byteLength <= this.capabilities.maxValueBytes) {
+      return this.#writes.add(key, toBuffer(value), ttlOf(ttlMs));
+    }
     return this.#queue('add', key, () => {
       this.#checkValue(value, key);
       return this.#writes.add(key, toBuffer(value), ttlOf(ttlMs));
@@ -172,14 +182,15 @@ export class RedisStore implements Store {
   }
 
   incr(key: string, delta: number, ttlMs: number): Promise<number> {
-    return this.#queue('incr', key, async () => {
+    if (this.#state.ready && Number.isSafeInteger(delta)) return this.#writes.incr(key, delta, ttlOf(ttlMs));
+    return this.#queue('incr', key, () => {
       if (!Number.isSafeInteger(delta)) {
         throw new NotIntegerError(`incr delta must be a safe integer, got ${String(delta)}`, {
           key,
           store: 'redis',
         });
       }
-      return Number(await this.#writes.incr(key, delta, ttlOf(ttlMs)));
+      return this.#writes.incr(key, delta, ttlOf(ttlMs));
     });
   }
 
@@ -339,14 +350,8 @@ export class RedisStore implements Store {
     return this.#state.run(operation, key, command);
   }
 
-  async #getOne(key: string): Promise<Bytes | undefined> {
-    try {
-      return (await this.client.getBuffer(key)) ?? undefined;
-    } catch (error) {
-      // MGET reads a hash or list as nil; GET says WRONGTYPE. Both are a miss for a cache.
-      if (isWrongType(error)) return undefined;
-      throw error;
-    }
+  #getOne(key: string): Promise<Bytes | undefined> {
+    return this.client.getBuffer(key).then(orMiss, missOnWrongType);
   }
 
   async #mget(keys: readonly string[]): Promise<(Bytes | undefined)[]> {
@@ -373,6 +378,18 @@ export class RedisStore implements Store {
 
   /** The coalescer's batch read: one GET for one key, else MGET (per slot in a Cluster). */
   #fetchValues(keys: string[]): Promise<(Bytes | undefined)[]> {
+    if (keys.length === 1 && this.#state.ready) {
+      // The lone read (every call at concurrency 1), with no step it does not need.
+      const key = keys[0]!;
+      this.#writes.flush();
+      return this.client.getBuffer(key).then(
+        (value) => [value ?? undefined],
+        (error: unknown) => {
+          if (isWrongType(error)) return [undefined];
+          throw this.#state.toError(error, 'get', key);
+        },
+      );
+    }
     return this.#run('get', keys.length === 1 ? keys[0] : undefined, () =>
       keys.length === 1 ? this.#getOne(keys[0]!).then((value) => [value]) : this.#mget(keys),
     );
@@ -434,6 +451,14 @@ export class RedisStore implements Store {
 /** Creates a `RedisStore` from options, a `redis://` / `rediss://` URL, or an existing ioredis client. */
 export function redisStore(options?: RedisStoreOptions | string | Redis | Cluster): RedisStore {
   return new RedisStore(options);
+}
+
+const orMiss = (value: Bytes | null): Bytes | undefined => value ?? undefined;
+
+/** MGET reads a hash or list as nil; GET says WRONGTYPE. Both are a miss for a cache. */
+function missOnWrongType(error: unknown): undefined {
+  if (isWrongType(error)) return undefined;
+  throw error;
 }
 
 function toBuffer(value: Uint8Array): Buffer {

@@ -25,11 +25,14 @@ interface Count {
   key: string;
   delta: string;
   ttl: string;
-  resolve: (reply: unknown) => void;
+  resolve: (value: number) => void;
   reject: (error: unknown) => void;
 }
 
 type Queued = Write | Count;
+
+/** Turns what the client threw into the store's typed error for that call. */
+export type ErrorMapper = (error: unknown, operation: string, key: string) => unknown;
 
 /** A batch's writes, or its counters, as one call of a script (by SHA or by text). */
 interface ScriptCall {
@@ -47,7 +50,7 @@ type Op = Write | ScriptCall;
 const MIN_SCRIPT_WRITES = 2;
 
 /**
- * Sends the writes issued in one tick together: the SETs as one call of the set script, and the
+ * Sends the writes issued in one tick together, and rejects each caller with its typed error: the SETs as one call of the set script, and the
  * `incr`s as one call of the counter script. One command carries the batch, so the client builds,
  * times and parses one command instead of one per key (an ioredis pipeline costs several µs per
  * command). Each caller gets its own reply or its own error, what the lone command would have
@@ -58,6 +61,7 @@ export class WriteCoalescer {
   readonly #cluster: boolean;
   readonly #maxBatch: number;
   readonly #closed: () => boolean;
+  readonly #toError: ErrorMapper;
   #pending: Queued[] = [];
   #scheduled = false;
   /** The ACL refused the set script's command: writes go out as plain SETs from then on. */
@@ -73,11 +77,12 @@ export class WriteCoalescer {
   #incrKnown = false;
   readonly #flushSoon = () => this.flush();
 
-  constructor(client: Redis | Cluster, maxBatch: number, closed: () => boolean) {
+  constructor(client: Redis | Cluster, maxBatch: number, closed: () => boolean, toError: ErrorMapper) {
     this.#client = client;
     this.#cluster = client.isCluster;
     this.#maxBatch = maxBatch;
     this.#closed = closed;
+    this.#toError = toError;
   }
 
   /** Queues `SET key value [PX ttl]` for this tick's batch. */
@@ -102,8 +107,8 @@ export class WriteCoalescer {
     });
   }
 
-  /** Queues an `incr` for this tick's batch; resolves with the new value as decimal text. */
-  incr(key: string, delta: number, ttl: string): Promise<unknown> {
+  /** Queues an `incr` for this tick's batch; resolves with the new value. */
+  incr(key: string, delta: number, ttl: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#push({ kind: 'count', key, delta: String(delta), ttl, resolve, reject });
     });
@@ -122,7 +127,7 @@ export class WriteCoalescer {
     this.#pending = [];
     if (this.#closed()) {
       const error = new CacheClosedError('the redis store is closed', { store: 'redis' });
-      for (const queued of batch) queued.reject(error);
+      for (const queued of batch) this.#fail(queued, error);
       return;
     }
     if (!this.#cluster) {
@@ -160,7 +165,8 @@ export class WriteCoalescer {
       else counts.push(queued);
     }
     const ops: Op[] = [];
-    if (writes.length >= MIN_SCRIPT_WRITES && !this.#setScriptDenied) ops.push(this.#script('writes', writes));
+    if (writes.length >= MIN_SCRIPT_WRITES && !this.#setScriptDenied)
+      ops.push(this.#script('writes', writes));
     else ops.push(...writes);
     if (counts.length > 0) ops.push(this.#script('counts', counts));
     this.#exec(ops);
@@ -170,7 +176,10 @@ export class WriteCoalescer {
     if (ops.length === 1) {
       // A lone command keeps the client's own routing and redirection handling.
       const op = ops[0]!;
-      const sent = op.kind === 'write' ? this.#client.call('set', ...setArgs(op)) : this.#client.call(op.command, ...op.args);
+      const sent =
+        op.kind === 'write'
+          ? this.#client.call('set', ...setArgs(op))
+          : this.#client.call(op.command, ...op.args);
       sent.then(
         (reply) => this.#settle(op, null, reply),
         (error: Error) => this.#settle(op, error, undefined),
@@ -198,7 +207,7 @@ export class WriteCoalescer {
 
   #settle(op: Op, error: Error | null, reply: unknown): void {
     if (op.kind === 'write') {
-      if (error !== null) op.reject(error);
+      if (error !== null) this.#fail(op, error);
       else op.resolve(op.nx ? reply !== null : undefined);
       return;
     }
@@ -209,8 +218,8 @@ export class WriteCoalescer {
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
         const value = replies[i];
-        if (value instanceof Error) item.reject(value);
-        else if (item.kind === 'count') item.resolve(value);
+        if (value instanceof Error) this.#fail(item, value);
+        else if (item.kind === 'count') item.resolve(Number(value));
         else item.resolve(item.nx ? value === 1 : undefined);
       }
     } else if (op.sha && error.message.startsWith('NOSCRIPT')) {
@@ -227,8 +236,13 @@ export class WriteCoalescer {
         this.#exec(items.map((count) => this.#script('counts', [count])));
       }
     } else {
-      for (const item of items) item.reject(error);
+      for (const item of items) this.#fail(item, error);
     }
+  }
+
+  /** Rejects a caller with the typed error its lone command would have given. */
+  #fail(item: Queued, error: unknown): void {
+    item.reject(this.#toError(error, item.kind === 'count' ? 'incr' : item.nx ? 'add' : 'set', item.key));
   }
 
   /** The set script over `writes`, or the counter script over `counts`. */

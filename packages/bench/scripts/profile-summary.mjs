@@ -6,7 +6,12 @@ import { parseArgs } from 'node:util';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '40' }, focus: { type: 'string', default: '' } },
+  options: {
+    top: { type: 'string', default: '40' },
+    focus: { type: 'string', default: '' },
+    // Operations the profiled run timed: figures are then given in µs per operation as well.
+    ops: { type: 'string' },
+  },
 });
 const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
 const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -26,7 +31,8 @@ const where = (cf) => {
   if (url.startsWith('node:')) return 'node';
   return url === '' ? '(native)' : url.split('/').slice(-2).join('/');
 };
-const label = (n) => `${n.callFrame.functionName || '(anon)'} ${where(n.callFrame)}:${n.callFrame.lineNumber + 1}`;
+const label = (n) =>
+  `${n.callFrame.functionName || '(anon)'} ${where(n.callFrame)}:${n.callFrame.lineNumber + 1}`;
 const byFn = new Map();
 const byPkg = new Map();
 for (const [id, ms] of self) {
@@ -35,12 +41,16 @@ for (const [id, ms] of self) {
   const pkg = where(n.callFrame);
   byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + ms);
 }
-const pct = (ms) => `${((ms / total) * 100).toFixed(1).padStart(5)} %`;
+const perOp = args.ops === undefined ? undefined : Number(args.ops);
+const pct = (ms) =>
+  `${((ms / total) * 100).toFixed(1).padStart(5)} %` +
+  (perOp === undefined ? '' : ` ${((ms * 1000) / perOp).toFixed(2).padStart(7)} µs/op`);
 console.log(`total sampled ${total.toFixed(0)} ms`);
 console.log('\nself time by package:');
 for (const [k, ms] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${pct(ms)}  ${k}`);
 console.log('\nself time by function:');
-for (const [k, ms] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) console.log(`${pct(ms)}  ${k}`);
+for (const [k, ms] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top)))
+  console.log(`${pct(ms)}  ${k}`);
 if (args.focus) {
   console.log('\ninclusive time (a sample counts once per name on its stack):');
   for (const name of args.focus.split(',')) {

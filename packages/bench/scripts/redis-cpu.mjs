@@ -24,6 +24,11 @@ const { values: args } = parseArgs({
     // ioredis options (JSON; null stands for undefined) for the store's client and the raw client.
     'store-redis': { type: 'string', default: '{}' },
     'raw-redis': { type: 'string', default: '{}' },
+    // A second Larder side whose store gets these ioredis options (JSON), to A/B one option.
+    variant: { type: 'string' },
+    // Another build of @larder/backend-redis (a path to its dist/index.js): side 'store2', the
+    // store alone like side 'store', to A/B a change in the store.
+    'store-module': { type: 'string' },
   },
 });
 const url = args.url;
@@ -39,7 +44,14 @@ net.Socket.prototype.write = function (...a) {
 };
 
 function makeValue(index) {
-  const value = { id: index, name: `item-${index}`, active: index % 2 === 0, score: 1.5, tags: ['bench', `t${index % 7}`], pad: '' };
+  const value = {
+    id: index,
+    name: `item-${index}`,
+    active: index % 2 === 0,
+    score: 1.5,
+    tags: ['bench', `t${index % 7}`],
+    pad: '',
+  };
   const need = Math.max(0, 100 - JSON.stringify(value).length);
   value.pad = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(need / 36)).slice(0, need);
   return value;
@@ -47,10 +59,23 @@ function makeValue(index) {
 const values = Array.from({ length: 64 }, (_, n) => makeValue(n));
 const keys = Array.from({ length: KEYS }, (_, n) => `k:${n}`);
 const counters = Array.from({ length: 1024 }, (_, n) => `c:${n}`);
-const batches = Array.from({ length: 64 }, (_, b) => Array.from({ length: 100 }, (_, i) => keys[(b * 100 + i * 37) % KEYS]));
+const batches = Array.from({ length: 64 }, (_, b) =>
+  Array.from({ length: 100 }, (_, i) => keys[(b * 100 + i * 37) % KEYS]),
+);
 
-const cache = createCache({ store: redisStore({ url, logger: { warn() {} }, redis: JSON.parse(args['store-redis'], (_, v) => (v === null ? undefined : v)) }), prefix: 'perfcpu', logger: { warn() {}, error() {} } });
-const raw = new Redis(url, JSON.parse(args['raw-redis'], (_, v) => (v === null ? undefined : v)));
+const cache = createCache({
+  store: redisStore({
+    url,
+    logger: { warn() {} },
+    redis: JSON.parse(args['store-redis'], (_, v) => (v === null ? undefined : v)),
+  }),
+  prefix: 'perfcpu',
+  logger: { warn() {}, error() {} },
+});
+const raw = new Redis(
+  url,
+  JSON.parse(args['raw-redis'], (_, v) => (v === null ? undefined : v)),
+);
 raw.on('error', () => {});
 const rawKey = (k) => `perfcpuraw:${k}`;
 
@@ -67,10 +92,61 @@ const sides = {
       const text = await raw.get(rawKey(k));
       return text === null ? undefined : JSON.parse(text);
     },
-    getMany: async (ks) => (await raw.mget(...ks.map(rawKey))).map((t) => (t === null ? undefined : JSON.parse(t))),
+    getMany: async (ks) =>
+      (await raw.mget(...ks.map(rawKey))).map((t) => (t === null ? undefined : JSON.parse(t))),
     incr: (k) => raw.incr(rawKey(k)),
   },
 };
+const parseOptions = (text) => JSON.parse(text, (_, v) => (v === null ? undefined : v));
+let variant;
+if (args.variant) {
+  variant = createCache({
+    store: redisStore({ url, logger: { warn() {} }, redis: parseOptions(args.variant) }),
+    prefix: 'perfcpu',
+    logger: { warn() {}, error() {} },
+  });
+  sides.variant = {
+    set: (k, v) => variant.set(k, v),
+    get: (k) => variant.get(k),
+    getMany: (ks) => variant.getMany(ks),
+    incr: (k) => variant.incr(k),
+  };
+}
+// The layers one by one: the raw client sending what the store sends (a Buffer, PX), and the
+// store alone (no cache: no key building, codec, deadline or stats).
+const layerStore = redisStore({ url, logger: { warn() {} } });
+const storeKey = (k) => `perfcpustore:${k}`;
+const parse = (bytes) =>
+  bytes === undefined || bytes === null ? undefined : JSON.parse(Buffer.from(bytes).toString());
+sides.rawbuf = {
+  set: async (k, v) =>
+    (await raw.set(rawKey(k), Buffer.from(JSON.stringify(v)), 'PX', TTL_S * 1000)) === 'OK',
+  get: async (k) => parse(await raw.getBuffer(rawKey(k))),
+  getMany: async (ks) => (await raw.mgetBuffer(...ks.map(rawKey))).map(parse),
+};
+sides.store = {
+  set: async (k, v) => {
+    await layerStore.set(storeKey(k), Buffer.from(JSON.stringify(v)), TTL_S * 1000);
+    return true;
+  },
+  get: async (k) => parse(await layerStore.get(storeKey(k))),
+  getMany: async (ks) => (await layerStore.getMany(ks.map(storeKey))).map(parse),
+  incr: (k) => layerStore.incr(storeKey(k), 1, TTL_S * 1000),
+};
+let store2;
+if (args['store-module']) {
+  const other = await import(new URL(args['store-module'], `file://${process.cwd()}/`).href);
+  store2 = other.redisStore({ url, logger: { warn() {} } });
+  sides.store2 = {
+    set: async (k, v) => {
+      await store2.set(storeKey(k), Buffer.from(JSON.stringify(v)), TTL_S * 1000);
+      return true;
+    },
+    get: async (k) => parse(await store2.get(storeKey(k))),
+    getMany: async (ks) => (await store2.getMany(ks.map(storeKey))).map(parse),
+    incr: (k) => store2.incr(storeKey(k), 1, TTL_S * 1000),
+  };
+}
 let keyv;
 if (args.keyv) {
   const { Keyv } = await import('keyv');
@@ -83,19 +159,40 @@ if (args.keyv) {
 await cache.setMany(keys.map((k, n) => [k, values[n % 64]]));
 {
   const p = raw.pipeline();
-  keys.forEach((k, n) => p.set(rawKey(k), JSON.stringify(values[n % 64]), 'EX', TTL_S));
+  for (const [n, k] of keys.entries()) p.set(rawKey(k), JSON.stringify(values[n % 64]), 'EX', TTL_S);
   await p.exec();
 }
-if (keyv) for (let n = 0; n < KEYS; n += 500) await Promise.all(keys.slice(n, n + 500).map((k, i) => keyv.set(k, values[(n + i) % 64], TTL_S * 1000)));
+await layerStore.setMany(
+  keys.map((k, n) => ({
+    key: storeKey(k),
+    value: Buffer.from(JSON.stringify(values[n % 64])),
+    ttlMs: TTL_S * 1000,
+  })),
+);
+if (keyv)
+  for (let n = 0; n < KEYS; n += 500)
+    await Promise.all(keys.slice(n, n + 500).map((k, i) => keyv.set(k, values[(n + i) % 64], TTL_S * 1000)));
 
 function opFor(side, op, worker) {
   let i = worker * 7919;
   const s = sides[side];
+  // Each worker walks its own stride through the keys.
+  const next = (wrap) => {
+    i = (i + 17) % wrap;
+    return i;
+  };
   switch (op) {
-    case 'set': return () => s.set(keys[(i = (i + 17) % KEYS)], values[i & 63]);
-    case 'get': return () => s.get(keys[(i = (i + 17) % KEYS)]);
-    case 'getMany': return () => s.getMany(batches[i++ & 63]);
-    case 'incr': return () => s.incr(counters[(i = (i + 17) & 1023)]);
+    case 'set':
+      return () => {
+        const n = next(KEYS);
+        return s.set(keys[n], values[n & 63]);
+      };
+    case 'get':
+      return () => s.get(keys[next(KEYS)]);
+    case 'getMany':
+      return () => s.getMany(batches[next(64)]);
+    case 'incr':
+      return () => s.incr(counters[next(1024)]);
   }
 }
 
@@ -116,7 +213,12 @@ async function time(side, op, conc, ms) {
   );
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { done, opsPerSec: (done / elapsed) * 1000, cpuUs: (cpu.user + cpu.system) / done, writes: (socketWrites - writes0) / done };
+  return {
+    done,
+    opsPerSec: (done / elapsed) * 1000,
+    cpuUs: (cpu.user + cpu.system) / done,
+    writes: (socketWrites - writes0) / done,
+  };
 }
 
 const median = (xs) => {
@@ -141,7 +243,9 @@ for (const op of args.ops.split(',')) {
     for (const s of these) {
       if (rawOps === undefined) {
         const total = rows[s].reduce((sum, x) => sum + x.done, 0);
-        out.push(`${s}: ${Math.round(median(rows[s].map((x) => x.opsPerSec)))} ops/s ${median(rows[s].map((x) => x.cpuUs)).toFixed(1)} µs cpu/op, ${total} ops timed`);
+        out.push(
+          `${s}: ${Math.round(median(rows[s].map((x) => x.opsPerSec)))} ops/s ${median(rows[s].map((x) => x.cpuUs)).toFixed(1)} µs cpu/op, ${total} ops timed`,
+        );
         continue;
       }
       const ratio = median(rows[s].map((x, i) => x.opsPerSec / rawOps[i]));
@@ -164,4 +268,8 @@ if (keyv) {
   await keyv.disconnect();
 }
 await cache.close();
+await variant?.close();
+await layerStore.clear('perfcpustore:');
+await layerStore.close();
+await store2?.close();
 raw.disconnect();
