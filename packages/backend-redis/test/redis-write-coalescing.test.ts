@@ -139,7 +139,7 @@ describe('RedisStore write coalescing', () => {
     await raw.config('SET', 'maxmemory', '1');
     try {
       const keys = Array.from({ length: 10 }, (_, i) => `${run}in:oom:${i}`);
-      const results = await outcomes([
+      const results = await outcomes<unknown>([
         ...keys.map((key) => store.set(key, bytes('v'), 60_000)),
         store.add(`${run}in:oom:add`, bytes('a'), 60_000),
       ]);
