@@ -134,22 +134,10 @@ export class RedisStore implements Store {
 
   setMany(entries: readonly StoreEntry[]): Promise<void> {
     return this.#run('setMany', undefined, async () => {
-      if (entries.length === 0) return;
       for (const { key, value } of entries) this.#checkValue(value, key);
-      if (this.#cluster) {
-        // Each SET is single-key; the write coalescer sends them together per slot.
-        await Promise.all(entries.map(({ key, value, ttlMs }) => this.#setOne(key, value, ttlMs)));
-        return;
-      }
-      const client = this.client as Redis;
-      for (let start = 0; start < entries.length; start += CHUNK) {
-        const pipeline = client.pipeline();
-        for (const { key, value, ttlMs } of entries.slice(start, start + CHUNK)) {
-          if (ttlMs === Number.POSITIVE_INFINITY) pipeline.set(key, toBuffer(value));
-          else pipeline.set(key, toBuffer(value), 'PX', pxOf(ttlMs));
-        }
-        throwFirst(await pipeline.exec());
-      }
+      // The write coalescer sends them as set-script calls of up to maxBatchKeys keys (per slot
+      // in a Cluster): one command per call instead of one per key.
+      await Promise.all(entries.map(({ key, value, ttlMs }) => this.#setOne(key, value, ttlMs)));
     });
   }
 
