@@ -46,15 +46,15 @@ interface ScriptCall {
 /** One command of a flush: a lone SET, or a script call over many. */
 type Op = Write | ScriptCall;
 
-/** Batches of fewer writes than this go out as plain SETs: a script call costs the server more than one SET. */
+/** A lone write goes out as a plain SET: a script call costs the server more than one SET. */
 const MIN_SCRIPT_WRITES = 2;
 
 /**
- * Sends the writes issued in one tick together, and rejects each caller with its typed error: the SETs as one call of the set script, and the
+ * Sends the writes issued in one tick together: the SETs as one call of the set script, and the
  * `incr`s as one call of the counter script. One command carries the batch, so the client builds,
  * times and parses one command instead of one per key (an ioredis pipeline costs several µs per
- * command). Each caller gets its own reply or its own error, what the lone command would have
- * given it. A Cluster script holds one slot, so there a batch is split by slot.
+ * command). Each caller gets its own reply or its own typed error, what the lone command would
+ * have given it. A Cluster script holds one slot, so there a batch is split by slot.
  */
 export class WriteCoalescer {
   readonly #client: Redis | Cluster;
