@@ -48,6 +48,11 @@ type Op = Write | ScriptCall;
 
 /** A lone write goes out as a plain SET: a script call costs the server more than one SET. */
 const MIN_SCRIPT_WRITES = 2;
+/**
+ * Most value bytes in one script call. A script holds the server for all of its writes, where a
+ * pipeline lets other clients' commands run between them: big values go in several calls.
+ */
+const MAX_SCRIPT_BYTES = 1024 * 1024;
 
 /**
  * Sends the writes issued in one tick together: the SETs as one call of the set script, and the
@@ -165,9 +170,12 @@ export class WriteCoalescer {
       else counts.push(queued);
     }
     const ops: Op[] = [];
-    if (writes.length >= MIN_SCRIPT_WRITES && !this.#setScriptDenied)
-      ops.push(this.#script('writes', writes));
-    else ops.push(...writes);
+    if (this.#setScriptDenied) ops.push(...writes);
+    else {
+      for (const group of byBytes(writes)) {
+        ops.push(group.length >= MIN_SCRIPT_WRITES ? this.#script('writes', group) : group[0]!);
+      }
+    }
     if (counts.length > 0) ops.push(this.#script('counts', counts));
     this.#exec(ops);
   }
@@ -249,6 +257,24 @@ export class WriteCoalescer {
   #script(kind: ScriptCall['kind'], items: Queued[]): ScriptCall {
     return scriptCall(kind, items, kind === 'counts' && this.#incrKnown);
   }
+}
+
+/** Writes in order, in groups of at most MAX_SCRIPT_BYTES of values (a bigger value alone). */
+function byBytes(writes: Write[]): Write[][] {
+  const groups: Write[][] = [];
+  let group: Write[] = [];
+  let bytes = 0;
+  for (const write of writes) {
+    if (group.length > 0 && bytes + write.value.length > MAX_SCRIPT_BYTES) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(write);
+    bytes += write.value.length;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
 }
 
 /** The arguments of a lone `SET key value [PX ttl] [NX]`. */

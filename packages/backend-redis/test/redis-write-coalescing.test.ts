@@ -113,6 +113,27 @@ describe('RedisStore write coalescing', () => {
     }
   });
 
+  it('big values go out in several calls, so no script holds the server for all of them', async () => {
+    const big = redisStore({
+      url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`,
+      logger: quietLogger(),
+    });
+    try {
+      const size = 400 * 1024;
+      const keys = Array.from({ length: 4 }, (_, i) => `${run}in:big-batch:${i}`);
+      const [evals, sets] = [await calls(raw, 'eval'), await calls(raw, 'set')];
+      await Promise.all(keys.map((key, i) => big.set(key, new Uint8Array(size).fill(i), 60_000)));
+      // 400 KiB each: two fit in one call of at most 1 MiB, so two script calls.
+      expect(await calls(raw, 'eval')).toBe(evals + 2);
+      expect(await calls(raw, 'set')).toBe(sets + 4);
+      const stored = await big.getMany(keys);
+      expect(stored.map((value) => value?.length)).toEqual(keys.map(() => size));
+      expect(stored.map((value) => value?.[0])).toEqual([0, 1, 2, 3]);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('a user who may not run scripts still gets every write of a batch, as plain SETs', async () => {
     const limited = redisStore({
       url: `redis://noscript:${PASSWORD}@127.0.0.1:${server.port}`,
