@@ -69,6 +69,8 @@ export class WriteCoalescer {
   readonly #toError: ErrorMapper;
   #pending: Queued[] = [];
   #scheduled = false;
+  /** The batch holds a counter: a batch sends its writes first, so a later write starts the next one. */
+  #counting = false;
   /** The ACL refused the set script's command: writes go out as plain SETs from then on. */
   #setScriptDenied = false;
   /**
@@ -130,6 +132,7 @@ export class WriteCoalescer {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
+    this.#counting = false;
     if (this.#closed()) {
       const error = new CacheClosedError('the redis store is closed', { store: 'redis' });
       for (const queued of batch) this.#fail(queued, error);
@@ -145,6 +148,10 @@ export class WriteCoalescer {
   }
 
   #push(queued: Queued): void {
+    // Writes go out before counters: a write issued after a counter must not overtake it.
+    if (queued.kind === 'write') {
+      if (this.#counting) this.flush();
+    } else this.#counting = true;
     this.#pending.push(queued);
     if (this.#pending.length >= this.#maxBatch) {
       this.flush();

@@ -294,6 +294,19 @@ describe('RedisStore write coalescing', () => {
     expect(text(counted)).toBe('2');
   });
 
+  it('a set issued after an incr of the same key in the same tick lands after it, and the reverse', async () => {
+    const key = `${run}in:incr-then-set`;
+    const [first, , read] = await Promise.all([
+      store.incr(key, 5, 60_000),
+      store.set(key, bytes('10'), 60_000),
+      store.get(key),
+    ]);
+    expect(first).toBe(5);
+    expect(text(read)).toBe('10');
+    const [, counted] = await Promise.all([store.set(key, bytes('1'), 60_000), store.incr(key, 1, 60_000)]);
+    expect(counted).toBe(2);
+  });
+
   it('writes issued just before close still land', async () => {
     const closing = redisStore({
       url: `redis://app:${PASSWORD}@127.0.0.1:${server.port}`,
