@@ -46,6 +46,22 @@ export class PostgresExecutor implements SqlExecutor {
     return (await this.#query(statement, values)).rows[0];
   }
 
+  async value(statement: SqlStatement, values: readonly unknown[]): Promise<unknown> {
+    let result: pg.QueryResult<unknown[]>;
+    try {
+      // Array rows: no row object built for the one column read.
+      result = await this.#pool.query<unknown[]>({
+        name: statement.name,
+        text: statement.text,
+        values: values as unknown[],
+        rowMode: 'array',
+      });
+    } catch (error) {
+      throw this.#error(error);
+    }
+    return result.rows[0]?.[0];
+  }
+
   async run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
     return (await this.#query(statement, values)).rowCount ?? 0;
   }

@@ -11,6 +11,9 @@ export interface BatchedSet {
 /** Writes one batch (distinct keys, sorted); settles each entry's waiters itself. */
 export type SetBatchWriter = (batch: BatchedSet[]) => Promise<void>;
 
+/** Writes one key alone; settles (or rejects with the caller's error) when the statement has. */
+export type SetWriter = (key: string, value: Buffer, expiresAt: number | null) => Promise<unknown>;
+
 /** One caller's increment in a batch. */
 export interface BatchedIncr {
   readonly key: string;
@@ -23,6 +26,13 @@ export interface BatchedIncr {
 
 /** Runs one round of increments (distinct keys, sorted); settles each entry itself. */
 export type IncrBatchWriter = (round: BatchedIncr[]) => Promise<void>;
+
+/** Runs one increment alone: the counter's bytes after it, or undefined when it was not counted. */
+export type IncrWriter = (
+  key: string,
+  delta: number,
+  expiresAt: number | null,
+) => Promise<Uint8Array | undefined>;
 
 /** Most value bytes one batch carries; a larger value goes in a batch of its own. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -44,6 +54,21 @@ abstract class TickBatcher {
   /** Settles once every batch now in flight has. */
   protected settled(): Promise<unknown> {
     return Promise.allSettled([...this.#inFlight]);
+  }
+
+  /**
+   * Whether a write arriving now is alone: nothing in flight and nothing waiting. It is then
+   * sent at once, by itself, with no batch built around it; the writes that follow it while it
+   * is in flight are batched as usual.
+   */
+  protected alone(): boolean {
+    return !this.#scheduled && this.#inFlight.size === 0;
+  }
+
+  /** Tracks a lone write in flight (`done` never rejects), so later batches know to wait for it. */
+  protected trackSettled(done: Promise<void>): void {
+    this.#inFlight.add(done);
+    void done.then(() => this.#inFlight.delete(done));
   }
 
   /** Sends the pending writes; `track` each promise it starts. */
@@ -81,18 +106,30 @@ abstract class TickBatcher {
  */
 export class SetBatcher extends TickBatcher {
   readonly #write: SetBatchWriter;
+  readonly #writeOne: SetWriter;
   readonly #maxKeys: number;
   #pending = new Map<string, BatchedSet>();
   /** Keys of the batches in flight, with how many batches hold each. */
   readonly #writing = new Map<string, number>();
 
-  constructor(write: SetBatchWriter, maxKeys: number) {
+  constructor(write: SetBatchWriter, writeOne: SetWriter, maxKeys: number) {
     super();
     this.#write = write;
+    this.#writeOne = writeOne;
     this.#maxKeys = maxKeys;
   }
 
   set(key: string, value: Buffer, expiresAt: number | null): Promise<void> {
+    if (this.#pending.size === 0 && this.alone()) {
+      // A lone set costs one plain upsert: no batch, no entry, no extra promise for its caller.
+      const sent = this.#writeOne(key, value, expiresAt);
+      this.#writing.set(key, 1);
+      const done = () => {
+        this.#writing.delete(key);
+      };
+      this.trackSettled(sent.then(done, done));
+      return sent as Promise<void>;
+    }
     return new Promise<void>((resolve, reject) => {
       const entry = this.#pending.get(key);
       if (entry === undefined) {
@@ -158,16 +195,24 @@ export class SetBatcher extends TickBatcher {
  */
 export class IncrBatcher extends TickBatcher {
   readonly #write: IncrBatchWriter;
+  readonly #writeOne: IncrWriter;
   readonly #maxKeys: number;
   #pending: BatchedIncr[] = [];
 
-  constructor(write: IncrBatchWriter, maxKeys: number) {
+  constructor(write: IncrBatchWriter, writeOne: IncrWriter, maxKeys: number) {
     super();
     this.#write = write;
+    this.#writeOne = writeOne;
     this.#maxKeys = maxKeys;
   }
 
   incr(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
+    if (this.#pending.length === 0 && this.alone()) {
+      // A lone increment is one plain upsert.
+      const sent = this.#writeOne(key, delta, expiresAt);
+      this.trackSettled(sent.then(noop, noop));
+      return sent;
+    }
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
       this.#pending.push({ key, delta, expiresAt, resolve, reject });
       this.schedule();
@@ -206,3 +251,5 @@ export class IncrBatcher extends TickBatcher {
     }
   }
 }
+
+function noop(): void {}
