@@ -47,19 +47,22 @@ export class PostgresExecutor implements SqlExecutor {
   }
 
   async value(statement: SqlStatement, values: readonly unknown[]): Promise<unknown> {
-    let result: pg.QueryResult<unknown[]>;
+    return (await this.arrays(statement, values))[0]?.[0];
+  }
+
+  async arrays(statement: SqlStatement, values: readonly unknown[]): Promise<unknown[][]> {
     try {
-      // Array rows: no row object built for the one column read.
-      result = await this.#pool.query<unknown[]>({
+      // Array rows: no row object built per row.
+      const result = await this.#pool.query<unknown[]>({
         name: statement.name,
         text: statement.text,
         values: values as unknown[],
         rowMode: 'array',
       });
+      return result.rows;
     } catch (error) {
       throw this.#error(error);
     }
-    return result.rows[0]?.[0];
   }
 
   async run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {

@@ -65,6 +65,8 @@ export class SqliteExecutor implements SqlExecutor {
   readonly #statements = new Map<string, Prepared>();
   /** The same statements returning their first column only (`.pluck()`), for `value`. */
   readonly #plucked = new Map<string, Prepared>();
+  /** The same statements returning rows as arrays (`.raw()`), for `arrays`. */
+  readonly #arrayRows = new Map<string, Prepared>();
   #db: Database.Database | undefined;
   #batch: ((writes: QueuedWrite[]) => Outcome[]) | undefined;
   #queue: QueuedWrite[] = [];
@@ -108,7 +110,7 @@ export class SqliteExecutor implements SqlExecutor {
   value(statement: SqlStatement, values: readonly unknown[]): Promise<unknown> {
     let prepared: Prepared;
     try {
-      prepared = this.#prepare(statement, true);
+      prepared = this.#prepare(statement, 'pluck');
     } catch (error) {
       return Promise.reject(this.#error(error));
     }
@@ -116,6 +118,17 @@ export class SqliteExecutor implements SqlExecutor {
     if (prepared.readonly) return this.#read(() => prepared.statement.get(bound));
     // `.all()` for a RETURNING statement, as in `all`.
     return this.#write(() => (prepared.statement.all(bound) as unknown[])[0]);
+  }
+
+  arrays(statement: SqlStatement, values: readonly unknown[]): Promise<unknown[][]> {
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement, 'raw');
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    const work = () => prepared.statement.all(boundValues(values, prepared)) as unknown[][];
+    return prepared.readonly ? this.#read(work) : this.#write(work);
   }
 
   run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
@@ -187,6 +200,7 @@ export class SqliteExecutor implements SqlExecutor {
     this.#closed = true;
     this.#statements.clear();
     this.#plucked.clear();
+    this.#arrayRows.clear();
     this.#batch = undefined;
     if (this.#db !== undefined && this.#db !== this.#c.given) this.#db.close();
     this.#db = undefined;
@@ -365,8 +379,8 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
-  #prepare(statement: SqlStatement, pluck = false): Prepared {
-    const cache = pluck ? this.#plucked : this.#statements;
+  #prepare(statement: SqlStatement, shape?: 'pluck' | 'raw'): Prepared {
+    const cache = shape === 'pluck' ? this.#plucked : shape === 'raw' ? this.#arrayRows : this.#statements;
     let prepared = cache.get(statement.name);
     if (prepared === undefined) {
       // `$n` are named parameters to SQLite, and binding by name costs more than by position:
@@ -377,7 +391,8 @@ export class SqliteExecutor implements SqlExecutor {
         return '?';
       });
       const compiled = this.open().prepare(text);
-      if (pluck) compiled.pluck();
+      if (shape === 'pluck') compiled.pluck();
+      else if (shape === 'raw') compiled.raw();
       const inOrder = order.every((n, i) => n === i);
       prepared = { statement: compiled, order: inOrder ? undefined : order, readonly: compiled.readonly };
       cache.set(statement.name, prepared);

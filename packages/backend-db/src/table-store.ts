@@ -136,9 +136,10 @@ export abstract class TableStore implements Store {
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#assertOpen();
     if (keys.length === 0) return [];
-    const distinct = [...new Set(keys)];
+    const unique = new Set(keys);
+    if (unique.size === keys.length) return this.#fetch(keys);
+    const distinct = [...unique];
     const found = await this.#fetch(distinct);
-    if (distinct.length === keys.length) return found;
     const byKey = new Map(distinct.map((key, i) => [key, found[i]]));
     return keys.map((key) => byKey.get(key));
   }
@@ -394,9 +395,10 @@ export abstract class TableStore implements Store {
       return [(await this.#sql.value(this.#q.get, [keys[0], now])) as Uint8Array | undefined];
     }
     const found = new Map<string, Uint8Array>();
-    for (const batch of chunks(keys, this.#syntax.maxKeysPerStatement)) {
-      const rows = await this.#sql.all(this.#q.getMany, [this.#syntax.keyList(batch), now]);
-      for (const row of rows) found.set(row.key as string, row.value as Uint8Array);
+    const max = this.#syntax.maxKeysPerStatement;
+    for (const batch of keys.length <= max ? [keys] : chunks(keys, max)) {
+      const rows = await this.#sql.arrays(this.#q.getMany, [this.#syntax.keyList(batch), now]);
+      for (const row of rows) found.set(row[0] as string, row[1] as Uint8Array);
     }
     return keys.map((key) => found.get(key));
   }
