@@ -44,6 +44,8 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 abstract class TickBatcher {
   #scheduled = false;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The lone write in flight (settled-handled), if any: at most one, as one goes only when nothing else is in flight. */
+  #lone: Promise<void> | undefined;
 
   /** Sends what is pending now and waits for every batch in flight to settle. */
   async drain(): Promise<void> {
@@ -53,7 +55,9 @@ abstract class TickBatcher {
 
   /** Settles once every batch now in flight has. */
   protected settled(): Promise<unknown> {
-    return Promise.allSettled([...this.#inFlight]);
+    return Promise.allSettled(
+      this.#lone === undefined ? [...this.#inFlight] : [...this.#inFlight, this.#lone],
+    );
   }
 
   /**
@@ -62,21 +66,29 @@ abstract class TickBatcher {
    * is in flight are batched as usual.
    */
   protected alone(): boolean {
-    return !this.#scheduled && this.#inFlight.size === 0;
+    return !this.#scheduled && this.#lone === undefined && this.#inFlight.size === 0;
   }
 
-  /** Tracks a lone write in flight (`done` never rejects), so later batches know to wait for it. */
-  protected trackSettled(done: Promise<void>): void {
-    this.#inFlight.add(done);
-    void done.then(() => this.#inFlight.delete(done));
+  /** Whether the lone write is still in flight. */
+  protected loneInFlight(): boolean {
+    return this.#lone !== undefined;
   }
+
+  /** Tracks the lone write `sent` until it settles, so later batches know to wait for it. */
+  protected trackLone(sent: Promise<unknown>): void {
+    this.#lone = sent.then(this.#loneSettled, this.#loneSettled);
+  }
+
+  readonly #loneSettled = (): void => {
+    this.#lone = undefined;
+  };
 
   /** Sends the pending writes; `track` each promise it starts. */
   protected abstract flush(): void;
 
   protected schedule(): void {
     if (this.#scheduled) return;
-    if (this.#inFlight.size === 0) {
+    if (this.#inFlight.size === 0 && this.#lone === undefined) {
       // Nothing in flight (a lone caller, or the first of a burst): send now rather than wait
       // for the tick to end; the writes that follow it in this tick go together after it.
       this.flush();
@@ -111,6 +123,8 @@ export class SetBatcher extends TickBatcher {
   #pending = new Map<string, BatchedSet>();
   /** Keys of the batches in flight, with how many batches hold each. */
   readonly #writing = new Map<string, number>();
+  /** The key of the last lone set (in flight while `loneInFlight()`). */
+  #loneKey: string | undefined;
 
   constructor(write: SetBatchWriter, writeOne: SetWriter, maxKeys: number) {
     super();
@@ -123,11 +137,8 @@ export class SetBatcher extends TickBatcher {
     if (this.#pending.size === 0 && this.alone()) {
       // A lone set costs one plain upsert: no batch, no entry, no extra promise for its caller.
       const sent = this.#writeOne(key, value, expiresAt);
-      this.#writing.set(key, 1);
-      const done = () => {
-        this.#writing.delete(key);
-      };
-      this.trackSettled(sent.then(done, done));
+      this.#loneKey = key;
+      this.trackLone(sent);
       return sent as Promise<void>;
     }
     return new Promise<void>((resolve, reject) => {
@@ -150,7 +161,10 @@ export class SetBatcher extends TickBatcher {
     this.#pending = new Map();
     // A key still being written by an earlier batch (on another connection, which could commit
     // after this one) waits for it, so the last set of a key is the one that stays.
-    const after = entries.some((entry) => this.#writing.has(entry.key)) ? this.settled() : undefined;
+    const lone = this.loneInFlight() ? this.#loneKey : undefined;
+    const after = entries.some((entry) => this.#writing.has(entry.key) || entry.key === lone)
+      ? this.settled()
+      : undefined;
     let batch: BatchedSet[] = [];
     let bytes = 0;
     for (const entry of entries) {
@@ -210,7 +224,7 @@ export class IncrBatcher extends TickBatcher {
     if (this.#pending.length === 0 && this.alone()) {
       // A lone increment is one plain upsert.
       const sent = this.#writeOne(key, delta, expiresAt);
-      this.trackSettled(sent.then(noop, noop));
+      this.trackLone(sent);
       return sent;
     }
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
@@ -251,5 +265,3 @@ export class IncrBatcher extends TickBatcher {
     }
   }
 }
-
-function noop(): void {}
