@@ -4,6 +4,11 @@
 //   node packages/bench/scripts/db-cpu.mjs sqlite get,set,incr,get-many,mixed [--c 1] [--n 20000] [--rounds 5]
 //   node packages/bench/scripts/db-cpu.mjs postgres get,set,incr --c 1
 //   node --cpu-prof --cpu-prof-dir /tmp/prof packages/bench/scripts/db-cpu.mjs sqlite get --only larder
+//   node packages/bench/scripts/db-cpu.mjs sqlite get,get-many --sync-reads
+//
+// --sync-reads (SQLite, get and get-many only) gives the store a prototype `Store.sync` whose
+// reads run the store's own statements without a promise, to measure what the cache's
+// synchronous read path would save; its writes throw, so only reads may be timed with it.
 //
 // Postgres: DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test. Prints µs of process
 // CPU (user + system) per op for each side, the median over rounds, and larder ÷ raw.
@@ -21,6 +26,7 @@ const { values: flags, positionals } = parseArgs({
     rounds: { type: 'string', default: '5' },
     keys: { type: 'string', default: '20000' },
     only: { type: 'string' },
+    'sync-reads': { type: 'boolean', default: false },
   },
 });
 const [backend = 'sqlite', opList = 'get,set,incr'] = positionals;
@@ -29,6 +35,9 @@ const perRound = Number(flags.n);
 const rounds = Number(flags.rounds);
 const keyCount = Number(flags.keys);
 const ops = opList.split(',');
+if (flags['sync-reads'] && ops.some((op) => op !== 'get' && op !== 'get-many')) {
+  throw new Error('--sync-reads times get and get-many only');
+}
 
 const QUIET = { warn() {}, error() {} };
 const keys = Array.from({ length: keyCount }, (_, i) => `user:${i.toString(36)}:profile`);
@@ -59,6 +68,7 @@ async function sqliteSides() {
   const Database = (await import('better-sqlite3')).default;
   const dir = mkdtempSync(join(tmpdir(), 'db-cpu-'));
   const store = sqliteStore({ path: join(dir, 'larder.db'), maxEntries: Number.POSITIVE_INFINITY });
+  if (flags['sync-reads']) await installSyncReads(store);
   const cache = createCache({ store, prefix: 'lb', logger: QUIET });
   const db = new Database(join(dir, 'raw.db'), { timeout: 100 });
   db.pragma('journal_mode = WAL');
@@ -96,6 +106,33 @@ async function sqliteSides() {
     rmSync(dir, { recursive: true, force: true });
   };
   return { cache, raw, close };
+}
+
+/** The prototype read path (see --sync-reads): the store's get and getMany statements, run synchronously. */
+async function installSyncReads(store) {
+  await store.createCacheTable();
+  const live = '(expires_at IS NULL OR expires_at > ?)';
+  const table = store.table.quoted;
+  const get = store.client.prepare(`SELECT value FROM ${table} WHERE key = ? AND ${live}`).pluck();
+  const many = store.client
+    .prepare(`SELECT key, value FROM ${table} WHERE key IN (SELECT value FROM json_each(?)) AND ${live}`)
+    .raw();
+  const refuse = () => {
+    throw new Error('--sync-reads times reads only');
+  };
+  Object.defineProperty(store, 'sync', {
+    value: {
+      get: (key) => get.get(key, Date.now()),
+      getMany: (list) => {
+        const found = new Map();
+        for (const [key, value] of many.all(JSON.stringify(list), Date.now())) found.set(key, value);
+        return list.map((key) => found.get(key));
+      },
+      set: refuse,
+      setText: refuse,
+      incr: refuse,
+    },
+  });
 }
 
 async function postgresSides() {
