@@ -79,6 +79,13 @@ export interface SqlExecutor {
   all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]>;
   /** The first row of a statement, or undefined. */
   first(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow | undefined>;
+  /**
+   * The first column of a statement's first row, or undefined when it returns no row: `first`
+   * without a row object, for the hot one-value reads (get, incr's RETURNING).
+   */
+  value(statement: SqlStatement, values: readonly unknown[]): Promise<unknown>;
+  /** Every row of a read as an array of its columns, in the statement's order: `all` without row objects. */
+  arrays(statement: SqlStatement, values: readonly unknown[]): Promise<unknown[][]>;
   /** Runs a statement; resolves the number of rows it changed. */
   run(statement: SqlStatement, values: readonly unknown[]): Promise<number>;
   /** Runs a statement once per values list, in one transaction. */

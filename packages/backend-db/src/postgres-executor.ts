@@ -38,16 +38,25 @@ export class PostgresExecutor implements SqlExecutor {
     return /^(21|22|23|40|54|P0)/.test(code);
   }
 
-  async all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]> {
-    return (await this.#query(statement, values)).rows;
+  all(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow[]> {
+    return this.#query<SqlRow>(statement, values).then(rowsOf, this.#fail);
   }
 
-  async first(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow | undefined> {
-    return (await this.#query(statement, values)).rows[0];
+  first(statement: SqlStatement, values: readonly unknown[]): Promise<SqlRow | undefined> {
+    return this.#query<SqlRow>(statement, values).then(firstRow, this.#fail);
   }
 
-  async run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
-    return (await this.#query(statement, values)).rowCount ?? 0;
+  value(statement: SqlStatement, values: readonly unknown[]): Promise<unknown> {
+    return this.#query<unknown[]>(statement, values, 'array').then(firstCell, this.#fail);
+  }
+
+  arrays(statement: SqlStatement, values: readonly unknown[]): Promise<unknown[][]> {
+    // Array rows: no row object built per row.
+    return this.#query<unknown[]>(statement, values, 'array').then(rowsOf, this.#fail);
+  }
+
+  run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
+    return this.#query<SqlRow>(statement, values).then(rowCountOf, this.#fail);
   }
 
   async runEach(statement: SqlStatement, rows: readonly (readonly unknown[])[]): Promise<void> {
@@ -84,7 +93,7 @@ export class PostgresExecutor implements SqlExecutor {
   }
 
   async info(table: TableName): Promise<StoreInfo> {
-    const { rows } = await this.#query(
+    const rows = await this.all(
       {
         name: '',
         text:
@@ -119,22 +128,39 @@ export class PostgresExecutor implements SqlExecutor {
     }
   }
 
-  async #query(statement: SqlStatement, values: readonly unknown[]): Promise<pg.QueryResult<SqlRow>> {
+  /** One pool query (a named prepared statement unless the name is ''); one `.then` maps its result or error. */
+  #query<R extends pg.QueryResultRow>(
+    statement: SqlStatement,
+    values: readonly unknown[],
+    rowMode?: 'array',
+  ): Promise<pg.QueryResult<R>> {
+    // The values array is the store's own, made for this call: pg reads it without keeping it.
+    const config: pg.QueryConfig & { rowMode?: 'array' } =
+      statement.name === ''
+        ? { text: statement.text, values: values as unknown[] }
+        : { name: statement.name, text: statement.text, values: values as unknown[] };
+    if (rowMode !== undefined) config.rowMode = rowMode;
     try {
-      return await this.#pool.query<SqlRow>(
-        statement.name === ''
-          ? { text: statement.text, values: [...values] }
-          : { name: statement.name, text: statement.text, values: [...values] },
-      );
+      return this.#pool.query<R>(config);
     } catch (error) {
-      throw this.#error(error);
+      return Promise.reject(error);
     }
   }
+
+  /** Rethrows a pg error as the typed error the cache understands. */
+  readonly #fail = (error: unknown): never => {
+    throw this.#error(error);
+  };
 
   #error(error: unknown): StoreError {
     return postgresError(error, this.#timeout);
   }
 }
+
+const rowsOf = <R extends pg.QueryResultRow>(result: pg.QueryResult<R>): R[] => result.rows;
+const firstRow = <R extends pg.QueryResultRow>(result: pg.QueryResult<R>): R | undefined => result.rows[0];
+const firstCell = (result: pg.QueryResult<unknown[]>): unknown => result.rows[0]?.[0];
+const rowCountOf = (result: pg.QueryResult): number => result.rowCount ?? 0;
 
 /** `postgres://host:port/database` of a pool, from its options: never the user's password. */
 export function describePool(pool: pg.Pool): string {

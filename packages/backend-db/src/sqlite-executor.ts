@@ -30,8 +30,8 @@ const MAX_BACKOFF_MS = 50;
 /** A prepared statement, with the order in which the shared SQL's `$n` values bind to its `?`s. */
 interface Prepared {
   statement: Database.Statement;
-  /** `values[order[i]]` binds to the i-th `?`. */
-  order: number[];
+  /** `values[order[i]]` binds to the i-th `?`; undefined when that is `values[i]` (bound as given). */
+  order: number[] | undefined;
   /** Whether it only reads; writes go through the write queue. */
   readonly: boolean;
 }
@@ -63,6 +63,10 @@ export class SqliteExecutor implements SqlExecutor {
   readonly coalesceWrites = false;
   readonly #c: SqliteConnection;
   readonly #statements = new Map<string, Prepared>();
+  /** The same statements returning their first column only (`.pluck()`), for `value`. */
+  readonly #plucked = new Map<string, Prepared>();
+  /** The same statements returning rows as arrays (`.raw()`), for `arrays`. */
+  readonly #arrayRows = new Map<string, Prepared>();
   #db: Database.Database | undefined;
   #batch: ((writes: QueuedWrite[]) => Outcome[]) | undefined;
   #queue: QueuedWrite[] = [];
@@ -88,7 +92,7 @@ export class SqliteExecutor implements SqlExecutor {
     }
     // `.all()` even for one row: `.get()` leaves a RETURNING statement unfinished, which keeps
     // checkpoints from resetting the write-ahead log.
-    const work = () => prepared.statement.all(bind(values, prepared.order)) as SqlRow[];
+    const work = () => prepared.statement.all(boundValues(values, prepared)) as SqlRow[];
     return prepared.readonly ? this.#read(work) : this.#write(work);
   }
 
@@ -100,7 +104,31 @@ export class SqliteExecutor implements SqlExecutor {
       return Promise.reject(this.#error(error));
     }
     if (!prepared.readonly) return this.all(statement, values).then((rows) => rows[0]);
-    return this.#read(() => prepared.statement.get(bind(values, prepared.order)) as SqlRow | undefined);
+    return this.#read(() => prepared.statement.get(boundValues(values, prepared)) as SqlRow | undefined);
+  }
+
+  value(statement: SqlStatement, values: readonly unknown[]): Promise<unknown> {
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement, 'pluck');
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    const bound = boundValues(values, prepared);
+    if (prepared.readonly) return this.#read(() => prepared.statement.get(bound));
+    // `.all()` for a RETURNING statement, as in `all`.
+    return this.#write(() => (prepared.statement.all(bound) as unknown[])[0]);
+  }
+
+  arrays(statement: SqlStatement, values: readonly unknown[]): Promise<unknown[][]> {
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(statement, 'raw');
+    } catch (error) {
+      return Promise.reject(this.#error(error));
+    }
+    const work = () => prepared.statement.all(boundValues(values, prepared)) as unknown[][];
+    return prepared.readonly ? this.#read(work) : this.#write(work);
   }
 
   run(statement: SqlStatement, values: readonly unknown[]): Promise<number> {
@@ -110,7 +138,7 @@ export class SqliteExecutor implements SqlExecutor {
     } catch (error) {
       return Promise.reject(this.#error(error));
     }
-    const work = () => prepared.statement.run(bind(values, prepared.order)).changes;
+    const work = () => prepared.statement.run(boundValues(values, prepared)).changes;
     return prepared.readonly ? this.#read(work) : this.#write(work);
   }
 
@@ -124,7 +152,7 @@ export class SqliteExecutor implements SqlExecutor {
     const db = this.open();
     // Inside a batch's transaction this nests as a savepoint: the rows land together or not at all.
     const each = db.transaction(() => {
-      for (const values of rows) prepared.statement.run(bind(values, prepared.order));
+      for (const values of rows) prepared.statement.run(boundValues(values, prepared));
     });
     return this.#write(() => {
       each();
@@ -171,6 +199,8 @@ export class SqliteExecutor implements SqlExecutor {
     if (this.#blocked === undefined) this.#flush();
     this.#closed = true;
     this.#statements.clear();
+    this.#plucked.clear();
+    this.#arrayRows.clear();
     this.#batch = undefined;
     if (this.#db !== undefined && this.#db !== this.#c.given) this.#db.close();
     this.#db = undefined;
@@ -209,6 +239,28 @@ export class SqliteExecutor implements SqlExecutor {
 
   /** Queues a write for the end of this tick. */
   #write<T>(work: () => T): Promise<T> {
+    if (!this.#flushScheduled && this.#blocked === undefined) {
+      // The first write of a tick runs now, on its own (a lone write costs what the statement
+      // does); the writes that follow it in this tick queue for one transaction at its end.
+      this.#flushScheduled = true;
+      process.nextTick(this.#onTick);
+      try {
+        return Promise.resolve(work());
+      } catch (error) {
+        if (!isBusy(error)) return Promise.reject(this.#error(error));
+        // Later writes wait behind this one, so they land in the order they were issued.
+        const retry = this.#retry(work, error, performance.now() - this.#blockingMs());
+        this.#blocked = retry.then(
+          () => undefined,
+          () => undefined,
+        );
+        void this.#blocked.then(() => {
+          this.#blocked = undefined;
+          this.#flush();
+        });
+        return retry;
+      }
+    }
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run: work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#flushScheduled) {
@@ -231,7 +283,6 @@ export class SqliteExecutor implements SqlExecutor {
     if (writes.length === 0) return;
     this.#queue = [];
     const work = () => this.#runBatch(writes);
-    const started = performance.now();
     let outcomes: Outcome[];
     try {
       outcomes = work();
@@ -241,7 +292,7 @@ export class SqliteExecutor implements SqlExecutor {
         for (const write of writes) write.reject(typed);
         return;
       }
-      this.#blocked = this.#retry(work, error, started).then(
+      this.#blocked = this.#retry(work, error, performance.now() - this.#blockingMs()).then(
         (later) => this.#settle(writes, later),
         (typed: unknown) => {
           for (const write of writes) write.reject(typed);
@@ -294,17 +345,23 @@ export class SqliteExecutor implements SqlExecutor {
    * (SQLite's blocking wait included) still fits in `timeout`.
    */
   #attempt<T>(work: () => T): Promise<T> {
-    const started = performance.now();
     try {
       return Promise.resolve(work());
     } catch (error) {
       if (!isBusy(error)) return Promise.reject(this.#error(error));
-      return this.#retry(work, error, started);
+      // Counted from when the first attempt began its blocking wait (at most busyTimeout ago),
+      // so the clock is read only when the database was locked.
+      return this.#retry(work, error, performance.now() - this.#blockingMs());
     }
   }
 
+  /** SQLite's own blocking wait per attempt. */
+  #blockingMs(): number {
+    return this.#c.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+  }
+
   async #retry<T>(work: () => T, firstError: unknown, started: number): Promise<T> {
-    const blocking = this.#c.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+    const blocking = this.#blockingMs();
     let lastError = firstError;
     let pause = 1;
     for (;;) {
@@ -322,8 +379,9 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
-  #prepare(statement: SqlStatement): Prepared {
-    let prepared = this.#statements.get(statement.name);
+  #prepare(statement: SqlStatement, shape?: 'pluck' | 'raw'): Prepared {
+    const cache = shape === 'pluck' ? this.#plucked : shape === 'raw' ? this.#arrayRows : this.#statements;
+    let prepared = cache.get(statement.name);
     if (prepared === undefined) {
       // `$n` are named parameters to SQLite, and binding by name costs more than by position:
       // each `$n` becomes a `?`, bound from values[n - 1].
@@ -333,8 +391,11 @@ export class SqliteExecutor implements SqlExecutor {
         return '?';
       });
       const compiled = this.open().prepare(text);
-      prepared = { statement: compiled, order, readonly: compiled.readonly };
-      this.#statements.set(statement.name, prepared);
+      if (shape === 'pluck') compiled.pluck();
+      else if (shape === 'raw') compiled.raw();
+      const inOrder = order.every((n, i) => n === i);
+      prepared = { statement: compiled, order: inOrder ? undefined : order, readonly: compiled.readonly };
+      cache.set(statement.name, prepared);
     }
     return prepared;
   }
@@ -351,6 +412,10 @@ function isBusy(error: unknown): boolean {
 }
 
 /** The values for a statement's `?`s, in order. */
+function boundValues(values: readonly unknown[], prepared: Prepared): readonly unknown[] {
+  return prepared.order === undefined ? values : bind(values, prepared.order);
+}
+
 function bind(values: readonly unknown[], order: readonly number[]): unknown[] {
   const bound = new Array<unknown>(order.length);
   for (let i = 0; i < order.length; i++) bound[i] = values[order[i]!];

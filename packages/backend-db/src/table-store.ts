@@ -71,11 +71,19 @@ export abstract class TableStore implements Store {
       : undefined;
     this.#sets =
       executor.coalesceWrites && this.#q.setMany !== undefined
-        ? new SetBatcher((batch) => this.#writeSets(batch), syntax.maxKeysPerStatement)
+        ? new SetBatcher(
+            (batch) => this.#writeSets(batch),
+            (key, value, expiresAt) => this.#sql.run(this.#q.set, [key, value, expiresAt]),
+            syntax.maxKeysPerStatement,
+          )
         : undefined;
     this.#incrs =
       executor.coalesceWrites && this.#q.incrMany !== undefined
-        ? new IncrBatcher((batch) => this.#writeIncrs(batch), syntax.maxKeysPerStatement)
+        ? new IncrBatcher(
+            (batch) => this.#writeIncrs(batch),
+            (key, delta, expiresAt) => this.#incrOne(key, delta, expiresAt),
+            syntax.maxKeysPerStatement,
+          )
         : undefined;
     this.#housekeeping = new Housekeeping(
       executor,
@@ -109,35 +117,54 @@ export abstract class TableStore implements Store {
     this.#tableReady = true;
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
-    if (this.#coalescer !== undefined) {
-      this.#assertOpen();
-      return this.#coalescer.get(key);
+  get(key: string): Promise<Uint8Array | undefined> {
+    // Not `async`: a read on the hot path is one promise, the executor's.
+    let creating: Promise<void> | undefined;
+    try {
+      if (this.#coalescer !== undefined) {
+        this.#assertOpen();
+        return this.#coalescer.get(key);
+      }
+      creating = this.#ready();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const creating = this.#ready();
-    if (creating !== undefined) await creating;
-    const row = await this.#sql.first(this.#q.get, [key, this.#now()]);
-    return row === undefined ? undefined : (row.value as Uint8Array);
+    if (creating !== undefined) return creating.then(() => this.get(key));
+    return this.#sql.value(this.#q.get, [key, this.#now()]) as Promise<Uint8Array | undefined>;
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.#assertOpen();
     if (keys.length === 0) return [];
-    const distinct = [...new Set(keys)];
+    const unique = new Set(keys);
+    if (unique.size === keys.length) return this.#fetch(keys);
+    const distinct = [...unique];
     const found = await this.#fetch(distinct);
-    if (distinct.length === keys.length) return found;
     const byKey = new Map(distinct.map((key, i) => [key, found[i]]));
     return keys.map((key) => byKey.get(key));
   }
 
-  async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    const creating = this.#ready();
-    if (creating !== undefined) await creating;
-    const bytes = this.#bytes(value, key);
-    if (this.#sets !== undefined) await this.#sets.set(key, bytes, this.#expiresAt(ttlMs));
-    else await this.#sql.run(this.#q.set, [key, bytes, this.#expiresAt(ttlMs)]);
-    this.#housekeeping.wrote(1);
+  set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    // Not `async`: a lone write on the hot path is the executor's promise and one step after it.
+    let written: Promise<unknown>;
+    try {
+      const creating = this.#ready();
+      if (creating !== undefined) return creating.then(() => this.set(key, value, ttlMs));
+      const bytes = this.#bytes(value, key);
+      const expiresAt = this.#expiresAt(ttlMs);
+      written =
+        this.#sets !== undefined
+          ? this.#sets.set(key, bytes, expiresAt)
+          : this.#sql.run(this.#q.set, [key, bytes, expiresAt]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return written.then(this.#wroteOne);
   }
+
+  readonly #wroteOne = (): void => {
+    this.#housekeeping.wrote(1);
+  };
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
     this.#assertOpen();
@@ -325,8 +352,9 @@ export abstract class TableStore implements Store {
 
   /** One increment in one statement: the counter's bytes after it, or undefined when it was not counted. */
   async #incrOne(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
-    const rows = await this.#sql.all(this.#q.incr, [key, deltaBytes(delta), expiresAt, this.#now(), delta]);
-    return rows[0]?.value as Uint8Array | undefined;
+    return (await this.#sql.value(this.#q.incr, [key, deltaBytes(delta), expiresAt, this.#now(), delta])) as
+      | Uint8Array
+      | undefined;
   }
 
   /** Runs one round of a tick's increments (distinct keys, sorted) as one upsert and settles every caller. */
@@ -364,13 +392,13 @@ export abstract class TableStore implements Store {
     const now = this.#now();
     if (keys.length === 1) {
       // A lone read (no concurrent gets to coalesce) takes the plain primary-key lookup.
-      const row = await this.#sql.first(this.#q.get, [keys[0], now]);
-      return [row === undefined ? undefined : (row.value as Uint8Array)];
+      return [(await this.#sql.value(this.#q.get, [keys[0], now])) as Uint8Array | undefined];
     }
     const found = new Map<string, Uint8Array>();
-    for (const batch of chunks(keys, this.#syntax.maxKeysPerStatement)) {
-      const rows = await this.#sql.all(this.#q.getMany, [this.#syntax.keyList(batch), now]);
-      for (const row of rows) found.set(row.key as string, row.value as Uint8Array);
+    const max = this.#syntax.maxKeysPerStatement;
+    for (const batch of keys.length <= max ? [keys] : chunks(keys, max)) {
+      const rows = await this.#sql.arrays(this.#q.getMany, [this.#syntax.keyList(batch), now]);
+      for (const row of rows) found.set(row[0] as string, row[1] as Uint8Array);
     }
     return keys.map((key) => found.get(key));
   }

@@ -11,6 +11,9 @@ export interface BatchedSet {
 /** Writes one batch (distinct keys, sorted); settles each entry's waiters itself. */
 export type SetBatchWriter = (batch: BatchedSet[]) => Promise<void>;
 
+/** Writes one key alone; settles (or rejects with the caller's error) when the statement has. */
+export type SetWriter = (key: string, value: Buffer, expiresAt: number | null) => Promise<unknown>;
+
 /** One caller's increment in a batch. */
 export interface BatchedIncr {
   readonly key: string;
@@ -24,6 +27,13 @@ export interface BatchedIncr {
 /** Runs one round of increments (distinct keys, sorted); settles each entry itself. */
 export type IncrBatchWriter = (round: BatchedIncr[]) => Promise<void>;
 
+/** Runs one increment alone: the counter's bytes after it, or undefined when it was not counted. */
+export type IncrWriter = (
+  key: string,
+  delta: number,
+  expiresAt: number | null,
+) => Promise<Uint8Array | undefined>;
+
 /** Most value bytes one batch carries; a larger value goes in a batch of its own. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -34,6 +44,8 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 abstract class TickBatcher {
   #scheduled = false;
   readonly #inFlight = new Set<Promise<void>>();
+  /** The lone write in flight (settled-handled), if any: at most one, as one goes only when nothing else is in flight. */
+  #lone: Promise<void> | undefined;
 
   /** Sends what is pending now and waits for every batch in flight to settle. */
   async drain(): Promise<void> {
@@ -43,15 +55,40 @@ abstract class TickBatcher {
 
   /** Settles once every batch now in flight has. */
   protected settled(): Promise<unknown> {
-    return Promise.allSettled([...this.#inFlight]);
+    return Promise.allSettled(
+      this.#lone === undefined ? [...this.#inFlight] : [...this.#inFlight, this.#lone],
+    );
   }
+
+  /**
+   * Whether a write arriving now is alone: nothing in flight and nothing waiting. It is then
+   * sent at once, by itself, with no batch built around it; the writes that follow it while it
+   * is in flight are batched as usual.
+   */
+  protected alone(): boolean {
+    return !this.#scheduled && this.#lone === undefined && this.#inFlight.size === 0;
+  }
+
+  /** Whether the lone write is still in flight. */
+  protected loneInFlight(): boolean {
+    return this.#lone !== undefined;
+  }
+
+  /** Tracks the lone write `sent` until it settles, so later batches know to wait for it. */
+  protected trackLone(sent: Promise<unknown>): void {
+    this.#lone = sent.then(this.#loneSettled, this.#loneSettled);
+  }
+
+  readonly #loneSettled = (): void => {
+    this.#lone = undefined;
+  };
 
   /** Sends the pending writes; `track` each promise it starts. */
   protected abstract flush(): void;
 
   protected schedule(): void {
     if (this.#scheduled) return;
-    if (this.#inFlight.size === 0) {
+    if (this.#inFlight.size === 0 && this.#lone === undefined) {
       // Nothing in flight (a lone caller, or the first of a burst): send now rather than wait
       // for the tick to end; the writes that follow it in this tick go together after it.
       this.flush();
@@ -81,18 +118,29 @@ abstract class TickBatcher {
  */
 export class SetBatcher extends TickBatcher {
   readonly #write: SetBatchWriter;
+  readonly #writeOne: SetWriter;
   readonly #maxKeys: number;
   #pending = new Map<string, BatchedSet>();
   /** Keys of the batches in flight, with how many batches hold each. */
   readonly #writing = new Map<string, number>();
+  /** The key of the last lone set (in flight while `loneInFlight()`). */
+  #loneKey: string | undefined;
 
-  constructor(write: SetBatchWriter, maxKeys: number) {
+  constructor(write: SetBatchWriter, writeOne: SetWriter, maxKeys: number) {
     super();
     this.#write = write;
+    this.#writeOne = writeOne;
     this.#maxKeys = maxKeys;
   }
 
   set(key: string, value: Buffer, expiresAt: number | null): Promise<void> {
+    if (this.#pending.size === 0 && this.alone()) {
+      // A lone set costs one plain upsert: no batch, no entry, no extra promise for its caller.
+      const sent = this.#writeOne(key, value, expiresAt);
+      this.#loneKey = key;
+      this.trackLone(sent);
+      return sent as Promise<void>;
+    }
     return new Promise<void>((resolve, reject) => {
       const entry = this.#pending.get(key);
       if (entry === undefined) {
@@ -113,7 +161,10 @@ export class SetBatcher extends TickBatcher {
     this.#pending = new Map();
     // A key still being written by an earlier batch (on another connection, which could commit
     // after this one) waits for it, so the last set of a key is the one that stays.
-    const after = entries.some((entry) => this.#writing.has(entry.key)) ? this.settled() : undefined;
+    const lone = this.loneInFlight() ? this.#loneKey : undefined;
+    const after = entries.some((entry) => this.#writing.has(entry.key) || entry.key === lone)
+      ? this.settled()
+      : undefined;
     let batch: BatchedSet[] = [];
     let bytes = 0;
     for (const entry of entries) {
@@ -158,16 +209,24 @@ export class SetBatcher extends TickBatcher {
  */
 export class IncrBatcher extends TickBatcher {
   readonly #write: IncrBatchWriter;
+  readonly #writeOne: IncrWriter;
   readonly #maxKeys: number;
   #pending: BatchedIncr[] = [];
 
-  constructor(write: IncrBatchWriter, maxKeys: number) {
+  constructor(write: IncrBatchWriter, writeOne: IncrWriter, maxKeys: number) {
     super();
     this.#write = write;
+    this.#writeOne = writeOne;
     this.#maxKeys = maxKeys;
   }
 
   incr(key: string, delta: number, expiresAt: number | null): Promise<Uint8Array | undefined> {
+    if (this.#pending.length === 0 && this.alone()) {
+      // A lone increment is one plain upsert.
+      const sent = this.#writeOne(key, delta, expiresAt);
+      this.trackLone(sent);
+      return sent;
+    }
     return new Promise<Uint8Array | undefined>((resolve, reject) => {
       this.#pending.push({ key, delta, expiresAt, resolve, reject });
       this.schedule();

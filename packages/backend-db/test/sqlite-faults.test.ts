@@ -104,6 +104,27 @@ describe('SqliteStore under faults', () => {
     await store.close();
   });
 
+  it('writes of one tick that meet a lock land in the order they were issued, each caller answered', async () => {
+    const path = join(dir, 'ordered-lock.db');
+    const store = sqliteStore({ path });
+    await store.set('k', Buffer.from('before'), 60_000);
+    for (let round = 0; round < 8; round++) {
+      const { exited } = await holdWriteLock(path, 100);
+      // The first write of the tick runs at once and finds the lock; the rest queue behind it.
+      const writes = [
+        store.set('k', Buffer.from(`a${round}`), 60_000),
+        store.set('k', Buffer.from(`b${round}`), 60_000),
+        store.incr(`n${round}`, 2, 60_000),
+        store.incr(`n${round}`, 3, 60_000),
+      ];
+      const results = await Promise.all(writes);
+      expect(results).toEqual([undefined, undefined, 2, 5]);
+      expect(Buffer.from((await store.get('k'))!).toString()).toBe(`b${round}`);
+      await exited;
+    }
+    await store.close();
+  });
+
   it('a full disk: set fails with StoreFullError (false under ignoreErrors), reads still work', async (context) => {
     const mount = join(dir, 'full');
     mkdirSync(mount);

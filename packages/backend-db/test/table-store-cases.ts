@@ -351,6 +351,22 @@ export function describeTableStore<S extends TableStore>(name: string, harness: 
         expect(text(await store.get(key))).toBe(`new ${key}`);
     });
 
+    it('a tick whose first set (sent alone) is rejected by the database: only that caller fails', async () => {
+      const store = open();
+      await store.set('bad', bytes('before'), 60_000);
+      await harness.rejectKey(store, 'bad');
+      const keys = ['bad', 'k1', 'k2', 'k3'];
+      const results = await Promise.allSettled(
+        keys.map((key) => store.set(key, bytes(`new ${key}`), 60_000)),
+      );
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(CacheError);
+      // Alone again: nothing else in flight.
+      await expect(store.set('bad', bytes('again'), 60_000)).rejects.toBeInstanceOf(CacheError);
+      expect(text(await store.get('bad'))).toBe('before');
+      for (const key of keys.slice(1)) expect(text(await store.get(key))).toBe(`new ${key}`);
+    });
+
     it('increments of one tick, many per key: exact totals, each caller its own count, a non-integer fails alone', async () => {
       let now = 0;
       const store = open({ now: () => now });
