@@ -137,16 +137,18 @@ export class Connection {
     index = this.indexFor(key),
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.send(operation, key, request, accept, index, (outcome) => {
+      const done = (outcome: Settled<T>) => {
         if ('error' in outcome) reject(outcome.error);
         else resolve(outcome.value);
-      });
+      };
+      this.send(operation, key, request, accept, index, done, undefined, true);
     });
   }
 
   /**
    * `request` to server `index`, settled through `done` rather than a promise of its own;
-   * `deadline`: one `hold` started for it.
+   * `deadline`: one `hold` started for it. `cork`: hold the write for the rest of the tick (see
+   * `#cork`); the batchers, which write once per server and tick anyway, leave it off.
    */
   send<T>(
     operation: string,
@@ -156,6 +158,7 @@ export class Connection {
     index: number,
     done: (outcome: Settled<T>) => void,
     deadline?: Deadline,
+    cork = false,
   ): void {
     const server = this.#servers()[index];
     if (server === undefined) {
@@ -174,6 +177,7 @@ export class Connection {
       (response) =>
         accept(response.header.status, response) ?? { error: statusError(operation, response, key) },
       done,
+      cork,
       deadline,
     );
   }
@@ -198,7 +202,7 @@ export class Connection {
     }
     const opaque = this.#opaque();
     const blob = encodeBatch(entries, request, () => opaque, opaque);
-    this.#start(undefined, server, opaque, blob, true, handle, done, deadline);
+    this.#start(undefined, server, opaque, blob, true, handle, done, false, deadline);
   }
 
   /**
@@ -279,6 +283,7 @@ export class Connection {
         return { value: outcomes };
       },
       done,
+      false,
     );
   }
 
@@ -351,10 +356,11 @@ export class Connection {
     handle: Handler<T>,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#start(key, server, opaque, blob, quiet, handle, (outcome) => {
+      const done = (outcome: Settled<T>) => {
         if ('error' in outcome) reject(outcome.error);
         else resolve(outcome.value);
-      });
+      };
+      this.#start(key, server, opaque, blob, quiet, handle, done, true);
     });
   }
 
@@ -370,6 +376,7 @@ export class Connection {
     quiet: boolean,
     handle: Handler<T>,
     done: (outcome: Settled<T>) => void,
+    cork: boolean,
     started?: Deadline,
   ): void {
     if (this.#closed) {
@@ -413,7 +420,7 @@ export class Connection {
       this.#discard(server, error);
     });
     try {
-      this.#cork(server);
+      if (cork) this.#cork(server);
       server.write(blob);
       this.#watch(server);
     } catch (error) {
@@ -425,7 +432,9 @@ export class Connection {
   /**
    * Holds a connected server's writes until the end of the tick, so the requests of one tick
    * leave in one system call (writev) instead of one each: on loopback the write itself is most
-   * of a request's CPU. memjs still writes (and times) each request as before.
+   * of a request's CPU. memjs still writes (and times) each request as before. Only for requests
+   * that are not batched (incr, add, delete, touch …), which concurrent callers issue one each;
+   * a batch is one write already, and holding it would cost a lone get or set a tick of its own.
    */
   #cork(server: WireServer): void {
     const socket = server._socket;
