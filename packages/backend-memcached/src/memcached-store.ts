@@ -10,7 +10,7 @@ import {
   unsafeCounter,
 } from './counters.js';
 import { CAS_ATTEMPTS, NAME, raceLost, statusError } from './errors.js';
-import { type Expiry, expiryOf, FLAGS_UNKNOWN, keptExpiry, remainingMs } from './expiry.js';
+import { type Expiry, expiryOf, keptExpiry, remainingMs } from './expiry.js';
 import { GetBatcher, type Hit, toHit } from './get-batch.js';
 import { checkKey, encodeKey, FORBIDDEN_KEY_CHARS } from './keys.js';
 import { type MemcachedStoreOptions, memcachedSettings } from './options.js';
