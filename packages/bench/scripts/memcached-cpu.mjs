@@ -2,10 +2,13 @@
 // script starts (or MEMCACHED_URL=host:port). Sides alternate round by round, as in the bench.
 //
 //   node packages/bench/scripts/memcached-cpu.mjs --ops get,set --concurrency 1,64 --rounds 10
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof packages/bench/scripts/memcached-cpu.mjs --sides larder --ops set --concurrency 1
+//   OLD_STORE=/path/to/another/build/index.js ... --sides larder,old,raw   (A/B two store builds)
+//   ... --sides larder --ops get --concurrency 1 --profile /tmp/p   (V8 profile of the timed
+//       rounds only: /tmp/p-get-1.cpuprofile; summarize with profile-summary.mjs)
 //
 // Prints, per case: each side's median µs of CPU per op and ops/s, and the median of the
-// per-round Larder ÷ raw ratios.
+// per-round ratios to raw. Workers yield to the event loop every 256 operations, as the
+// bench's do (which is what puts callers out of step with each other).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -22,6 +25,8 @@ const { values: args } = parseArgs({
     sides: { type: 'string', default: 'larder,raw' },
     rounds: { type: 'string', default: '10' },
     duration: { type: 'string', default: '300' },
+    // Untimed warm-up per side before a case's rounds, ms (the bench's default is 100).
+    warmup: { type: 'string', default: '100' },
     keys: { type: 'string', default: '5000' },
     // Writes a V8 CPU profile of the timed rounds only (no start-up, no load) to this file.
     profile: { type: 'string' },
@@ -60,8 +65,6 @@ const drivers = {
     get: (key) => cache.get(key),
     set: (key, v) => cache.set(key, v),
   },
-  tickonly: { get: (key) => cache.get(key), set: (key, v) => cache.set(key, v) },
-  nocork: { get: (key) => cache.get(key), set: (key, v) => cache.set(key, v) },
   old: old && { get: (key) => old.get(key), set: (key, v) => old.set(key, v) },
   raw: {
     get: async (key) => {
@@ -120,15 +123,12 @@ const sides = args.sides.split(',');
 for (const op of args.ops.split(',')) {
   for (const concurrency of args.concurrency.split(',').map(Number)) {
     const rounds = Object.fromEntries(sides.map((s) => [s, []]));
-    for (const side of sides) await timeSide(drivers[side], op, concurrency, 100);
+    for (const side of sides) await timeSide(drivers[side], op, concurrency, Number(args.warmup));
     await session?.post('Profiler.start');
     for (let r = 0; r < Number(args.rounds); r++) {
       const turn = sides.map((_, i) => sides[(i + r) % sides.length]);
       for (const side of turn) {
-        globalThis.__noCork = side === 'nocork';
-        globalThis.__tickOnly = side === 'tickonly';
         rounds[side].push(await timeSide(drivers[side], op, concurrency, Number(args.duration)));
-        globalThis.__noCork = false;
       }
     }
     if (session) {
