@@ -71,7 +71,11 @@ export class DeadlineList {
     while (this.#head < list.length) {
       const deadline = list[this.#head]!;
       if (!deadline.done) {
-        if (deadline.due > now) break;
+        // Timers fire on whole milliseconds of a clock read earlier than performance.now(): a
+        // deadline less than 1 ms ahead is due now. Re-arming for it would let memjs's own
+        // socket timeout (set to the same time) fire first and fail the call as a lost
+        // connection instead of a timeout.
+        if (deadline.due > now + 1) break;
         deadline.done = true;
         deadline.expire();
       }
