@@ -68,7 +68,9 @@ export function createClient(
   password: string | undefined,
   timeoutMs: number,
 ): MemjsClient {
-  const seconds = timeoutMs / 1000;
+  // memjs's own timeouts are a backstop at twice the store's deadline: the store's fires first
+  // and fails the call as a typed timeout, where memjs's would fail it as a lost connection.
+  const seconds = (2 * timeoutMs) / 1000;
   const servers = addresses.map(({ host, port }) => {
     const server = new Server(host, port, username, password, {
       timeout: seconds,
