@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import { CacheClosedError, StoreUnavailableError } from '@larder/core';
 import { Client, type Response, Server } from 'memjs';
+import { type Deadline, DeadlineList } from './deadlines.js';
 import { connectionError, NAME, statusError, timeoutError } from './errors.js';
 import { encodeRequest, Opcode, requestBytes, Status, writeRequest } from './protocol.js';
 import { HashRing } from './ring.js';
@@ -25,8 +26,11 @@ interface WireServer extends Server {
 }
 
 /** What a response handler decides: settle with a value, fail, or wait for more responses. */
-export type Outcome<T> = { value: T } | { error: unknown } | undefined;
-type Handler<T> = (response: Response) => Outcome<T>;
+export type Outcome<T> = Settled<T> | undefined;
+/** Reads the answers of one exchange. */
+export type Handler<T> = (response: Response) => Outcome<T>;
+/** How an exchange ended. */
+export type Settled<T> = { value: T } | { error: unknown };
 
 /** One request of a pipeline: its key, and optionally extras and a value. */
 export interface PipelineEntry {
@@ -64,7 +68,9 @@ export function createClient(
   password: string | undefined,
   timeoutMs: number,
 ): MemjsClient {
-  const seconds = timeoutMs / 1000;
+  // memjs's own timeouts are a backstop at twice the store's deadline: the store's fires first
+  // and fails the call as a typed timeout, where memjs's would fail it as a lost connection.
+  const seconds = (2 * timeoutMs) / 1000;
   const servers = addresses.map(({ host, port }) => {
     const server = new Server(host, port, username, password, {
       timeout: seconds,
@@ -94,11 +100,13 @@ export class Connection {
   readonly #ring: HashRing | undefined;
   readonly #watched = new WeakSet<Socket>();
   readonly #corked = new Set<Socket>();
+  readonly #deadlines: DeadlineList;
   #closed = false;
 
   constructor(client: MemjsClient, timeoutMs: number) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    this.#deadlines = new DeadlineList(timeoutMs);
     const servers = this.#servers();
     this.#ring = servers.length > 1 ? new HashRing(servers.map(endpoint)) : undefined;
   }
@@ -130,28 +138,99 @@ export class Connection {
     accept: (status: number, response: Response) => { value: T } | undefined,
     index = this.indexFor(key),
   ): Promise<T> {
-    const server = this.#at(index, key);
-    const opaque = this.#opaque();
-    request.writeUInt32BE(opaque >>> 0, 12);
-    return this.#exchange(key, server, opaque, request, false, (response) => {
-      const accepted = accept(response.header.status, response);
-      return accepted ?? { error: statusError(operation, response, key) };
+    return new Promise<T>((resolve, reject) => {
+      const done = (outcome: Settled<T>) => {
+        if ('error' in outcome) reject(outcome.error);
+        else resolve(outcome.value);
+      };
+      this.send(operation, key, request, accept, index, done, undefined, true);
     });
   }
 
   /**
-   * The one batched-request path: per server, the entries' quiet requests followed by a NOOP
+   * `request` to server `index`, settled through `done` rather than a promise of its own;
+   * `deadline`: one `hold` started for it. `cork`: hold the write for the rest of the tick (see
+   * `#cork`); the batchers, which write once per server and tick anyway, leave it off.
+   */
+  send<T>(
+    operation: string,
+    key: string,
+    request: Buffer,
+    accept: (status: number, response: Response) => { value: T } | undefined,
+    index: number,
+    done: (outcome: Settled<T>) => void,
+    deadline?: Deadline,
+    cork = false,
+  ): void {
+    const server = this.#servers()[index];
+    if (server === undefined) {
+      if (deadline !== undefined) this.#deadlines.settle(deadline);
+      done({ error: unavailable(key) });
+      return;
+    }
+    const opaque = this.#opaque();
+    request.writeUInt32BE(opaque, 12);
+    this.#start(
+      key,
+      server,
+      opaque,
+      request,
+      false,
+      (response) =>
+        accept(response.header.status, response) ?? { error: statusError(operation, response, key) },
+      done,
+      cork,
+      deadline,
+    );
+  }
+
+  /**
+   * The entries' quiet requests then a NOOP, in one write to server `index`; `handle` reads
+   * the answers (the NOOP's ends the batch) and `done` gets the outcome.
+   */
+  batch<E extends PipelineEntry, T>(
+    index: number,
+    entries: readonly E[],
+    request: PipelineRequest<E>,
+    handle: Handler<T>,
+    done: (outcome: Settled<T>) => void,
+    deadline?: Deadline,
+  ): void {
+    const server = this.#servers()[index];
+    if (server === undefined) {
+      if (deadline !== undefined) this.#deadlines.settle(deadline);
+      done({ error: unavailable(undefined) });
+      return;
+    }
+    const opaque = this.#opaque();
+    const blob = encodeBatch(entries, request, () => opaque, opaque);
+    this.#start(undefined, server, opaque, blob, true, handle, done, false, deadline);
+  }
+
+  /**
+   * Starts the deadline of requests for server `index` that are held back before being sent
+   * (so their time counts from when they were asked for); `onTimeout` gets the timeout error if
+   * it passes before they are handed to `batch`, which then keeps it.
+   */
+  hold(index: number, onTimeout: (error: unknown) => void): Deadline {
+    const server = this.#servers()[index];
+    const name = server === undefined ? `server ${index}` : endpoint(server);
+    return this.#deadlines.add(() =>
+      onTimeout(timeoutError(name, this.#timeoutMs, undefined, this.#ring !== undefined)),
+    );
+  }
+
+  /**
+   * The entries grouped by server: per server, the entries' quiet requests followed by a NOOP
    * in one write. `handler(group)` reads that server's answers; the NOOP's answer ends the batch.
-   * Resolves each server's result. `index`: the server of every entry, when the caller knows it.
+   * Resolves each server's result.
    */
   pipeline<E extends PipelineEntry, T>(
     entries: readonly E[],
     request: PipelineRequest<E>,
     handler: (group: E[]) => Handler<T>,
-    index?: number,
   ): Promise<T[]> {
-    const groups: [WireServer, E[]][] =
-      index === undefined ? this.#byServer(entries) : [[this.#at(index, undefined), [...entries]]];
+    const groups = this.#byServer(entries);
     return Promise.all(
       groups.map(([server, group]) => {
         const opaque = this.#opaque();
@@ -165,23 +244,27 @@ export class Connection {
    * Quiet requests that each settle on their own, sent to server `index` in one write: every
    * entry gets an opaque of its own, then one NOOP. A quiet request answers only when it fails,
    * and memcached answers in order, so when the NOOP's answer arrives every entry without an
-   * answer succeeded; an answer is mapped back to its entry by opaque. Resolves, per entry,
-   * `undefined` (done) or the error `fail` made of its answer; a timeout or a connection fault
-   * rejects the whole batch (every entry may or may not have been applied).
+   * answer succeeded; an answer is mapped back to its entry by opaque. `done` gets, per entry,
+   * `undefined` (done) or the error `fail` made of its answer; or one error for the whole batch
+   * (a timeout or a connection fault: every entry may or may not have been applied).
    */
   quietBatch<E extends PipelineEntry>(
     index: number,
     entries: readonly E[],
     request: PipelineRequest<E>,
     fail: (entry: E, response: Response) => unknown,
-  ): Promise<unknown[]> {
+    done: (outcome: Settled<unknown[]>) => void,
+  ): void {
     const server = this.#servers()[index];
-    if (server === undefined) return Promise.reject(new Error(`no memcached server at index ${index}`));
+    if (server === undefined) {
+      done({ error: unavailable(undefined) });
+      return;
+    }
     const count = entries.length;
     const first = this.#opaque();
     for (let i = 1; i <= count; i++) this.#client.incrSeq();
-    const done = (first + count) >>> 0;
-    const blob = encodeBatch(entries, request, (i) => (first + i) >>> 0, done);
+    const last = (first + count) >>> 0;
+    const blob = encodeBatch(entries, request, (i) => (first + i) >>> 0, last);
     const outcomes: unknown[] = new Array(count).fill(undefined);
     const onFailure = (response: Response) => {
       const i = (response.header.opaque - first) >>> 0;
@@ -190,11 +273,20 @@ export class Connection {
     // Quiet: memjs keeps the callback after an answer with a body; the NOOP's handler removes them.
     (onFailure as { quiet?: boolean }).quiet = true;
     for (let i = 0; i < count; i++) server.onResponse((first + i) >>> 0, onFailure);
-    return this.#exchange(undefined, server, done, blob, false, () => {
-      const callbacks = server.responseCallbacks;
-      for (let i = 0; i < count; i++) delete callbacks[(first + i) >>> 0];
-      return { value: outcomes };
-    });
+    this.#start(
+      undefined,
+      server,
+      last,
+      blob,
+      false,
+      () => {
+        const callbacks = server.responseCallbacks;
+        for (let i = 0; i < count; i++) delete callbacks[(first + i) >>> 0];
+        return { value: outcomes };
+      },
+      done,
+      false,
+    );
   }
 
   /** Every server's `stats`, in server order. */
@@ -218,6 +310,7 @@ export class Connection {
   /** Fails what is pending and, when the client is the store's own, drops its connections. */
   close(owned: boolean): void {
     this.#closed = true;
+    this.#deadlines.close();
     if (!owned) return;
     for (const server of this.#servers()) {
       server.error(new CacheClosedError('the memcached store was closed', { store: NAME }));
@@ -246,9 +339,7 @@ export class Connection {
 
   #at(index: number, key: string | undefined): WireServer {
     const server = this.#servers()[index];
-    if (server === undefined) {
-      throw new StoreUnavailableError('no memcached server is available for this key', { key, store: NAME });
-    }
+    if (server === undefined) throw unavailable(key);
     return server;
   }
 
@@ -266,55 +357,86 @@ export class Connection {
     quiet: boolean,
     handle: Handler<T>,
   ): Promise<T> {
-    if (this.#closed) {
-      return Promise.reject(new CacheClosedError('the memcached store was closed', { store: NAME }));
-    }
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        reject(timeoutError(endpoint(server), this.#timeoutMs, key, this.#ring !== undefined));
-        this.#discard(server, new Error(`no answer within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-      const finish = (outcome: { value: T } | { error: unknown }) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+      const done = (outcome: Settled<T>) => {
         if ('error' in outcome) reject(outcome.error);
         else resolve(outcome.value);
       };
-      const onResponse = (response: Response) => {
-        let outcome: Outcome<T>;
-        try {
-          outcome = handle(response);
-        } catch (error) {
-          outcome = { error };
-        }
-        if (outcome !== undefined) finish(outcome);
-      };
-      // memjs keeps a quiet callback for every answer until one with an empty body (the NOOP).
-      (onResponse as { quiet?: boolean }).quiet = quiet;
-      server.onResponse(opaque, onResponse);
-      server.onError(opaque, (error: unknown) => {
-        finish({ error: connectionError(key, endpoint(server), error, this.#ring !== undefined) });
-        this.#discard(server, error);
-      });
-      try {
-        this.#cork(server);
-        server.write(blob);
-        this.#watch(server);
-      } catch (error) {
-        finish({ error: connectionError(key, endpoint(server), error, this.#ring !== undefined) });
-        this.#discard(server, error);
-      }
+      this.#start(key, server, opaque, blob, quiet, handle, done, true);
     });
+  }
+
+  /**
+   * Writes `blob` and hands every answer under `opaque` to `handle` until it decides; `done`
+   * then gets the outcome, exactly once: the handler's, a timeout's, or a connection fault's.
+   */
+  #start<T>(
+    key: string | undefined,
+    server: WireServer,
+    opaque: number,
+    blob: Buffer,
+    quiet: boolean,
+    handle: Handler<T>,
+    done: (outcome: Settled<T>) => void,
+    cork: boolean,
+    started?: Deadline,
+  ): void {
+    if (this.#closed) {
+      if (started !== undefined) this.#deadlines.settle(started);
+      done({ error: new CacheClosedError('the memcached store was closed', { store: NAME }) });
+      return;
+    }
+    let settled = false;
+    const expire = () => {
+      if (settled) return;
+      settled = true;
+      done({ error: timeoutError(endpoint(server), this.#timeoutMs, key, this.#ring !== undefined) });
+      this.#discard(server, new Error(`no answer within ${this.#timeoutMs} ms`));
+    };
+    let deadline: Deadline;
+    if (started === undefined) deadline = this.#deadlines.add(expire);
+    else {
+      deadline = started;
+      deadline.expire = expire;
+    }
+    const finish = (outcome: Settled<T>) => {
+      if (settled) return;
+      settled = true;
+      this.#deadlines.settle(deadline);
+      done(outcome);
+    };
+    const onResponse = (response: Response) => {
+      let outcome: Outcome<T>;
+      try {
+        outcome = handle(response);
+      } catch (error) {
+        outcome = { error };
+      }
+      if (outcome !== undefined) finish(outcome);
+    };
+    // memjs keeps a quiet callback for every answer until one with an empty body (the NOOP).
+    if (quiet) (onResponse as { quiet?: boolean }).quiet = true;
+    server.onResponse(opaque, onResponse);
+    server.onError(opaque, (error: unknown) => {
+      finish({ error: connectionError(key, endpoint(server), error, this.#ring !== undefined) });
+      this.#discard(server, error);
+    });
+    try {
+      if (cork) this.#cork(server);
+      server.write(blob);
+      this.#watch(server);
+    } catch (error) {
+      finish({ error: connectionError(key, endpoint(server), error, this.#ring !== undefined) });
+      this.#discard(server, error);
+    }
   }
 
   /**
    * Holds a connected server's writes until the end of the tick, so the requests of one tick
    * leave in one system call (writev) instead of one each: on loopback the write itself is most
-   * of a request's CPU. memjs still writes (and times) each request as before.
+   * of a request's CPU. memjs still writes (and times) each request as before. Only for requests
+   * that are not batched (incr, add, delete, touch …), which concurrent callers issue one each;
+   * a batch is one write already, and holding it would cost a lone get or set a tick of its own.
    */
   #cork(server: WireServer): void {
     const socket = server._socket;
@@ -367,6 +489,10 @@ export class Connection {
     }
     server.error(reason instanceof Error ? reason : new Error(String(reason)));
   }
+}
+
+function unavailable(key: string | undefined): StoreUnavailableError {
+  return new StoreUnavailableError('no memcached server is available for this key', { key, store: NAME });
 }
 
 function endpoint(server: Server): string {

@@ -1,4 +1,4 @@
-import type { Connection, PipelineEntry } from './connection.js';
+import type { Connection, PipelineEntry, Settled } from './connection.js';
 import { statusError } from './errors.js';
 import { encodeRequest, Opcode, Status, storageExtras } from './protocol.js';
 
@@ -15,6 +15,12 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
+/** A server's sets of this tick, and their value bytes. */
+interface Queue {
+  waiting: Waiting[];
+  bytes: number;
+}
+
 /** Value bytes past which a batch is sent at once rather than at the end of the tick. */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -25,16 +31,20 @@ const SETQ = {
   value: (e: PendingSet) => e.value,
 };
 
+const stored = (status: number) => (status === Status.ok ? { value: undefined } : undefined);
+
 /**
  * Turns the `set` calls of one tick into one quiet multi-set per server (SETQ… then NOOP, one
  * write, one answer). Each caller still gets its own result: memcached answers a SETQ only when
- * it fails, and that answer goes back to its caller by opaque. A lone set is sent as a plain SET.
+ * it fails, and that answer goes back to its caller by opaque. A lone set is sent as a plain
+ * SET, settling its caller straight from the answer (no promise or map of the batch's own).
  */
 export class SetBatcher {
   readonly #wire: Connection;
   readonly #maxBatch: number;
-  /** Waiting sets per server index, and their value bytes. */
-  #pending = new Map<number, { waiting: Waiting[]; bytes: number }>();
+  /** Waiting sets by server index; `#used` lists the indexes that have some. */
+  readonly #queues: (Queue | undefined)[] = [];
+  #used: number[] = [];
   /** Keys with a set waiting for the end of the tick. */
   readonly #keys = new Set<string>();
   #scheduled = false;
@@ -47,16 +57,18 @@ export class SetBatcher {
   set(entry: PendingSet): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const index = this.#wire.indexFor(entry.key);
-      let queue = this.#pending.get(index);
+      let queue = this.#queues[index];
       if (queue === undefined) {
         queue = { waiting: [], bytes: 0 };
-        this.#pending.set(index, queue);
+        this.#queues[index] = queue;
+        this.#used.push(index);
       }
       queue.waiting.push({ entry, resolve, reject });
       this.#keys.add(entry.key);
       queue.bytes += entry.value.byteLength;
       if (queue.waiting.length >= this.#maxBatch || queue.bytes >= MAX_BATCH_BYTES) {
-        this.#pending.delete(index);
+        this.#queues[index] = undefined;
+        this.#used = this.#used.filter((i) => i !== index);
         this.#send(index, queue.waiting);
       } else if (!this.#scheduled) {
         this.#scheduled = true;
@@ -87,52 +99,56 @@ export class SetBatcher {
 
   readonly #flush = (): void => {
     this.#scheduled = false;
-    const pending = this.#pending;
+    const used = this.#used;
+    if (used.length === 0) return;
     this.#keys.clear();
-    if (pending.size === 0) return;
-    this.#pending = new Map();
-    for (const [index, queue] of pending) this.#send(index, queue.waiting);
+    this.#used = [];
+    for (const index of used) {
+      const queue = this.#queues[index]!;
+      this.#queues[index] = undefined;
+      this.#send(index, queue.waiting);
+    }
   };
 
   #send(index: number, waiting: Waiting[]): void {
     if (waiting.length === 1) {
       const { entry, resolve, reject } = waiting[0]!;
-      this.#wire
-        .request(
-          'set',
-          entry.key,
-          encodeRequest(
-            Opcode.set,
-            entry.keyBytes,
-            8,
-            storageExtras(entry.flags, entry.exptime),
-            entry.value,
-            0,
-          ),
-          (status) => (status === Status.ok ? { value: undefined } : undefined),
-          index,
-        )
-        .then(resolve, reject);
-      return;
-    }
-    this.#wire
-      .quietBatch(
+      this.#wire.send(
+        'set',
+        entry.key,
+        encodeRequest(
+          Opcode.set,
+          entry.keyBytes,
+          8,
+          storageExtras(entry.flags, entry.exptime),
+          entry.value,
+          0,
+        ),
+        stored,
         index,
-        waiting.map((w) => w.entry),
-        SETQ,
-        (entry, response) => statusError('set', response, entry.key),
-      )
-      .then(
-        (outcomes) => {
-          for (let i = 0; i < waiting.length; i++) {
-            const outcome = outcomes[i];
-            if (outcome === undefined) waiting[i]!.resolve();
-            else waiting[i]!.reject(outcome);
-          }
-        },
-        (error: unknown) => {
-          for (const w of waiting) w.reject(error);
+        (outcome) => {
+          if ('error' in outcome) reject(outcome.error);
+          else resolve();
         },
       );
+      return;
+    }
+    this.#wire.quietBatch(
+      index,
+      waiting.map((w) => w.entry),
+      SETQ,
+      (entry, response) => statusError('set', response, entry.key),
+      (outcome: Settled<unknown[]>) => {
+        if ('error' in outcome) {
+          for (const w of waiting) w.reject(outcome.error);
+          return;
+        }
+        for (let i = 0; i < waiting.length; i++) {
+          const failure = outcome.value[i];
+          if (failure === undefined) waiting[i]!.resolve();
+          else waiting[i]!.reject(failure);
+        }
+      },
+    );
   }
 }
