@@ -236,6 +236,41 @@ describe('one server down, the others keep serving', () => {
     }
   });
 
+  it('the server holding the generation key dies: the keys on the others are still served', async () => {
+    const three = servers.slice(0, 3);
+    const ring = new HashRing(three.map((s) => s.url));
+    // A prefix whose clear generation (`prefix:1:#gen`) lives on the server about to die.
+    let prefix = randomPrefix('gen');
+    while (ring.serverFor(`${prefix}:1:#gen`) !== 0) prefix = randomPrefix('gen');
+    const cache = createCache({
+      store: open(three),
+      prefix,
+      logger: quietLogger,
+      timeout: DEADLINE,
+      generationRefresh: 100,
+    });
+    const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    await cache.setMany(
+      keys.map((key) => [key, key] as const),
+      { ttl: HOUR },
+    );
+    await three[0]!.kill();
+    try {
+      const hitsPerRound: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        // Past the refresh interval: every round re-reads the generation from the dead server.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        let hits = 0;
+        for (const key of keys) if ((await cache.get(key)) === key) hits++;
+        hitsPerRound.push(hits);
+      }
+      expect(Math.min(...hitsPerRound), hitsPerRound.join(' ')).toBeGreaterThan(keys.length / 4);
+    } finally {
+      await three[0]!.restart();
+      await cache.close();
+    }
+  });
+
   it('left no unhandled rejection behind', () => {
     expect(unhandled.list).toEqual([]);
   });

@@ -27,12 +27,22 @@ export class Generation {
     this.#now = now;
   }
 
-  /** The current generation: synchronous while fresh, one store round trip otherwise. */
+  /**
+   * The current generation: synchronous while fresh, one store round trip otherwise. When the
+   * re-read fails, the one read last stays in use until the next refresh: on several memcached
+   * servers the generation key lives on one of them, and its death must not fail the keys the
+   * others hold. Only a scope whose generation was never read fails with the store.
+   */
   current(): number | Promise<number> {
     if (this.#value !== undefined && this.#now() - this.#readAt < this.#refreshMs) return this.#value;
-    this.#pending ??= this.#read().finally(() => {
-      this.#pending = undefined;
-    });
+    this.#pending ??= this.#read()
+      .catch((error: unknown) => {
+        if (this.#value === undefined) throw error;
+        return this.#remember(this.#value);
+      })
+      .finally(() => {
+        this.#pending = undefined;
+      });
     return this.#pending;
   }
 
