@@ -74,9 +74,9 @@ export class Cache {
     try {
       const body = this.#v.body(key);
       const sync = this.#s.sync;
-      const stored = sync === undefined ? undefined : this.#v.syncKey(body, options);
+      const stored = sync === undefined ? undefined : this.#v.syncBody(body, options);
       if (stored !== undefined) {
-        const frame = runSync(this.#s, 'get', key, sync!.get, stored);
+        const frame = runSync(this.#s, 'get', key, sync!.get, this.#v.scope, stored);
         if (frame === FAILED) return Promise.resolve(this.#v.decode<T>(key, undefined));
         if (isTaggedFrame(frame)) {
           return Promise.resolve(this.#v.screen(frameBytes(frame), this.#v.scope)).then((kept) =>
@@ -115,7 +115,7 @@ export class Cache {
     const sync = this.#s.sync;
     if (sync !== undefined && options?.version === undefined && this.#v.generations.length === 0) {
       const scope = this.#v.scope;
-      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, this.#v.keysIn(scope, bodies));
+      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, scope, this.#v.syncBodies(bodies));
       if (list === FAILED) return keys.map((key) => this.#v.decode<T>(key, undefined));
       if (list.some(isTaggedFrame)) {
         list = await this.#v.screenMany(list.map(frameBytes), scope);
@@ -146,10 +146,17 @@ export class Cache {
         // Values that may exceed the store's limit take the path that measures them first.
         const frame = ttlMs === 0 ? undefined : s.codec.encodeText(value);
         if (frame !== undefined && frame[1].length * 3 + 1 <= s.store.capabilities.maxValueBytes) {
-          const stored = this.#v.syncKey(body, options);
+          const stored = this.#v.syncBody(body, options);
           if (stored !== undefined) {
             this.#v.supersede(key, options);
-            const done = runSync(s, 'set', key, (k) => sync.setText(k, frame[0], frame[1], ttlMs), stored);
+            const done = runSync(
+              s,
+              'set',
+              key,
+              (scope: string, b: string) => sync.setText(scope, b, frame[0], frame[1], ttlMs),
+              this.#v.scope,
+              stored,
+            );
             return Promise.resolve(this.#v.wrote(key, done !== FAILED));
           }
         }
@@ -413,9 +420,16 @@ export class Cache {
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
     this.#v.supersede(key, options);
     const sync = this.#s.sync;
-    const stored = sync === undefined ? undefined : this.#v.syncKey(body, options);
+    const stored = sync === undefined ? undefined : this.#v.syncBody(body, options);
     if (stored !== undefined) {
-      const value = runSync(this.#s, 'incr', key, (k) => sync!.incr(k, delta, ttlMs), stored);
+      const value = runSync(
+        this.#s,
+        'incr',
+        key,
+        (scope: string, b: string) => sync!.incr(scope, b, delta, ttlMs),
+        this.#v.scope,
+        stored,
+      );
       return value === FAILED ? undefined : value;
     }
     const value = await runCall(

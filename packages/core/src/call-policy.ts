@@ -56,12 +56,13 @@ export function runCall<T>(
  * check, the breaker, the call, the latency, the error policy. Returns or throws instead
  * of settling a promise.
  */
-export function runSync<K, T>(
+export function runSync<A, B, T>(
   s: Shared,
   operation: CacheOperation,
   key: string | undefined,
-  call: (arg: K) => T,
-  arg: K,
+  call: (a: A, b: B) => T,
+  a: A,
+  b: B,
 ): T | Failed {
   if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
   const breaker = s.breaker;
@@ -70,7 +71,7 @@ export function runSync<K, T>(
   const started = stats.timeNextSync(operation) ? performance.now() : -1;
   let result: T;
   try {
-    result = call(arg);
+    result = call(a, b);
   } catch (error) {
     return failed(s, operation, key, error);
   }

@@ -3,7 +3,7 @@ import { FAILED, type Failed, fault, runCall } from './call-policy.js';
 import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from './codec.js';
 import { InvalidKeyError, StoreTimeoutError, ValueTooLargeError } from './errors.js';
 import type { Generation } from './generation.js';
-import { escapeBody, fitKey, validateKeyPart } from './keys.js';
+import { escapeBody, fitBody, fitKey, validateKeyPart } from './keys.js';
 import type { L1 } from './l1.js';
 import type { RefreshIo } from './refresh.js';
 import { checkTags, currentVersions, stillValid, tagBody } from './tags.js';
@@ -242,15 +242,24 @@ export class CacheView {
   }
 
   /**
-   * The stored key of `body` when the store can be called synchronously for it (`Store.sync`,
-   * no version override, no clear generation to read first); else `undefined`.
+   * The stored key of `body` less this view's scope, when the store can be called
+   * synchronously for it (`Store.sync`, no version override, no clear generation to read
+   * first); else `undefined`.
    */
-  syncKey(body: string, options: CallOptions | undefined): string | undefined {
+  syncBody(body: string, options: CallOptions | undefined): string | undefined {
     if ((options !== undefined && options.version !== undefined) || this.generations.length !== 0) {
       return undefined;
     }
+    return fitBody(this.scope, body, this.s.store.capabilities);
+  }
+
+  /** `syncBody` for many bodies under this view's scope (the caller has checked there is no override). */
+  syncBodies(bodies: readonly string[]): string[] {
     const scope = this.scope;
-    return fitKey(scope, scope + body, this.s.store.capabilities);
+    const capabilities = this.s.store.capabilities;
+    const fitted = new Array<string>(bodies.length);
+    for (let i = 0; i < bodies.length; i++) fitted[i] = fitBody(scope, bodies[i]!, capabilities);
+    return fitted;
   }
 
   keysIn(scope: string, bodies: readonly string[]): string[] {
