@@ -110,19 +110,23 @@ export class Cache {
 
   /** Reads many values in one round trip; the result has one slot per key, in order. */
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
-    const bodies = this.#v.bodies(keys);
-    if (bodies.length === 0) return [];
+    const v = this.#v;
     const sync = this.#s.sync;
-    if (sync !== undefined && options?.version === undefined && this.#v.generations.length === 0) {
-      const scope = this.#v.scope;
-      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, scope, this.#v.syncBodies(bodies));
-      if (list === FAILED) return keys.map((key) => this.#v.decode<T>(key, undefined));
+    if (sync !== undefined && options?.version === undefined && v.generations.length === 0) {
+      const stored = v.syncBodies(keys);
+      if (stored.length === 0) return [];
+      const scope = v.scope;
+      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, scope, stored);
+      if (list === FAILED) return keys.map((key) => v.decode<T>(key, undefined));
       if (list.some(isTaggedFrame)) {
-        list = await this.#v.screenMany(list.map(frameBytes), scope);
+        list = await v.screenMany(list.map(frameBytes), scope);
       }
-      const frames = list;
-      return keys.map((key, i) => this.#v.decode<T>(key, frames[i]));
+      const values = new Array<T | undefined>(keys.length);
+      for (let i = 0; i < keys.length; i++) values[i] = v.decode<T>(keys[i]!, list[i]);
+      return values;
     }
+    const bodies = v.bodies(keys);
+    if (bodies.length === 0) return [];
     const found = await runCall(this.#s, 'getMany', undefined, async () => {
       const scope = await this.#v.scopeFor(options);
       const list = await this.#s.store.getMany(this.#v.keysIn(scope, bodies));

@@ -253,12 +253,17 @@ export class CacheView {
     return fitBody(this.scope, body, this.s.store.capabilities);
   }
 
-  /** `syncBody` for many bodies under this view's scope (the caller has checked there is no override). */
-  syncBodies(bodies: readonly string[]): string[] {
+  /**
+   * The stored keys of a caller's `keys` less this view's scope, for a synchronous call (the
+   * caller has checked there is no version override and no clear generation): `body` and
+   * `syncBody` in one pass.
+   */
+  syncBodies(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys)) throw new InvalidKeyError('keys must be an array of strings');
     const scope = this.scope;
     const capabilities = this.s.store.capabilities;
-    const fitted = new Array<string>(bodies.length);
-    for (let i = 0; i < bodies.length; i++) fitted[i] = fitBody(scope, bodies[i]!, capabilities);
+    const fitted = new Array<string>(keys.length);
+    for (let i = 0; i < keys.length; i++) fitted[i] = fitBody(scope, this.body(keys[i]!), capabilities);
     return fitted;
   }
 

@@ -160,6 +160,25 @@ describe('the synchronous path of in-process stores', () => {
     await cache.close();
   });
 
+  it('drops __proto__ and constructor keys spelled with \\u escapes, on one key and on many', async () => {
+    const store = new MemoryStore();
+    const cache = cacheOver(store, { prefix: 'p' });
+    const text =
+      '{"\\u005f_proto__":{"polluted":1},"construct\\u006fr":2,"\\u005F\\u005Fproto\\u005F\\u005F":4,"ok":3}';
+    await store.set('p:1:evil', Buffer.from(`\u0001${text}`), 60_000);
+    await store.set('p:1:bytes', Buffer.from(`\u0001${text.replace('"ok"', '"ok\u00e9"')}`), 60_000);
+    const one = (await cache.get('evil')) as Record<string, unknown>;
+    const [many, bytes] = (await cache.getMany(['evil', 'bytes'])) as Record<string, unknown>[];
+    expect(one).toEqual({ ok: 3 });
+    expect(many).toEqual({ ok: 3 });
+    expect(bytes).toEqual({ 'ok\u00e9': 3 });
+    for (const value of [one, many, bytes]) {
+      expect(Object.hasOwn(value!, '__proto__')).toBe(false);
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    }
+    await cache.close();
+  });
+
   it('keeps version overrides, tags and grace on in-process stores', async () => {
     let now = 1_000_000;
     const cache = cacheOver(new MemoryStore({ now: () => now }), { now: () => now });
