@@ -67,8 +67,8 @@ export function runSync<A, B, T>(
   if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
   const breaker = s.breaker;
   if (breaker !== undefined && !breaker.allow()) return refused(s, operation, key);
-  const stats = s.stats;
-  const started = stats.timeNextSync(operation) ? performance.now() : -1;
+  const histogram = s.stats.syncHistogram(operation);
+  const started = histogram.timeNext ? performance.now() : -1;
   let result: T;
   try {
     result = call(a, b);
@@ -76,8 +76,8 @@ export function runSync<A, B, T>(
     return failed(s, operation, key, error);
   }
   if (breaker !== undefined) answered(s);
-  if (started === -1) stats.repeatLatency(operation);
-  else stats.recordLatency(operation, performance.now() - started);
+  if (started === -1) histogram.repeat();
+  else histogram.record(performance.now() - started);
   return result;
 }
 
