@@ -235,6 +235,21 @@ export class Cache {
       pairs.map(([key]) => key),
       options,
     );
+    const sync = this.#s.sync;
+    if (sync !== undefined && options?.version === undefined && this.#v.generations.length === 0) {
+      const stored = this.#v.syncBodies(pairs.map(([key]) => key));
+      const done = runSync(
+        this.#s,
+        'setMany',
+        undefined,
+        (scope: string, list: string[]) => sync.setMany(scope, list, values as Uint8Array[], ttlMs),
+        this.#v.scope,
+        stored,
+      );
+      if (done === FAILED) return false;
+      for (const [key] of pairs) this.#v.wrote(key, true);
+      return true;
+    }
     const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#v.keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));

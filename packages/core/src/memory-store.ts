@@ -194,6 +194,10 @@ export class MemoryStore implements Store {
       },
       getMany: (scope, bodies) => this.#readMany(scope, bodies),
       set: (scope, body, value, ttlMs) => this.#write(scope, body, value, ttlMs),
+      setMany: (scope, bodies, values, ttlMs) => {
+        this.#checkSizes(values);
+        for (let i = 0; i < bodies.length; i++) this.#write(scope, bodies[i]!, values[i]!, ttlMs);
+      },
       setText: (scope, body, header, text, ttlMs) => this.#writeText(scope, body, header, text, ttlMs),
       incr: (scope, body, delta, ttlMs) => this.#incr(scope, body, delta, ttlMs),
     };
@@ -218,12 +222,7 @@ export class MemoryStore implements Store {
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
-    // All or nothing: check every size before the first write.
-    const limit = this.#maxValueBytes;
-    if (entries.some(({ value }) => value.byteLength > limit)) {
-      const largest = Math.max(...entries.map(({ value }) => value.byteLength));
-      throw this.#tooLarge(largest);
-    }
+    this.#checkSizes(entries.map(({ value }) => value));
     for (const { key, value, ttlMs } of entries) await this.set(key, value, ttlMs);
   }
 
@@ -432,6 +431,14 @@ export class MemoryStore implements Store {
    */
   #filling(): boolean {
     return this.#count > this.#maxEntries / 2 || this.#bytes > this.#maxBytes / 2;
+  }
+
+  /** All or nothing: a batch is checked before its first write. */
+  #checkSizes(values: readonly Uint8Array[]): void {
+    const limit = this.#maxValueBytes;
+    if (values.some((value) => value.byteLength > limit)) {
+      throw this.#tooLarge(Math.max(...values.map((value) => value.byteLength)));
+    }
   }
 
   #tooLarge(bytes: number): ValueTooLargeError {

@@ -130,6 +130,8 @@ export interface SyncStoreCalls {
   get(scope: string, body: string): Uint8Array | string | undefined;
   getMany(scope: string, bodies: readonly string[]): (Uint8Array | string | undefined)[];
   set(scope: string, body: string, value: Uint8Array, ttlMs: number): void;
+  /** Stores `values[i]` under each of `bodies[i]`, all or nothing (every size is checked first). */
+  setMany(scope: string, bodies: readonly string[], values: readonly Uint8Array[], ttlMs: number): void;
   /** Stores the value made of the byte `header` (when given) followed by `text` in UTF-8. */
   setText(scope: string, body: string, header: number | undefined, text: string, ttlMs: number): void;
   incr(scope: string, body: string, delta: number, ttlMs: number): number;

@@ -36,6 +36,7 @@ function flakyMemoryStore() {
     get: guard(inner.get),
     getMany: guard(inner.getMany),
     set: guard(inner.set),
+    setMany: guard(inner.setMany),
     setText: guard(inner.setText),
     incr: guard(inner.incr),
   };
@@ -94,6 +95,36 @@ describe('the synchronous path of in-process stores', () => {
     ]);
     expect(cache.stats()).toMatchObject({ errors: 4, misses: 2 });
     await cache.close();
+  });
+
+  it('setMany writes a batch in one synchronous call, with its TTL, under the error policy', async () => {
+    let now = 1_000;
+    const store = flakyMemoryStore();
+    const clocked = new MemoryStore({ now: () => now });
+    const cache = cacheOver(store);
+    expect(
+      await cache.setMany([
+        ['a', 1],
+        ['@b', { n: 2 }],
+      ]),
+    ).toBe(true);
+    expect(store.syncCalls).toBe(1);
+    expect(await cache.getMany(['a', '@b'])).toEqual([1, { n: 2 }]);
+    expect(await store.has('larder:1:@@b')).toBe(true);
+    expect(cache.stats()).toMatchObject({ sets: 2, hits: 2 });
+    store.failing = true;
+    expect(await cache.setMany({ c: 3 })).toBe(false);
+    expect(cache.stats().errorsByCode).toEqual({ E_STORE_UNAVAILABLE: 1 });
+    store.failing = false;
+    expect(await cache.get('c')).toBeUndefined();
+    const timed = cacheOver(clocked, { now: () => now });
+    expect(await timed.setMany({ x: 'x', y: 'y' }, { ttl: 1000 })).toBe(true);
+    now += 999;
+    expect(await timed.getMany(['x', 'y'])).toEqual(['x', 'y']);
+    now += 1;
+    expect(await timed.getMany(['x', 'y'])).toEqual([undefined, undefined]);
+    await cache.close();
+    await timed.close();
   });
 
   it('throws typed errors when errors are not ignored, always as a rejected promise', async () => {
