@@ -74,9 +74,9 @@ export class Cache {
     try {
       const body = this.#v.body(key);
       const sync = this.#s.sync;
-      const stored = sync === undefined ? undefined : this.#v.syncKey(body, options);
+      const stored = sync === undefined ? undefined : this.#v.syncBody(body, options);
       if (stored !== undefined) {
-        const frame = runSync(this.#s, 'get', key, sync!.get, stored);
+        const frame = runSync(this.#s, 'get', key, sync!.get, this.#v.scope, stored);
         if (frame === FAILED) return Promise.resolve(this.#v.decode<T>(key, undefined));
         if (isTaggedFrame(frame)) {
           return Promise.resolve(this.#v.screen(frameBytes(frame), this.#v.scope)).then((kept) =>
@@ -110,19 +110,23 @@ export class Cache {
 
   /** Reads many values in one round trip; the result has one slot per key, in order. */
   async getMany<T = unknown>(keys: readonly string[], options?: CallOptions): Promise<(T | undefined)[]> {
-    const bodies = this.#v.bodies(keys);
-    if (bodies.length === 0) return [];
+    const v = this.#v;
     const sync = this.#s.sync;
-    if (sync !== undefined && options?.version === undefined && this.#v.generations.length === 0) {
-      const scope = this.#v.scope;
-      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, this.#v.keysIn(scope, bodies));
-      if (list === FAILED) return keys.map((key) => this.#v.decode<T>(key, undefined));
+    if (sync !== undefined && options?.version === undefined && v.generations.length === 0) {
+      const stored = v.syncBodies(keys);
+      if (stored.length === 0) return [];
+      const scope = v.scope;
+      let list = runSync(this.#s, 'getMany', undefined, sync.getMany, scope, stored);
+      if (list === FAILED) return keys.map((key) => v.decode<T>(key, undefined));
       if (list.some(isTaggedFrame)) {
-        list = await this.#v.screenMany(list.map(frameBytes), scope);
+        list = await v.screenMany(list.map(frameBytes), scope);
       }
-      const frames = list;
-      return keys.map((key, i) => this.#v.decode<T>(key, frames[i]));
+      const values = new Array<T | undefined>(keys.length);
+      for (let i = 0; i < keys.length; i++) values[i] = v.decode<T>(keys[i]!, list[i]);
+      return values;
     }
+    const bodies = v.bodies(keys);
+    if (bodies.length === 0) return [];
     const found = await runCall(this.#s, 'getMany', undefined, async () => {
       const scope = await this.#v.scopeFor(options);
       const list = await this.#s.store.getMany(this.#v.keysIn(scope, bodies));
@@ -146,10 +150,17 @@ export class Cache {
         // Values that may exceed the store's limit take the path that measures them first.
         const frame = ttlMs === 0 ? undefined : s.codec.encodeText(value);
         if (frame !== undefined && frame[1].length * 3 + 1 <= s.store.capabilities.maxValueBytes) {
-          const stored = this.#v.syncKey(body, options);
+          const stored = this.#v.syncBody(body, options);
           if (stored !== undefined) {
             this.#v.supersede(key, options);
-            const done = runSync(s, 'set', key, (k) => sync.setText(k, frame[0], frame[1], ttlMs), stored);
+            const done = runSync(
+              s,
+              'set',
+              key,
+              (scope: string, b: string) => sync.setText(scope, b, frame[0], frame[1], ttlMs),
+              this.#v.scope,
+              stored,
+            );
             return Promise.resolve(this.#v.wrote(key, done !== FAILED));
           }
         }
@@ -224,6 +235,21 @@ export class Cache {
       pairs.map(([key]) => key),
       options,
     );
+    const sync = this.#s.sync;
+    if (sync !== undefined && options?.version === undefined && this.#v.generations.length === 0) {
+      const stored = this.#v.syncBodies(pairs.map(([key]) => key));
+      const done = runSync(
+        this.#s,
+        'setMany',
+        undefined,
+        (scope: string, list: string[]) => sync.setMany(scope, list, values as Uint8Array[], ttlMs),
+        this.#v.scope,
+        stored,
+      );
+      if (done === FAILED) return false;
+      for (const [key] of pairs) this.#v.wrote(key, true);
+      return true;
+    }
     const done = await runCall(this.#s, 'setMany', undefined, async () => {
       const keys = await this.#v.keys(bodies, options);
       const batch: StoreEntry[] = keys.map((key, i) => ({ key, value: values[i] as Uint8Array, ttlMs }));
@@ -413,9 +439,16 @@ export class Cache {
       throw new CacheConfigError('incr with ttl 0 would store nothing; pass a positive ttl', { key });
     this.#v.supersede(key, options);
     const sync = this.#s.sync;
-    const stored = sync === undefined ? undefined : this.#v.syncKey(body, options);
+    const stored = sync === undefined ? undefined : this.#v.syncBody(body, options);
     if (stored !== undefined) {
-      const value = runSync(this.#s, 'incr', key, (k) => sync!.incr(k, delta, ttlMs), stored);
+      const value = runSync(
+        this.#s,
+        'incr',
+        key,
+        (scope: string, b: string) => sync!.incr(scope, b, delta, ttlMs),
+        this.#v.scope,
+        stored,
+      );
       return value === FAILED ? undefined : value;
     }
     const value = await runCall(

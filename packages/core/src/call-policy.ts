@@ -56,27 +56,28 @@ export function runCall<T>(
  * check, the breaker, the call, the latency, the error policy. Returns or throws instead
  * of settling a promise.
  */
-export function runSync<K, T>(
+export function runSync<A, B, T>(
   s: Shared,
   operation: CacheOperation,
   key: string | undefined,
-  call: (arg: K) => T,
-  arg: K,
+  call: (a: A, b: B) => T,
+  a: A,
+  b: B,
 ): T | Failed {
   if (s.closed) throw new CacheClosedError(undefined, { key, store: s.store.name });
   const breaker = s.breaker;
   if (breaker !== undefined && !breaker.allow()) return refused(s, operation, key);
-  const stats = s.stats;
-  const started = stats.timeNextSync(operation) ? performance.now() : -1;
+  const histogram = s.stats.syncHistogram(operation);
+  const started = histogram.timeNext ? performance.now() : -1;
   let result: T;
   try {
-    result = call(arg);
+    result = call(a, b);
   } catch (error) {
     return failed(s, operation, key, error);
   }
   if (breaker !== undefined) answered(s);
-  if (started === -1) stats.repeatLatency(operation);
-  else stats.recordLatency(operation, performance.now() - started);
+  if (started === -1) histogram.repeat();
+  else histogram.record(performance.now() - started);
   return result;
 }
 

@@ -1,6 +1,6 @@
 import { type CompressionAlgorithm, type Compressor, compressors, compressorsById } from './compression.js';
 import { CacheConfigError } from './errors.js';
-import { jsonSerializer, jsonText, parseJson, type Serializer, v8Serializer } from './serializer.js';
+import { jsonSerializer, jsonText, parseJson, type Serializer, utf8, v8Serializer } from './serializer.js';
 
 /**
  * Value frame. Safe integers are stored as bare ASCII decimal (so server-side INCR works
@@ -225,6 +225,14 @@ export class Codec {
     }
     const serializer = header & 3;
     const compression = (header >> 2) & 3;
+    if (serializer === 1 && compression === 0) {
+      // Plain JSON, the common frame: the text straight from the bytes, with no view cut first.
+      try {
+        return parseJson(utf8(bytes, start));
+      } catch {
+        return CORRUPT;
+      }
+    }
     const chosen = serializer === 1 ? jsonSerializer : serializer === 2 ? v8Serializer : this.#custom;
     if (chosen === undefined) return CORRUPT;
     try {

@@ -107,6 +107,42 @@ export function fitKey(scope: string, fullKey: string, capabilities: StoreCapabi
   return `${scope}#${createHash('sha256').update(fullKey).digest('hex')}`;
 }
 
+/**
+ * The stored key of `body` under `scope`, less the scope: `body` itself when `scope + body`
+ * fits the store (the full key is not built then), else `'#'` and the hash `fitKey` uses.
+ */
+export function fitBody(scope: string, body: string, capabilities: StoreCapabilities): string {
+  if ((scope.length + body.length) * 3 <= capabilities.maxKeyBytes && !capabilities.forbiddenKeyChars) {
+    return body;
+  }
+  const fullKey = scope + body;
+  const fitted = fitKey(scope, fullKey, capabilities);
+  return fitted === fullKey ? body : fitted.slice(scope.length);
+}
+
+/**
+ * How long the scope at the start of a stored key is: `prefix:version:` and its namespace
+ * segments, so `scopeLength(scope + body) === scope.length` for every scope and fitted body
+ * the cache builds (a body never starts with a namespace segment: see `escapeBody`). A key
+ * not laid out so has a scope of 0 characters or of its first two `:`-ended parts.
+ */
+export function scopeLength(key: string): number {
+  const first = key.indexOf(':');
+  if (first === -1) return 0;
+  const second = key.indexOf(':', first + 1);
+  if (second === -1) return 0;
+  let end = second + 1;
+  // A namespace segment is '@', a name that never starts with '@' or '#', and ':'.
+  while (key.charCodeAt(end) === 64 /* @ */) {
+    const next = key.charCodeAt(end + 1);
+    if (next === 64 || next === 35 /* # */) break;
+    const close = key.indexOf(':', end + 1);
+    if (close === -1) break;
+    end = close + 1;
+  }
+  return end;
+}
+
 /** Longest scope that still leaves room for a hashed key: scope + '#' + 64 hex characters. */
 export function checkScopeFits(scope: string, capabilities: StoreCapabilities): void {
   if (Buffer.byteLength(scope) + 65 > capabilities.maxKeyBytes) {

@@ -1,5 +1,20 @@
 import { isAscii } from 'node:buffer';
 import { CacheClosedError, CacheConfigError, NotIntegerError, ValueTooLargeError } from './errors.js';
+import { scopeLength } from './keys.js';
+import {
+  bytesOf,
+  detach,
+  expiryOf,
+  frameOf,
+  HEAD,
+  integerAt,
+  isAsciiEntry,
+  latin1Slice,
+  latin1Write,
+  room,
+  utf8Write,
+  writeHead,
+} from './memory-entry.js';
 import type { Store, StoreCapabilities, StoreEntry, StoreInfo, SyncStoreCalls } from './store.js';
 
 /** Options for the in-process store. */
@@ -16,121 +31,45 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
-/*
- * An entry is one string: a 6-character head, then the value's bytes, one character per byte
- * (latin1, which V8 keeps at one byte per character). The head holds the expiry in ms as a
- * 47-bit integer, big-endian, and in its top bit whether every value byte is ASCII (then the
- * bytes can be handed out as a string as they are). A Uint8Array per value, or an object per
- * entry, would cost more than a short value itself.
- */
-const HEAD = 6;
-const ASCII_FLAG = 0x80;
-/** Expiry stored for a key without one (and the cap of every other): year 6429. */
-const NEVER = 2 ** 47 - 1;
-/**
- * Buffer's unchecked codecs. They have been on `Buffer.prototype` since Node's first
- * releases, but are not typed; the public `write` and `toString` check every argument first,
- * which costs as much as the copy of a short value. Without them, the public forms are used.
- */
-interface UncheckedBuffer {
-  utf8Write(text: string, offset: number): number;
-  latin1Write(text: string, offset: number): number;
-  latin1Slice(start: number, end: number): string;
+/** The entries of one scope (see `scopeLength`), by key body, and where eviction is in them. */
+class Scope {
+  readonly entries = new Map<string, string>();
+  /** Bodies read (or rewritten) since eviction last passed them: they get a second chance. */
+  readonly used = new Set<string>();
+  /**
+   * Where eviction left off. Map iterators are live (they skip deleted entries and reach new
+   * ones), so keeping one makes eviction O(1) amortized; a fresh `entries()` per eviction
+   * would walk every hole that earlier deletions left at the old end of the map.
+   */
+  hand: MapIterator<[string, string]> | undefined;
+
+  constructor(readonly name: string) {}
 }
-const unchecked = ['utf8Write', 'latin1Write', 'latin1Slice'].every(
-  (name) => typeof (Buffer.prototype as unknown as Record<string, unknown>)[name] === 'function',
-);
-const utf8Write = unchecked
-  ? (out: Buffer, text: string, offset: number) => (out as unknown as UncheckedBuffer).utf8Write(text, offset)
-  : (out: Buffer, text: string, offset: number) => out.write(text, offset, 'utf8');
-const latin1Write = unchecked
-  ? (out: Buffer, text: string, offset: number) =>
-      (out as unknown as UncheckedBuffer).latin1Write(text, offset)
-  : (out: Buffer, text: string, offset: number) => out.write(text, offset, 'latin1');
-const latin1Slice = unchecked
-  ? (out: Buffer, end: number) => (out as unknown as UncheckedBuffer).latin1Slice(0, end)
-  : (out: Buffer, end: number) => out.toString('latin1', 0, end);
-
-/** Values up to this size are framed in one reused buffer; bigger ones get their own. */
-const SCRATCH_BYTES = 64 * 1024;
-let scratch = Buffer.allocUnsafe(4096);
-
-function room(bytes: number): Buffer {
-  if (bytes <= scratch.byteLength) return scratch;
-  if (bytes > SCRATCH_BYTES) return Buffer.allocUnsafe(bytes);
-  scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
-  return scratch;
-}
-
-function writeHead(out: Buffer, expiresAt: number, ascii: boolean): void {
-  const at = expiresAt >= NEVER ? NEVER : expiresAt <= 0 ? 0 : Math.ceil(expiresAt);
-  const high = Math.floor(at / 2 ** 32);
-  out[0] = (high >>> 8) | (ascii ? ASCII_FLAG : 0);
-  out[1] = high & 0xff;
-  const low = at >>> 0;
-  out[2] = low >>> 24;
-  out[3] = (low >>> 16) & 0xff;
-  out[4] = (low >>> 8) & 0xff;
-  out[5] = low & 0xff;
-}
-
-function expiryOf(entry: string): number {
-  const at =
-    ((entry.charCodeAt(0) & 0x7f) * 256 + entry.charCodeAt(1)) * 2 ** 32 +
-    entry.charCodeAt(2) * 2 ** 24 +
-    ((entry.charCodeAt(3) << 16) | (entry.charCodeAt(4) << 8) | entry.charCodeAt(5));
-  return at === NEVER ? Number.POSITIVE_INFINITY : at;
-}
-
-/** The value of an entry as ASCII decimal, or NaN when it is not one (a safe integer at most 16 digits long). */
-function integerAt(entry: string): number {
-  const length = entry.length;
-  let i = HEAD;
-  const negative = entry.charCodeAt(i) === 45; /* - */
-  if (negative) i++;
-  if (i === length || length - i > 16) return Number.NaN;
-  let n = 0;
-  for (; i < length; i++) {
-    const digit = entry.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return Number.NaN;
-    n = n * 10 + digit;
-  }
-  return negative ? -n : n;
-}
-
-const isAsciiEntry = (entry: string) => (entry.charCodeAt(0) & ASCII_FLAG) !== 0;
-
-/** The value's bytes, a fresh copy. */
-const bytesOf = (entry: string): Uint8Array => Buffer.from(entry.slice(HEAD), 'latin1');
-
-/** An ASCII value as a string of its bytes, anything else as a fresh copy of its bytes. */
-const frameOf = (entry: string): Uint8Array | string =>
-  isAsciiEntry(entry) ? entry.slice(HEAD) : bytesOf(entry);
 
 /**
  * An in-process store with millisecond TTLs, bounded by entries and bytes: the embedded
  * default and the test double that is not a mock. Eviction approximates LRU with CLOCK
  * (second chance): a read only marks the key, so reads never reorder the map.
+ *
+ * Entries are kept per scope (`prefix:version:` and namespaces, see `scopeLength`), by key
+ * body: the cache's synchronous calls pass the scope and the caller's own key string, so a
+ * read looks up strings whose hashes V8 has already computed instead of building, hashing and
+ * comparing the full key on every call. A full key is always the scope followed by the body.
  */
 export class MemoryStore implements Store {
   readonly name = 'memory';
   readonly capabilities: StoreCapabilities;
   /** The calls the cache makes without a promise (see `SyncStoreCalls`). */
   readonly sync: SyncStoreCalls;
-  readonly #entries = new Map<string, string>();
-  /** Keys read (or rewritten) since eviction last passed them: they get a second chance. */
-  readonly #used = new Set<string>();
+  readonly #scopes = new Map<string, Scope>();
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #maxValueBytes: number;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
-  /**
-   * Where eviction left off. Map iterators are live (they skip deleted entries and reach new
-   * ones), so keeping one makes eviction O(1) amortized; a fresh `entries()` per eviction
-   * would walk every hole that earlier deletions left at the old end of the map.
-   */
-  #hand: MapIterator<[string, string]> | undefined;
+  /** Which scope eviction visits next: one step per scope in turn. */
+  #turn: MapIterator<Scope> | undefined;
+  #count = 0;
   #bytes = 0;
   #evictions = 0;
   #closed = false;
@@ -157,18 +96,18 @@ export class MemoryStore implements Store {
       listKeys: true,
     };
     this.sync = {
-      get: (key) => {
-        const entry = this.#read(key);
+      get: (scope, body) => {
+        const entry = this.#read(scope, body);
         return entry === undefined ? undefined : frameOf(entry);
       },
-      getMany: (keys) =>
-        keys.map((key) => {
-          const entry = this.#read(key);
-          return entry === undefined ? undefined : frameOf(entry);
-        }),
-      set: (key, value, ttlMs) => this.#write(key, value, ttlMs),
-      setText: (key, header, text, ttlMs) => this.#writeText(key, header, text, ttlMs),
-      incr: (key, delta, ttlMs) => this.#incr(key, delta, ttlMs),
+      getMany: (scope, bodies) => this.#readMany(scope, bodies),
+      set: (scope, body, value, ttlMs) => this.#write(scope, body, value, ttlMs),
+      setMany: (scope, bodies, values, ttlMs) => {
+        this.#checkSizes(values);
+        for (let i = 0; i < bodies.length; i++) this.#write(scope, bodies[i]!, values[i]!, ttlMs);
+      },
+      setText: (scope, body, header, text, ttlMs) => this.#writeText(scope, body, header, text, ttlMs),
+      incr: (scope, body, delta, ttlMs) => this.#incr(scope, body, delta, ttlMs),
     };
     this.#sweeper = setInterval(
       () => this.sweep(),
@@ -178,64 +117,67 @@ export class MemoryStore implements Store {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const entry = this.#read(key);
-    return entry === undefined ? undefined : bytesOf(entry);
+    return this.readSync(key);
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
-    return keys.map((key) => {
-      const entry = this.#read(key);
-      return entry === undefined ? undefined : bytesOf(entry);
-    });
+    return keys.map((key) => this.readSync(key));
   }
 
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
-    this.#write(key, value, ttlMs);
+    const at = scopeLength(key);
+    this.#write(key.slice(0, at), detach(key.slice(at)), value, ttlMs);
   }
 
   async setMany(entries: readonly StoreEntry[]): Promise<void> {
-    // All or nothing: check every size before the first write.
-    const limit = this.#maxValueBytes;
-    if (entries.some(({ value }) => value.byteLength > limit)) {
-      const largest = Math.max(...entries.map(({ value }) => value.byteLength));
-      throw this.#tooLarge(largest);
-    }
-    for (const { key, value, ttlMs } of entries) this.#write(key, value, ttlMs);
+    this.#checkSizes(entries.map(({ value }) => value));
+    for (const { key, value, ttlMs } of entries) await this.set(key, value, ttlMs);
   }
 
   async add(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
-    if (this.#live(key) !== undefined) return false;
-    this.#write(key, value, ttlMs);
+    const at = scopeLength(key);
+    const scope = key.slice(0, at);
+    const body = detach(key.slice(at));
+    if (this.#live(scope, body) !== undefined) return false;
+    this.#write(scope, body, value, ttlMs);
     return true;
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.#remove(key);
+    const at = scopeLength(key);
+    return this.#remove(key.slice(0, at), key.slice(at));
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     let removed = 0;
-    for (const key of keys) if (this.#remove(key)) removed++;
+    for (const key of keys) if (await this.delete(key)) removed++;
     return removed;
   }
 
   async has(key: string): Promise<boolean> {
-    return this.#live(key) !== undefined;
+    const at = scopeLength(key);
+    return this.#live(key.slice(0, at), key.slice(at)) !== undefined;
   }
 
   async incr(key: string, delta: number, ttlMs: number): Promise<number> {
-    return this.#incr(key, delta, ttlMs);
+    const at = scopeLength(key);
+    return this.#incr(key.slice(0, at), detach(key.slice(at)), delta, ttlMs);
   }
 
   async touch(key: string, ttlMs: number): Promise<boolean> {
-    const entry = this.#live(key);
+    const at = scopeLength(key);
+    const name = key.slice(0, at);
+    const body = key.slice(at);
+    const entry = this.#live(name, body);
     if (entry === undefined) return false;
-    this.#store(key, entry, this.#pack(this.#now() + ttlMs, isAsciiEntry(entry), entry.slice(HEAD)));
+    const packed = this.#pack(this.#now() + ttlMs, isAsciiEntry(entry), entry.slice(HEAD));
+    this.#store(this.#scopes.get(name)!, body, entry, packed);
     return true;
   }
 
   async ttl(key: string): Promise<number | undefined> {
-    const entry = this.#live(key);
+    const at = scopeLength(key);
+    const entry = this.#live(key.slice(0, at), key.slice(at));
     if (entry === undefined) return undefined;
     const expiresAt = expiryOf(entry);
     return expiresAt === Number.POSITIVE_INFINITY ? expiresAt : Math.max(0, expiresAt - this.#now());
@@ -243,7 +185,7 @@ export class MemoryStore implements Store {
 
   async clear(prefix: string): Promise<void> {
     this.#assertOpen();
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#remove(key);
+    this.#dropPrefix(prefix);
   }
 
   async *keys(prefix: string): AsyncIterable<string> {
@@ -251,8 +193,12 @@ export class MemoryStore implements Store {
     const now = this.#now();
     // A snapshot: the caller may write or delete while it iterates.
     const found: string[] = [];
-    for (const [key, entry] of this.#entries) {
-      if (expiryOf(entry) > now && key.startsWith(prefix)) found.push(key);
+    for (const scope of this.#scopes.values()) {
+      const rest = under(scope.name, prefix);
+      if (rest === undefined) continue;
+      for (const [body, entry] of scope.entries) {
+        if (expiryOf(entry) > now && body.startsWith(rest)) found.push(scope.name + body);
+      }
     }
     yield* found;
   }
@@ -261,7 +207,7 @@ export class MemoryStore implements Store {
     return {
       bytesUsed: this.#bytes,
       byteLimit: this.#maxBytes,
-      items: this.#entries.size,
+      items: this.#count,
       evictions: this.#evictions,
       evictionPolicy: 'lru',
       serverVersion: `node ${process.versions.node}`,
@@ -271,59 +217,119 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
-    this.#entries.clear();
-    this.#used.clear();
-    this.#hand = undefined;
+    this.#scopes.clear();
+    this.#turn = undefined;
+    this.#count = 0;
     this.#bytes = 0;
   }
 
   /** Synchronous read, for an in-process tier in front of another store (the cache's L1). */
   readSync(key: string): Uint8Array | undefined {
-    const entry = this.#read(key);
+    const at = scopeLength(key);
+    const entry = this.#read(key.slice(0, at), key.slice(at));
     return entry === undefined ? undefined : bytesOf(entry);
   }
 
   /** Synchronous write; a value over `maxValueBytes` is not kept (an L1 simply misses it). */
   writeSync(key: string, value: Uint8Array, ttlMs: number): void {
-    if (value.byteLength <= this.#maxValueBytes && ttlMs > 0) this.#write(key, value, ttlMs);
+    if (value.byteLength <= this.#maxValueBytes && ttlMs > 0) {
+      const at = scopeLength(key);
+      this.#write(key.slice(0, at), detach(key.slice(at)), value, ttlMs);
+    }
   }
 
   /** Synchronous removal of one key, or of every key under a prefix (`''`: everything). */
   dropSync(key: string, prefix = false): void {
-    if (!prefix) {
-      this.#remove(key);
+    this.#assertOpen();
+    if (prefix) {
+      this.#dropPrefix(key);
       return;
     }
-    for (const stored of this.#entries.keys()) if (stored.startsWith(key)) this.#remove(stored);
+    const at = scopeLength(key);
+    this.#remove(key.slice(0, at), key.slice(at));
   }
 
   /** Removes expired entries now; runs on the sweep interval. */
   sweep(): void {
     const now = this.#now();
-    for (const [key, entry] of this.#entries) if (expiryOf(entry) <= now) this.#remove(key);
+    for (const scope of this.#scopes.values()) {
+      for (const [body, entry] of scope.entries) if (expiryOf(entry) <= now) this.#drop(scope, body, entry);
+    }
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new CacheClosedError('this MemoryStore is closed', { store: this.name });
   }
 
+  /** Removes every key that starts with `prefix`: whole scopes under it, or the bodies under it in one scope. */
+  #dropPrefix(prefix: string): void {
+    for (const scope of this.#scopes.values()) {
+      const rest = under(scope.name, prefix);
+      if (rest === undefined) continue;
+      for (const [body, entry] of scope.entries) if (body.startsWith(rest)) this.#drop(scope, body, entry);
+    }
+  }
+
   /** A live entry without touching recency. */
-  #live(key: string): string | undefined {
+  #live(name: string, body: string): string | undefined {
     if (this.#closed) this.#assertOpen();
-    const entry = this.#entries.get(key);
+    const scope = this.#scopes.get(name);
+    if (scope === undefined) return undefined;
+    const entry = scope.entries.get(body);
     if (entry === undefined) return undefined;
     if (expiryOf(entry) <= this.#now()) {
-      this.#remove(key);
+      this.#drop(scope, body, entry);
       return undefined;
     }
     return entry;
   }
 
   /** A live entry, marked as used for eviction. */
-  #read(key: string): string | undefined {
-    const entry = this.#live(key);
-    if (entry !== undefined && this.#filling()) this.#used.add(key);
+  #read(name: string, body: string): string | undefined {
+    if (this.#closed) this.#assertOpen();
+    const scope = this.#scopes.get(name);
+    if (scope === undefined) return undefined;
+    const entry = scope.entries.get(body);
+    if (entry === undefined) return undefined;
+    if (expiryOf(entry) <= this.#now()) {
+      this.#drop(scope, body, entry);
+      return undefined;
+    }
+    if (this.#filling()) scope.used.add(body);
     return entry;
+  }
+
+  /** `#read` of many bodies in one scope, as frames: the scope is found, and the clock read, once. */
+  #readMany(name: string, bodies: readonly string[]): (Uint8Array | string | undefined)[] {
+    if (this.#closed) this.#assertOpen();
+    const found = new Array<Uint8Array | string | undefined>(bodies.length).fill(undefined);
+    const scope = this.#scopes.get(name);
+    if (scope === undefined) return found;
+    const entries = scope.entries;
+    const now = this.#now();
+    const filling = this.#filling();
+    for (let i = 0; i < bodies.length; i++) {
+      const body = bodies[i]!;
+      const entry = entries.get(body);
+      if (entry === undefined) continue;
+      if (expiryOf(entry) <= now) {
+        this.#drop(scope, body, entry);
+        continue;
+      }
+      if (filling) scope.used.add(body);
+      found[i] = frameOf(entry);
+    }
+    return found;
+  }
+
+  /** The scope named `name`, made when it is missing (its name a copy of its own). */
+  #scope(name: string): Scope {
+    let scope = this.#scopes.get(name);
+    if (scope === undefined) {
+      scope = new Scope(detach(name));
+      this.#scopes.set(scope.name, scope);
+    }
+    return scope;
   }
 
   /**
@@ -332,7 +338,15 @@ export class MemoryStore implements Store {
    * least half a store of writes old by then. Below it, reads skip the bookkeeping.
    */
   #filling(): boolean {
-    return this.#entries.size > this.#maxEntries / 2 || this.#bytes > this.#maxBytes / 2;
+    return this.#count > this.#maxEntries / 2 || this.#bytes > this.#maxBytes / 2;
+  }
+
+  /** All or nothing: a batch is checked before its first write. */
+  #checkSizes(values: readonly Uint8Array[]): void {
+    const limit = this.#maxValueBytes;
+    if (values.some((value) => value.byteLength > limit)) {
+      throw this.#tooLarge(Math.max(...values.map((value) => value.byteLength)));
+    }
   }
 
   #tooLarge(bytes: number): ValueTooLargeError {
@@ -351,7 +365,7 @@ export class MemoryStore implements Store {
     return latin1Slice(out, size);
   }
 
-  #write(key: string, value: Uint8Array, ttlMs: number): void {
+  #write(name: string, body: string, value: Uint8Array, ttlMs: number): void {
     this.#assertOpen();
     const length = value.byteLength;
     if (length > this.#maxValueBytes) throw this.#tooLarge(length);
@@ -359,11 +373,12 @@ export class MemoryStore implements Store {
     const out = room(HEAD + length);
     writeHead(out, this.#now() + ttlMs, isAscii(value));
     out.set(value, HEAD);
-    this.#store(key, this.#entries.get(key), latin1Slice(out, HEAD + length));
+    const scope = this.#scope(name);
+    this.#store(scope, body, scope.entries.get(body), latin1Slice(out, HEAD + length));
   }
 
   /** Writes the value made of `header` (one byte, when given) and `text` in UTF-8. */
-  #writeText(key: string, header: number | undefined, text: string, ttlMs: number): void {
+  #writeText(name: string, body: string, header: number | undefined, text: string, ttlMs: number): void {
     this.#assertOpen();
     const start = header === undefined ? HEAD : HEAD + 1;
     // A UTF-16 code unit is at most 3 UTF-8 bytes.
@@ -374,13 +389,14 @@ export class MemoryStore implements Store {
     if (length > this.#maxValueBytes) throw this.#tooLarge(length);
     // Each character took one byte only when all of them are ASCII.
     writeHead(out, this.#now() + ttlMs, written === text.length && (header ?? 0) < 0x80);
-    this.#store(key, this.#entries.get(key), latin1Slice(out, HEAD + length));
+    const scope = this.#scope(name);
+    this.#store(scope, body, scope.entries.get(body), latin1Slice(out, HEAD + length));
   }
 
-  #incr(key: string, delta: number, ttlMs: number): number {
-    const entry = this.#live(key);
+  #incr(name: string, body: string, delta: number, ttlMs: number): number {
+    const entry = this.#live(name, body);
     if (entry === undefined) {
-      this.#writeText(key, undefined, String(delta), ttlMs);
+      this.#writeText(name, body, undefined, String(delta), ttlMs);
       return delta;
     }
     const next = integerAt(entry) + delta;
@@ -395,54 +411,86 @@ export class MemoryStore implements Store {
     const digits = String(next);
     const updated =
       digits.length + HEAD < 13 ? entry.slice(0, HEAD) + digits : this.#pack(expiryOf(entry), true, digits);
-    this.#store(key, entry, updated);
+    this.#store(this.#scopes.get(name)!, body, entry, updated);
     return next;
   }
 
-  /** Puts `entry` under `key` in place of `previous`, keeping the byte total and the bounds. */
-  #store(key: string, previous: string | undefined, entry: string): void {
-    if (previous !== undefined) {
-      this.#bytes -= key.length * 2 + previous.length - HEAD;
+  /** Puts `entry` under `body` in place of `previous`, keeping the count, the byte total and the bounds. */
+  #store(scope: Scope, body: string, previous: string | undefined, entry: string): void {
+    const keyBytes = (scope.name.length + body.length) * 2;
+    if (previous === undefined) {
+      this.#count++;
+    } else {
+      this.#bytes -= keyBytes + previous.length - HEAD;
       // A rewritten key counts as recently used, like a read.
-      if (this.#filling()) this.#used.add(key);
+      if (this.#filling()) scope.used.add(body);
     }
-    this.#entries.set(key, entry);
-    this.#bytes += key.length * 2 + entry.length - HEAD;
-    if (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) this.#evict();
+    scope.entries.set(body, entry);
+    this.#bytes += keyBytes + entry.length - HEAD;
+    if (this.#count > this.#maxEntries || this.#bytes > this.#maxBytes) this.#evict(scope);
   }
 
-  #remove(key: string): boolean {
+  #remove(name: string, body: string): boolean {
     this.#assertOpen();
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return false;
-    this.#entries.delete(key);
-    if (this.#used.size > 0) this.#used.delete(key);
-    this.#bytes -= key.length * 2 + entry.length - HEAD;
+    const scope = this.#scopes.get(name);
+    if (scope === undefined) return false;
+    const entry = scope.entries.get(body);
+    return entry === undefined ? false : this.#drop(scope, body, entry);
+  }
+
+  /** Removes an entry (an empty scope goes too); resolves whether it was live. */
+  #drop(scope: Scope, body: string, entry: string): boolean {
+    scope.entries.delete(body);
+    if (scope.used.size > 0) scope.used.delete(body);
+    if (scope.entries.size === 0) this.#scopes.delete(scope.name);
+    this.#count--;
+    this.#bytes -= (scope.name.length + body.length) * 2 + entry.length - HEAD;
     return expiryOf(entry) > this.#now();
   }
 
-  #evict(): void {
-    const entries = this.#entries;
-    while (entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      this.#hand ??= entries.entries();
-      const oldest = this.#hand.next();
+  /** The scope eviction visits next: `current` when it is the only one, else each in turn. */
+  #nextScope(current: Scope): Scope | undefined {
+    const scopes = this.#scopes;
+    if (scopes.size === 1 && current.entries.size > 0) return current;
+    for (let lap = 0; lap < 2; lap++) {
+      this.#turn ??= scopes.values();
+      const next = this.#turn.next();
+      if (!next.done) return next.value;
+      this.#turn = undefined;
+    }
+    return undefined;
+  }
+
+  /** Evicts until the store is within its bounds, one step per scope in turn, oldest first in each. */
+  #evict(current: Scope): void {
+    while (this.#count > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      const scope = this.#nextScope(current);
+      if (scope === undefined) return;
+      const entries = scope.entries;
+      scope.hand ??= entries.entries();
+      const oldest = scope.hand.next();
       if (oldest.done) {
         // Past the young end: start over from the (now) oldest entry.
-        this.#hand = undefined;
-        if (entries.size === 0) return;
+        scope.hand = undefined;
         continue;
       }
-      const [key, entry] = oldest.value;
-      if (this.#used.delete(key) && expiryOf(entry) > this.#now()) {
+      const [body, entry] = oldest.value;
+      if (scope.used.delete(body) && expiryOf(entry) > this.#now()) {
         // Second chance: move a recently used entry to the young end.
-        entries.delete(key);
-        entries.set(key, entry);
+        entries.delete(body);
+        entries.set(body, entry);
         continue;
       }
-      this.#remove(key);
+      this.#drop(scope, body, entry);
       this.#evictions++;
     }
   }
+}
+
+/** What the bodies of keys in scope `name` must start with to start with `prefix`, or `undefined` when none can. */
+function under(name: string, prefix: string): string | undefined {
+  if (name.startsWith(prefix)) return '';
+  return prefix.startsWith(name) ? prefix.slice(name.length) : undefined;
 }
 
 /** Creates a `MemoryStore`. */

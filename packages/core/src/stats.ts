@@ -64,14 +64,21 @@ export class Histogram {
   #total = 0;
   #sumMs = 0;
   #lastMs = 0;
+  #lastIndex = 0;
+
+  /** Whether the next in-process call should be timed (see `StatsRecorder.syncHistogram`). */
+  get timeNext(): boolean {
+    return (this.#total & (SYNC_TIMING_EVERY - 1)) === 0;
+  }
 
   /** Records the latency `record` was last given again (a call that was counted, not timed). */
   repeat(): void {
-    this.record(this.#lastMs);
+    this.#counts[this.#lastIndex]!++;
+    this.#total++;
+    this.#sumMs += this.#lastMs;
   }
 
   record(ms: number): void {
-    this.#lastMs = ms;
     // Integer math instead of log2: the power of two from clz32, the quarter from the next two bits.
     const micros = Math.min(Math.ceil(ms * 1000), 0x7fffffff);
     let index = 0;
@@ -80,7 +87,9 @@ export class Histogram {
       const quarter = exponent >= 2 ? (micros >>> (exponent - 2)) & 3 : (micros << (2 - exponent)) & 3;
       index = exponent * STEPS_PER_DOUBLING + quarter + 1;
     }
-    this.#counts[Math.min(index, BUCKETS - 1)]!++;
+    this.#lastMs = ms;
+    this.#lastIndex = Math.min(index, BUCKETS - 1);
+    this.#counts[this.#lastIndex]!++;
     this.#total++;
     this.#sumMs += ms;
   }
@@ -149,32 +158,30 @@ export class StatsRecorder {
   }
 
   /**
-   * Whether the next in-process call should be timed. Such calls finish in about a
-   * microsecond, as long as two clock reads take on some hosts: one call in
-   * `SYNC_TIMING_EVERY` is timed, and the ones between are counted at the last time measured.
+   * The histogram of an in-process call. Such calls finish in about a microsecond, as long
+   * as two clock reads take on some hosts: one call in `SYNC_TIMING_EVERY` is timed (when
+   * `timeNext`) and `record`ed, and the ones between are counted at the last time measured
+   * (`repeat`).
    */
-  timeNextSync(operation: CacheOperation): boolean {
-    const histogram = this.#latency.get(operation);
-    return histogram === undefined || (histogram.count & (SYNC_TIMING_EVERY - 1)) === 0;
-  }
-
-  /** Counts an untimed call of `operation` (one `timeNextSync` said no to) at its last measured latency. */
-  repeatLatency(operation: CacheOperation): void {
-    this.#latency.get(operation)?.repeat();
+  syncHistogram(operation: CacheOperation): Histogram {
+    return this.#latency.get(operation) ?? this.#histogram(operation);
   }
 
   recordLatency(operation: CacheOperation, ms: number): void {
-    let histogram = this.#latency.get(operation);
-    if (histogram === undefined) {
-      histogram = new Histogram();
-      this.#latency.set(operation, histogram);
-    }
-    histogram.record(ms);
+    (this.#latency.get(operation) ?? this.#histogram(operation)).record(ms);
+  }
+
+  #histogram(operation: CacheOperation): Histogram {
+    const histogram = new Histogram();
+    this.#latency.set(operation, histogram);
+    return histogram;
   }
 
   snapshot(): CacheStats {
     const latency: Partial<Record<CacheOperation, LatencySummary>> = {};
     for (const [operation, histogram] of this.#latency) {
+      // Made for a synchronous call that failed before it was counted.
+      if (histogram.count === 0) continue;
       latency[operation] = {
         count: histogram.count,
         p50: histogram.quantile(0.5),

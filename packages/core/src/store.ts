@@ -121,14 +121,18 @@ export interface Store {
 
 /**
  * Synchronous forms of a store's hot calls: same meaning, but they return or throw where the
- * async calls resolve or reject. A value comes back as a fresh copy of its bytes, or, when
- * every byte is ASCII, as a string of those bytes (one character per byte).
+ * async calls resolve or reject. A key comes in two parts, its scope and its body (the key is
+ * `scope + body`, and `scopeLength(scope + body) === scope.length`), so the cache never builds
+ * it. A value comes back as a fresh copy of its bytes, or, when every byte is ASCII, as a
+ * string of those bytes (one character per byte).
  */
 export interface SyncStoreCalls {
-  get(key: string): Uint8Array | string | undefined;
-  getMany(keys: readonly string[]): (Uint8Array | string | undefined)[];
-  set(key: string, value: Uint8Array, ttlMs: number): void;
+  get(scope: string, body: string): Uint8Array | string | undefined;
+  getMany(scope: string, bodies: readonly string[]): (Uint8Array | string | undefined)[];
+  set(scope: string, body: string, value: Uint8Array, ttlMs: number): void;
+  /** Stores `values[i]` under each of `bodies[i]`, all or nothing (every size is checked first). */
+  setMany(scope: string, bodies: readonly string[], values: readonly Uint8Array[], ttlMs: number): void;
   /** Stores the value made of the byte `header` (when given) followed by `text` in UTF-8. */
-  setText(key: string, header: number | undefined, text: string, ttlMs: number): void;
-  incr(key: string, delta: number, ttlMs: number): number;
+  setText(scope: string, body: string, header: number | undefined, text: string, ttlMs: number): void;
+  incr(scope: string, body: string, delta: number, ttlMs: number): number;
 }

@@ -3,7 +3,7 @@ import { FAILED, type Failed, fault, runCall } from './call-policy.js';
 import { CORRUPT, GraceEntry, STALE_SCHEMA, TAGGED_HEADER, TaggedEntry } from './codec.js';
 import { InvalidKeyError, StoreTimeoutError, ValueTooLargeError } from './errors.js';
 import type { Generation } from './generation.js';
-import { escapeBody, fitKey, validateKeyPart } from './keys.js';
+import { escapeBody, fitBody, fitKey, validateKeyPart } from './keys.js';
 import type { L1 } from './l1.js';
 import type { RefreshIo } from './refresh.js';
 import { checkTags, currentVersions, stillValid, tagBody } from './tags.js';
@@ -242,15 +242,29 @@ export class CacheView {
   }
 
   /**
-   * The stored key of `body` when the store can be called synchronously for it (`Store.sync`,
-   * no version override, no clear generation to read first); else `undefined`.
+   * The stored key of `body` less this view's scope, when the store can be called
+   * synchronously for it (`Store.sync`, no version override, no clear generation to read
+   * first); else `undefined`.
    */
-  syncKey(body: string, options: CallOptions | undefined): string | undefined {
+  syncBody(body: string, options: CallOptions | undefined): string | undefined {
     if ((options !== undefined && options.version !== undefined) || this.generations.length !== 0) {
       return undefined;
     }
+    return fitBody(this.scope, body, this.s.store.capabilities);
+  }
+
+  /**
+   * The stored keys of a caller's `keys` less this view's scope, for a synchronous call (the
+   * caller has checked there is no version override and no clear generation): `body` and
+   * `syncBody` in one pass.
+   */
+  syncBodies(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys)) throw new InvalidKeyError('keys must be an array of strings');
     const scope = this.scope;
-    return fitKey(scope, scope + body, this.s.store.capabilities);
+    const capabilities = this.s.store.capabilities;
+    const fitted = new Array<string>(keys.length);
+    for (let i = 0; i < keys.length; i++) fitted[i] = fitBody(scope, this.body(keys[i]!), capabilities);
+    return fitted;
   }
 
   keysIn(scope: string, bodies: readonly string[]): string[] {

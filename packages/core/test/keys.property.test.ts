@@ -8,6 +8,7 @@ import {
   MemoryStore,
   type StoreCapabilities,
 } from '../src/index.js';
+import { escapeBody, fitKey, namespaceSegment, scopeLength } from '../src/keys.js';
 import { ChaosStore } from '../src/testing/index.js';
 
 /**
@@ -190,6 +191,39 @@ describe('property: distinct logical keys never share storage', () => {
           if (!(error instanceof CacheError)) throw error;
         }
         expect(await read(store, b)).toBe('B');
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+});
+
+describe('property: a MemoryStore splits every key the cache builds where the cache does', () => {
+  it(`the synchronous (scope, body) calls and the full-key calls meet at the same entry (${RUNS} runs, seed ${SEED})`, async () => {
+    await fc.assert(
+      fc.asyncProperty(logical, async (at) => {
+        const store = new MemoryStore();
+        let cache: Cache;
+        try {
+          cache = viewOf(store as unknown as ChaosStore, at);
+          // Written through the synchronous path, with the scope and the body apart.
+          await cache.set(at.key, 'S');
+        } catch (error) {
+          if (error instanceof CacheError) return;
+          throw error;
+        }
+        const scope = `${at.prefix}:${at.version}:${at.namespaces.map(namespaceSegment).join('')}`;
+        const full = fitKey(scope, scope + escapeBody(at.key), store.capabilities);
+        expect(scopeLength(full)).toBe(scope.length);
+        const listed: string[] = [];
+        for await (const key of store.keys('')) listed.push(key);
+        expect(listed).toEqual([full]);
+        // The full-key calls find it, and what they write the synchronous path reads.
+        expect(await store.has(full)).toBe(true);
+        await store.set(full, Buffer.from('\u0001"F"'), 60_000);
+        expect(await cache.get(at.key)).toBe('F');
+        expect(await store.delete(full)).toBe(true);
+        expect(await cache.get(at.key)).toBeUndefined();
+        await store.close();
       }),
       { seed: SEED, numRuns: RUNS },
     );

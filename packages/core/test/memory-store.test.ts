@@ -20,6 +20,23 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('keeps its bounds across scopes, evicting from each in turn, oldest first', async () => {
+    const store = new MemoryStore({ maxEntries: 4 });
+    for (const key of ['p:1:a', 'p:1:b', 'p:1:@n:a', 'p:1:@n:b']) await store.set(key, bytes(key), HOUR);
+    await store.set('p:1:c', bytes('c'), HOUR);
+    await store.set('p:1:@n:c', bytes('c'), HOUR);
+    const left: string[] = [];
+    for await (const key of store.keys('')) left.push(key);
+    expect(left.sort()).toEqual(['p:1:@n:b', 'p:1:@n:c', 'p:1:b', 'p:1:c']);
+    expect(await store.info()).toMatchObject({ items: 4, evictions: 2 });
+    await store.clear('p:1:@');
+    expect(await store.info()).toMatchObject({
+      items: 2,
+      bytesUsed: 2 * 'p:1:b'.length * 2 + 'p:1:b'.length + 'c'.length,
+    });
+    await store.close();
+  });
+
   it('keeps its byte total under maxBytes', async () => {
     const store = new MemoryStore({ maxBytes: 1000, maxValueBytes: 500 });
     for (let i = 0; i < 20; i++) await store.set(`k${i}`, new Uint8Array(100), HOUR);
@@ -56,7 +73,7 @@ describe('MemoryStore', () => {
     first[0] = 0x7a;
     const [many] = await store.getMany(['k']);
     many![1] = 0x7a;
-    const frame = store.sync.get('k') as Uint8Array | string;
+    const frame = store.sync.get('', 'k') as Uint8Array | string;
     expect(frame).toBe('abc');
     expect(Buffer.from((await store.get('k'))!).toString()).toBe('abc');
     await store.close();
@@ -67,15 +84,15 @@ describe('MemoryStore', () => {
     const all = new Uint8Array(256).map((_, i) => i);
     await store.set('binary', all, HOUR);
     expect([...(await store.get('binary'))!]).toEqual([...all]);
-    const read = store.sync.get('binary');
+    const read = store.sync.get('', 'binary');
     expect(read).toBeInstanceOf(Uint8Array);
     expect([...(read as Uint8Array)]).toEqual([...all]);
-    store.sync.setText('text', 1, 'Zoë 😀', HOUR);
+    store.sync.setText('', 'text', 1, 'Zoë 😀', HOUR);
     expect(Buffer.from((await store.get('text'))!)).toEqual(
       Buffer.concat([Buffer.of(1), Buffer.from('Zoë 😀')]),
     );
-    store.sync.setText('ascii', 1, '{"a":1}', HOUR);
-    expect(store.sync.get('ascii')).toBe('\u0001{"a":1}');
+    store.sync.setText('', 'ascii', 1, '{"a":1}', HOUR);
+    expect(store.sync.get('', 'ascii')).toBe('\u0001{"a":1}');
     expect((await store.info()).bytesUsed).toBe(
       'binary'.length * 2 +
         256 +

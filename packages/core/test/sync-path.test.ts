@@ -36,6 +36,7 @@ function flakyMemoryStore() {
     get: guard(inner.get),
     getMany: guard(inner.getMany),
     set: guard(inner.set),
+    setMany: guard(inner.setMany),
     setText: guard(inner.setText),
     incr: guard(inner.incr),
   };
@@ -94,6 +95,36 @@ describe('the synchronous path of in-process stores', () => {
     ]);
     expect(cache.stats()).toMatchObject({ errors: 4, misses: 2 });
     await cache.close();
+  });
+
+  it('setMany writes a batch in one synchronous call, with its TTL, under the error policy', async () => {
+    let now = 1_000;
+    const store = flakyMemoryStore();
+    const clocked = new MemoryStore({ now: () => now });
+    const cache = cacheOver(store);
+    expect(
+      await cache.setMany([
+        ['a', 1],
+        ['@b', { n: 2 }],
+      ]),
+    ).toBe(true);
+    expect(store.syncCalls).toBe(1);
+    expect(await cache.getMany(['a', '@b'])).toEqual([1, { n: 2 }]);
+    expect(await store.has('larder:1:@@b')).toBe(true);
+    expect(cache.stats()).toMatchObject({ sets: 2, hits: 2 });
+    store.failing = true;
+    expect(await cache.setMany({ c: 3 })).toBe(false);
+    expect(cache.stats().errorsByCode).toEqual({ E_STORE_UNAVAILABLE: 1 });
+    store.failing = false;
+    expect(await cache.get('c')).toBeUndefined();
+    const timed = cacheOver(clocked, { now: () => now });
+    expect(await timed.setMany({ x: 'x', y: 'y' }, { ttl: 1000 })).toBe(true);
+    now += 999;
+    expect(await timed.getMany(['x', 'y'])).toEqual(['x', 'y']);
+    now += 1;
+    expect(await timed.getMany(['x', 'y'])).toEqual([undefined, undefined]);
+    await cache.close();
+    await timed.close();
   });
 
   it('throws typed errors when errors are not ignored, always as a rejected promise', async () => {
@@ -157,6 +188,25 @@ describe('the synchronous path of in-process stores', () => {
     expect(value).toEqual({ ok: 3 });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    await cache.close();
+  });
+
+  it('drops __proto__ and constructor keys spelled with \\u escapes, on one key and on many', async () => {
+    const store = new MemoryStore();
+    const cache = cacheOver(store, { prefix: 'p' });
+    const text =
+      '{"\\u005f_proto__":{"polluted":1},"construct\\u006fr":2,"\\u005F\\u005Fproto\\u005F\\u005F":4,"ok":3}';
+    await store.set('p:1:evil', Buffer.from(`\u0001${text}`), 60_000);
+    await store.set('p:1:bytes', Buffer.from(`\u0001${text.replace('"ok"', '"ok\u00e9"')}`), 60_000);
+    const one = (await cache.get('evil')) as Record<string, unknown>;
+    const [many, bytes] = (await cache.getMany(['evil', 'bytes'])) as Record<string, unknown>[];
+    expect(one).toEqual({ ok: 3 });
+    expect(many).toEqual({ ok: 3 });
+    expect(bytes).toEqual({ 'ok\u00e9': 3 });
+    for (const value of [one, many, bytes]) {
+      expect(Object.hasOwn(value!, '__proto__')).toBe(false);
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    }
     await cache.close();
   });
 
