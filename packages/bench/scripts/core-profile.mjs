@@ -1,6 +1,6 @@
 // A tight loop of one cache call over MemoryStore, to profile the core's per-call path:
 //   node --cpu-prof --cpu-prof-interval 50 --cpu-prof-dir=/tmp/prof packages/bench/scripts/core-profile.mjs get 3000000
-//   node packages/bench/scripts/cpuprofile-top.mjs /tmp/prof/*.cpuprofile 25
+//   node packages/bench/scripts/profile-summary.mjs /tmp/prof/<file>.cpuprofile --top 25
 // (add --no-turbo-inlining to attribute time to every function rather than to the one it was inlined into).
 // Ops: get, set, incr, getMany (100 keys). Prints process CPU per call (per key for getMany).
 import { createCache, memoryStore } from '@larder/core';
