@@ -1,3 +1,4 @@
+import { CacheError } from './errors.js';
 import type { Store } from './store.js';
 
 /** A generation key lives this long and is renewed whenever a process re-reads it. */
@@ -29,15 +30,18 @@ export class Generation {
 
   /**
    * The current generation: synchronous while fresh, one store round trip otherwise. When the
-   * re-read fails, the one read last stays in use until the next refresh: on several memcached
-   * servers the generation key lives on one of them, and its death must not fail the keys the
-   * others hold. Only a scope whose generation was never read fails with the store.
+   * re-read fails on one server of several (the store spreads keys over servers, and the
+   * generation key lives on the one that failed), the value read last stays in use until the
+   * next refresh: that server's death must not fail the keys the others hold. A scope whose
+   * generation was never read, or whose only server failed, fails with the store.
    */
   current(): number | Promise<number> {
     if (this.#value !== undefined && this.#now() - this.#readAt < this.#refreshMs) return this.#value;
     this.#pending ??= this.#read()
       .catch((error: unknown) => {
-        if (this.#value === undefined) throw error;
+        if (this.#value === undefined || !(error instanceof CacheError && error.server !== undefined)) {
+          throw error;
+        }
         return this.#remember(this.#value);
       })
       .finally(() => {

@@ -15,6 +15,9 @@ import type { WriteGuard } from './write-guard.js';
  * package.
  */
 export class CacheView {
+  /** The scope with its clear generations, as built last for calls without a version override. */
+  #generated: { values: number[]; scope: string } | undefined;
+
   constructor(
     readonly s: Shared,
     /** Namespace segments below the version, e.g. '@users:'. */
@@ -314,10 +317,17 @@ export class CacheView {
     }
     if (this.generations.length === 0) return scope;
     const generations = this.generations.map((generation) => generation.current());
-    // Base 36 keeps a clock-seeded generation to 8 characters of every key.
-    const segment = (values: number[]) => `${scope}g${values.map((g) => g.toString(36)).join('.')}:`;
-    if (generations.every((g) => typeof g === 'number')) return segment(generations as number[]);
-    return Promise.all(generations).then(segment);
+    if (!generations.every((g) => typeof g === 'number')) {
+      return Promise.all(generations).then((values) => withGenerations(scope, values));
+    }
+    const values = generations as number[];
+    if (scope !== this.scope) return withGenerations(scope, values);
+    // Generations change only on a clear: the scope built last serves until one does.
+    const last = this.#generated;
+    if (last?.values.every((value, i) => value === values[i])) return last.scope;
+    const built = withGenerations(scope, values);
+    this.#generated = { values, scope: built };
+    return built;
   }
 
   encode(key: string, value: unknown, freshUntil?: number): Uint8Array | Failed {
@@ -387,6 +397,29 @@ export class CacheView {
     s.stats.deletes++;
     if (s.emitter.listeners.delete.length > 0) s.emitter.emit('delete', { key });
   }
+}
+
+/** `scope` followed by its clear generations' segment: 'g', the generations joined by '.', ':'. */
+function withGenerations(scope: string, values: readonly number[]): string {
+  return `${scope}g${values.map(generationToken).join('.')}:`;
+}
+
+const TOKEN_DIGITS = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_~';
+
+/**
+ * A generation in base 64: a clock-seeded one (milliseconds) takes 7 characters of every key,
+ * one fewer than base 36, which on memcached keeps a small item in its slab class. A negative
+ * one (only from a tampered generation key) takes a '-' in front.
+ */
+export function generationToken(value: number): string {
+  if (value < 0) return `-${generationToken(-value)}`;
+  let rest = value;
+  let token = '';
+  do {
+    token = TOKEN_DIGITS[rest % 64] + token;
+    rest = Math.floor(rest / 64);
+  } while (rest > 0);
+  return token;
 }
 
 export function isTagged(bytes: Uint8Array | undefined): bytes is Uint8Array {

@@ -10,6 +10,7 @@ import {
 } from '../src/index.js';
 import { escapeBody, fitKey, namespaceSegment, scopeLength } from '../src/keys.js';
 import { ChaosStore } from '../src/testing/index.js';
+import { generationToken } from '../src/view.js';
 
 /**
  * Property: two distinct logical keys (prefix, version, namespace path, key) never share
@@ -227,5 +228,25 @@ describe('property: a MemoryStore splits every key the cache builds where the ca
       }),
       { seed: SEED, numRuns: RUNS },
     );
+  });
+});
+
+describe('generation tokens', () => {
+  it('are one per generation: different numbers never share a token, and none holds the separator', () => {
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), fc.maxSafeInteger(), (a, b) => {
+        const [ta, tb] = [generationToken(a), generationToken(b)];
+        expect(ta === tb).toBe(a === b);
+        expect(ta).toMatch(/^-?[0-9A-Za-z_~]+$/);
+      }),
+    );
+  });
+
+  it('take 7 characters for a generation seeded from the clock until 2109', () => {
+    expect(generationToken(Date.UTC(2026, 11, 3))).toHaveLength(7);
+    expect(generationToken(64 ** 7 - 1)).toHaveLength(7);
+    expect(new Date(64 ** 7).getUTCFullYear()).toBe(2109);
+    expect(generationToken(0)).toBe('0');
+    expect(generationToken(64)).toBe('10');
   });
 });
