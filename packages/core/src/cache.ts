@@ -171,43 +171,45 @@ export class Cache {
     return this.#write(key, value, options, undefined);
   }
 
-  /** `set`, with tag versions read before a getOrSet factory ran (`pinned`) rather than now. */
-  async #write(
+  /**
+   * `set`, with tag versions read before a getOrSet factory ran (`pinned`) rather than now. Not
+   * `async`: an untagged write, the common one, costs no async frame.
+   */
+  #write(
     key: string,
     value: unknown,
     options: WriteOptions | undefined,
     pinned: number[] | undefined,
   ): Promise<boolean> {
-    const body = this.#v.body(key);
-    const ttlMs = resolveTtl(this.#s.policy, options?.ttl);
-    if (ttlMs === 0) {
-      await this.delete(key, options);
-      return false;
-    }
-    const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
-    const tags = options?.tags === undefined ? undefined : checkTags(options.tags);
-    const bytes = this.#v.encode(key, value, this.#v.freshUntil(value, ttlMs, graceMs));
-    if (bytes === FAILED) return false;
-    this.#v.supersede(key, options);
     const s = this.#s;
-    const done = await runCall(
-      s,
-      'set',
-      key,
-      this.#v.on(body, options, async (k, scope) => {
-        if (tags === undefined || tags.length === 0) {
-          return this.#v.l1Write([k], s.store.set(k, bytes, ttlMs + graceMs));
-        }
-        const versions =
-          pinned ?? (await currentVersions(s.store, this.#v.keysIn(scope, tags.map(tagBody)), s.now));
-        const framed = s.codec.encodeTagged(
-          bytes,
-          tags.map((tag, i) => [tag, versions[i]!] as const),
-        );
-        return this.#v.l1Write([k], s.store.set(k, framed, ttlMs + graceMs));
-      }),
-    );
-    return this.#v.wrote(key, done !== FAILED);
+    let done: Promise<unknown>;
+    try {
+      const body = this.#v.body(key);
+      const ttlMs = resolveTtl(s.policy, options?.ttl);
+      if (ttlMs === 0) return this.delete(key, options).then(() => false);
+      const graceMs = options?.grace === undefined ? 0 : graceOf(options.grace);
+      const tags = options?.tags === undefined ? undefined : checkTags(options.tags);
+      const bytes = this.#v.encode(key, value, this.#v.freshUntil(value, ttlMs, graceMs));
+      if (bytes === FAILED) return Promise.resolve(false);
+      this.#v.supersede(key, options);
+      const storedMs = ttlMs + graceMs;
+      const write =
+        tags === undefined || tags.length === 0
+          ? (k: string) => this.#v.l1Write([k], s.store.set(k, bytes, storedMs))
+          : async (k: string, scope: string) => {
+              const versions =
+                pinned ?? (await currentVersions(s.store, this.#v.keysIn(scope, tags.map(tagBody)), s.now));
+              const framed = s.codec.encodeTagged(
+                bytes,
+                tags.map((tag, i) => [tag, versions[i]!] as const),
+              );
+              return this.#v.l1Write([k], s.store.set(k, framed, storedMs));
+            };
+      done = runCall(s, 'set', key, this.#v.on(body, options, write));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return done.then((result) => this.#v.wrote(key, result !== FAILED));
   }
 
   /** Stores many values in one round trip where the store allows it. */

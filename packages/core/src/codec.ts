@@ -65,6 +65,7 @@ export interface CodecOptions {
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 32 * 1024 * 1024;
 
 const SCHEMA_FLAG = 0x10;
+const JSON_HEADER_CHAR = String.fromCharCode(jsonSerializer.id);
 const MAX_PLAIN_INTEGER_DIGITS = 17;
 
 export class Codec {
@@ -74,6 +75,8 @@ export class Codec {
   readonly #schemaVersion: number | undefined;
   readonly #custom: Serializer | undefined;
   readonly #maxDecompressedBytes: number;
+  /** JSON, no compression, no schema version: a frame is the header byte and the JSON text. */
+  readonly #textFrames: boolean;
 
   constructor(options: CodecOptions) {
     const { serializer, compression, schemaVersion, maxDecompressedBytes } = options;
@@ -111,6 +114,8 @@ export class Codec {
       this.#compressor = compressor;
       this.#threshold = threshold;
     }
+    this.#textFrames =
+      serializer === jsonSerializer && this.#compressor === undefined && schemaVersion === undefined;
   }
 
   /** Frames `value` as fresh until `freshUntil`; see `GraceEntry`. */
@@ -146,6 +151,10 @@ export class Codec {
   encode(value: unknown): Uint8Array {
     if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
       return Buffer.from(String(value), 'latin1');
+    }
+    if (this.#textFrames) {
+      // The header is one byte below 0x80, so header + text encode as UTF-8 in one buffer.
+      return Buffer.from(JSON_HEADER_CHAR + jsonText(value), 'utf8');
     }
     let body = this.#serializer.serialize(value);
     let header = this.#serializer.id;
@@ -183,9 +192,7 @@ export class Codec {
     if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) {
       return [undefined, String(value)];
     }
-    if (this.#serializer !== jsonSerializer || this.#compressor !== undefined) return undefined;
-    if (this.#schemaVersion !== undefined) return undefined;
-    return [jsonSerializer.id, jsonText(value)];
+    return this.#textFrames ? [jsonSerializer.id, jsonText(value)] : undefined;
   }
 
   /** `decode` for a frame given as a string of its bytes (one character per byte). */
