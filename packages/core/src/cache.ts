@@ -11,14 +11,14 @@ import { withDeadline } from './deadline.js';
 import type { CacheEventName, CacheListener } from './emitter.js';
 import { CacheClosedError, CacheConfigError, NotIntegerError, StoreTimeoutError } from './errors.js';
 import { Generation } from './generation.js';
+import { type GetOrSetIo, getOrSet } from './get-or-set.js';
 import { checkHealth, type HealthReport, type HealthThresholds } from './health.js';
 import { checkScopeFits, joinKeyParts, namespaceSegment } from './keys.js';
 import { listCallerKeys } from './list-keys.js';
-import { refreshingGetOrSet, refreshSettings } from './refresh.js';
 import type { CacheStats } from './stats.js';
 import type { Store, StoreEntry } from './store.js';
 import { checkTags, currentVersions, TAG_TTL_MS, tagBody } from './tags.js';
-import { parseTtl, resolveTtl } from './ttl.js';
+import { graceOf, resolveTtl } from './ttl.js';
 import { CacheView, frameBytes, isTagged, isTaggedFrame } from './view.js';
 import { type WarmEntry, type WarmOptions, type WarmResult, warmCache } from './warm.js';
 import { type WrapOptions, type WrappedFunction, wrapFunction } from './wrap.js';
@@ -37,6 +37,8 @@ export function createCache(options: CacheOptions = {}): Cache {
 export class Cache {
   readonly #s: Shared;
   readonly #v: CacheView;
+  /** What `getOrSet` uses of this cache. */
+  readonly #io: GetOrSetIo;
 
   constructor(options: CacheOptions | { parent: Cache; namespace: string }) {
     const parent =
@@ -60,6 +62,12 @@ export class Cache {
     }
     this.#s = s;
     this.#v = new CacheView(s, namespace, scope, generations);
+    this.#io = {
+      s,
+      v: this.#v,
+      get: (key, options) => this.get(key, options),
+      write: (key, value, options, pinned) => this.#write(key, value, options, pinned),
+    };
   }
 
   /** The backend, for its own extras (`cache.store.client`). */
@@ -284,70 +292,12 @@ export class Cache {
    * time in this process), stores its result and hands it to every waiter. A factory error
    * reaches every waiter and is not cached. `undefined` from the factory is returned, not stored.
    */
-  async getOrSet<T>(
+  getOrSet<T>(
     key: string,
     factory: (signal: AbortSignal) => T | Promise<T>,
     options?: GetOrSetOptions,
   ): Promise<T> {
-    const s = this.#s;
-    const body = this.#v.body(key);
-    // Bad input fails now, not after the store read and the factory.
-    resolveTtl(s.policy, options?.ttl);
-    if (options?.grace !== undefined) graceOf(options.grace);
-    const refreshing =
-      options !== undefined &&
-      (options.grace !== undefined ||
-        options.softTimeout !== undefined ||
-        options.hardTimeout !== undefined ||
-        (options.lock !== undefined && options.lock !== false))
-        ? refreshSettings(options)
-        : undefined;
-    if (typeof factory !== 'function') {
-      throw new CacheConfigError(`getOrSet needs a factory function, got ${typeof factory}`, { key });
-    }
-    const slot = this.#v.slot(key, options);
-    const flights = s.flights;
-    const running = flights.get(slot);
-    if (running !== undefined) return running as Promise<T>;
-    const guard = s.guards.open(slot, s.l1 === undefined ? undefined : this.#v.keyNow(body, options));
-    const releaseGuard = guard.hold();
-    const flight =
-      refreshing === undefined
-        ? (async () => {
-            const started = performance.now();
-            const cached = await this.get<T>(key, options);
-            if (cached !== undefined) return cached;
-            // One deadline for the whole call: the write gets what the read left of it.
-            const left = s.timeoutMs - (performance.now() - started);
-            guard.factoryStarted();
-            const pinned = await this.#v.pinTags(options, left);
-            const value = await factory(NEVER_ABORTED);
-            // Written, deleted or invalidated since the factory started: keep the newer state.
-            if (value !== undefined && !guard.superseded) {
-              const rest = s.timeoutMs - (performance.now() - started);
-              await this.#v.within(rest, this.#write(key, value, options, pinned), key);
-            }
-            return value;
-          })()
-        : refreshingGetOrSet(
-            this.#v.refreshIo(
-              key,
-              body,
-              slot,
-              options!,
-              (value, pinned) => this.#write(key, value, options, pinned),
-              guard,
-            ),
-            factory,
-            refreshing,
-          );
-    flights.set(slot, flight);
-    const release = () => {
-      if (flights.get(slot) === flight) flights.delete(slot);
-      releaseGuard();
-    };
-    flight.then(release, release);
-    return flight;
+    return getOrSet(this.#io, key, factory, options);
   }
 
   /**
@@ -582,14 +532,4 @@ export class Cache {
       s.log.warn('close', { err: error, store: s.store.name }, `closing the ${s.store.name} store failed`);
     }
   }
-}
-
-/** A signal for factories of the plain `getOrSet`, which are never abandoned. */
-const NEVER_ABORTED = new AbortController().signal;
-
-/** A grace period in ms: finite, 0 or more. */
-function graceOf(grace: WriteOptions['grace']): number {
-  const ms = parseTtl(grace!, 'grace');
-  if (!Number.isFinite(ms)) throw new CacheConfigError("grace must be finite; 'never' is not a grace period");
-  return ms;
 }

@@ -106,3 +106,10 @@ function applyJitter(policy: TtlPolicy, ms: number): number {
   if (policy.jitter === 0 || ms === Number.POSITIVE_INFINITY) return ms;
   return Math.max(1, Math.ceil(ms * (1 - policy.jitter * Math.random())));
 }
+
+/** A grace period in ms: finite, 0 or more. */
+export function graceOf(grace: Ttl): number {
+  const ms = parseTtl(grace, 'grace');
+  if (!Number.isFinite(ms)) throw new CacheConfigError("grace must be finite; 'never' is not a grace period");
+  return ms;
+}
