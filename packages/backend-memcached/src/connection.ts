@@ -12,8 +12,17 @@ import { CacheClosedError, StoreUnavailableError } from '@larder/core';
 import { Client, type Response, Server } from 'memjs';
 import { type Deadline, DeadlineList } from './deadlines.js';
 import { connectionError, NAME, statusError, timeoutError } from './errors.js';
-import { encodeRequest, Opcode, requestBytes, Status, writeRequest } from './protocol.js';
+import {
+  encodeBatch,
+  encodeRequest,
+  Opcode,
+  type PipelineEntry,
+  type PipelineRequest,
+  Status,
+} from './protocol.js';
 import { HashRing } from './ring.js';
+
+export type { PipelineEntry, PipelineRequest };
 
 /** A memjs client, whatever serializer it was built with (the store sends raw bytes itself). */
 export type MemjsClient = Client<never, unknown>;
@@ -31,20 +40,6 @@ export type Outcome<T> = Settled<T> | undefined;
 export type Handler<T> = (response: Response) => Outcome<T>;
 /** How an exchange ended. */
 export type Settled<T> = { value: T } | { error: unknown };
-
-/** One request of a pipeline: its key, and optionally extras and a value. */
-export interface PipelineEntry {
-  key: string;
-  keyBytes: Buffer;
-}
-
-/** How a pipeline writes each entry's request. */
-export interface PipelineRequest<E> {
-  opcode: number;
-  extrasBytes: number;
-  extras?: (entry: E) => (target: Buffer, at: number) => void;
-  value?: (entry: E) => Uint8Array;
-}
 
 const SILENT = { log(): void {} };
 const EMPTY = Buffer.alloc(0);
@@ -162,12 +157,8 @@ export class Connection {
     deadline?: Deadline,
     cork = false,
   ): void {
-    const server = this.#servers()[index];
-    if (server === undefined) {
-      if (deadline !== undefined) this.#deadlines.settle(deadline);
-      done({ error: unavailable(key) });
-      return;
-    }
+    const server = this.#present(index, key, done, deadline);
+    if (server === undefined) return;
     const opaque = this.#opaque();
     request.writeUInt32BE(opaque, 12);
     this.#start(
@@ -196,12 +187,8 @@ export class Connection {
     done: (outcome: Settled<T>) => void,
     deadline?: Deadline,
   ): void {
-    const server = this.#servers()[index];
-    if (server === undefined) {
-      if (deadline !== undefined) this.#deadlines.settle(deadline);
-      done({ error: unavailable(undefined) });
-      return;
-    }
+    const server = this.#present(index, undefined, done, deadline);
+    if (server === undefined) return;
     const opaque = this.#opaque();
     const blob = encodeBatch(entries, request, () => opaque, opaque);
     this.#start(undefined, server, opaque, blob, true, handle, done, false, deadline);
@@ -335,6 +322,21 @@ export class Connection {
 
   #serverFor(key: string): WireServer {
     return this.#at(this.indexFor(key), key);
+  }
+
+  /** Server `index`, or `undefined` once `done` has been told none is there (its deadline settled). */
+  #present<T>(
+    index: number,
+    key: string | undefined,
+    done: (outcome: Settled<T>) => void,
+    deadline: Deadline | undefined,
+  ): WireServer | undefined {
+    const server = this.#servers()[index];
+    if (server === undefined) {
+      if (deadline !== undefined) this.#deadlines.settle(deadline);
+      done({ error: unavailable(key) });
+    }
+    return server;
   }
 
   #at(index: number, key: string | undefined): WireServer {
@@ -497,34 +499,4 @@ function unavailable(key: string | undefined): StoreUnavailableError {
 
 function endpoint(server: Server): string {
   return `${server.host}:${server.port}`;
-}
-
-/** The entries' requests (entry `i` under `opaqueAt(i)`) then a NOOP under `noopOpaque`, in one buffer. */
-function encodeBatch<E extends PipelineEntry>(
-  entries: readonly E[],
-  request: PipelineRequest<E>,
-  opaqueAt: (i: number) => number,
-  noopOpaque: number,
-): Buffer {
-  let size = requestBytes(EMPTY, 0, 0);
-  for (const e of entries) {
-    size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
-  }
-  const blob = Buffer.allocUnsafe(size);
-  let at = 0;
-  entries.forEach((e, i) => {
-    const value = request.value?.(e);
-    at = writeRequest(
-      blob,
-      at,
-      request.opcode,
-      e.keyBytes,
-      request.extrasBytes,
-      request.extras?.(e),
-      value,
-      opaqueAt(i),
-    );
-  });
-  writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, noopOpaque);
-  return blob;
 }

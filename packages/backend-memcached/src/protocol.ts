@@ -125,3 +125,49 @@ export function touchExtras(exptime: number): (target: Buffer, at: number) => vo
     target.writeUInt32BE(exptime, at);
   };
 }
+
+/** One request of a pipeline: its key, and optionally extras and a value. */
+export interface PipelineEntry {
+  key: string;
+  keyBytes: Buffer;
+}
+
+/** How a pipeline writes each entry's request. */
+export interface PipelineRequest<E> {
+  opcode: number;
+  extrasBytes: number;
+  extras?: (entry: E) => (target: Buffer, at: number) => void;
+  value?: (entry: E) => Uint8Array;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The entries' requests (entry `i` under `opaqueAt(i)`) then a NOOP under `noopOpaque`, in one buffer. */
+export function encodeBatch<E extends PipelineEntry>(
+  entries: readonly E[],
+  request: PipelineRequest<E>,
+  opaqueAt: (i: number) => number,
+  noopOpaque: number,
+): Buffer {
+  let size = requestBytes(EMPTY, 0, 0);
+  for (const e of entries) {
+    size += requestBytes(e.keyBytes, request.extrasBytes, request.value?.(e).byteLength ?? 0);
+  }
+  const blob = Buffer.allocUnsafe(size);
+  let at = 0;
+  entries.forEach((e, i) => {
+    const value = request.value?.(e);
+    at = writeRequest(
+      blob,
+      at,
+      request.opcode,
+      e.keyBytes,
+      request.extrasBytes,
+      request.extras?.(e),
+      value,
+      opaqueAt(i),
+    );
+  });
+  writeRequest(blob, at, Opcode.noop, EMPTY, 0, undefined, undefined, noopOpaque);
+  return blob;
+}

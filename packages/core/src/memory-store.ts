@@ -286,16 +286,8 @@ export class MemoryStore implements Store {
 
   /** A live entry, marked as used for eviction. */
   #read(name: string, body: string): string | undefined {
-    if (this.#closed) this.#assertOpen();
-    const scope = this.#scopes.get(name);
-    if (scope === undefined) return undefined;
-    const entry = scope.entries.get(body);
-    if (entry === undefined) return undefined;
-    if (expiryOf(entry) <= this.#now()) {
-      this.#drop(scope, body, entry);
-      return undefined;
-    }
-    if (this.#filling()) scope.used.add(body);
+    const entry = this.#live(name, body);
+    if (entry !== undefined && this.#filling()) this.#scopes.get(name)!.used.add(body);
     return entry;
   }
 
