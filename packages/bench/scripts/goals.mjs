@@ -105,4 +105,6 @@ if (args.markdown) {
     row.slice(1).forEach((cell, i) => console.log(`  ${header[i + 1].padEnd(24)} ${cell}`));
   }
 }
-console.log(`\n${met} of ${cells} cells met in ${runs.length === 1 ? 'the run' : `all ${runs.length} runs`}.`);
+console.log(
+  `\n${met} of ${cells} cells met in ${runs.length === 1 ? 'the run' : `all ${runs.length} runs`}.`,
+);
