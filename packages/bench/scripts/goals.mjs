@@ -102,7 +102,7 @@ if (args.markdown) {
 } else {
   for (const row of rows) {
     console.log(row[0]);
-    row.slice(1).forEach((cell, i) => console.log(`  ${header[i + 1].padEnd(24)} ${cell}`));
+    for (const [i, cell] of row.slice(1).entries()) console.log(`  ${header[i + 1].padEnd(24)} ${cell}`);
   }
 }
 console.log(
