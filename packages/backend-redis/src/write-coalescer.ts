@@ -1,7 +1,7 @@
 import { CacheClosedError } from '@larder/core';
 import type { Cluster, Redis } from 'ioredis';
 import { groupBySlot } from './cluster.js';
-import { INCR_SCRIPT, INCR_SHA } from './incr-script.js';
+import { INCR_ONE_SCRIPT, INCR_ONE_SHA, INCR_SCRIPT, INCR_SHA } from './incr-script.js';
 import { SET_SCRIPT } from './set-script.js';
 
 type Arg = string | Buffer | number;
@@ -74,14 +74,14 @@ export class WriteCoalescer {
   /** The ACL refused the set script's command: writes go out as plain SETs from then on. */
   #setScriptDenied = false;
   /**
-   * This connection has run the counter script, so the server holds it: it goes by SHA, else by
-   * text. A retry after NOSCRIPT lands after the commands sent behind the first try (a read
+   * The counter scripts (by SHA) this connection has run, so the server holds them: a known one
+   * goes by SHA, else by text. A retry after NOSCRIPT lands after the commands sent behind the first try (a read
    * would overtake the write), so the first call on a connection carries the text. A Cluster
    * spreads the script over masters the store cannot tell apart: there it always goes by text.
    * The set script always goes by text: its calls carry many keys, so the text costs little per
    * key, and no retry can ever reorder a write.
    */
-  #incrKnown = false;
+  #knownCounters = new Set<string>();
   readonly #flushSoon = () => this.flush();
 
   constructor(client: Redis | Cluster, maxBatch: number, closed: () => boolean, toError: ErrorMapper) {
@@ -123,7 +123,7 @@ export class WriteCoalescer {
 
   /** The connection was (re)made, maybe to another server: scripts go by text until run again. */
   forgetScripts(): void {
-    this.#incrKnown = false;
+    this.#knownCounters.clear();
   }
 
   /** Sends what is queued now; a command that must not overtake earlier writes calls this first. */
@@ -228,7 +228,14 @@ export class WriteCoalescer {
     }
     const { items } = op;
     if (error === null) {
-      if (op.kind === 'counts' && !this.#cluster) this.#incrKnown = true;
+      if (op.kind === 'counts') {
+        if (!this.#cluster) this.#knownCounters.add(counterSha(items));
+        // The one-counter script answers the new value itself.
+        if (items.length === 1) {
+          (items[0] as Count).resolve(Number(reply));
+          return;
+        }
+      }
       const replies = reply as unknown[];
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
@@ -239,7 +246,7 @@ export class WriteCoalescer {
       }
     } else if (op.sha && error.message.startsWith('NOSCRIPT')) {
       // The server lost it (SCRIPT FLUSH): by text. Only here can a later command overtake.
-      this.#incrKnown = false;
+      this.#knownCounters.delete(counterSha(items));
       this.#exec([scriptCall(op.kind, items, false)]);
     } else if (items.length > 1 && error.message.startsWith('NOPERM')) {
       // The ACL refused the whole call before it ran: a key outside the user's patterns, or the
@@ -262,7 +269,7 @@ export class WriteCoalescer {
 
   /** The set script over `writes`, or the counter script over `counts`. */
   #script(kind: ScriptCall['kind'], items: Queued[]): ScriptCall {
-    return scriptCall(kind, items, kind === 'counts' && this.#incrKnown);
+    return scriptCall(kind, items, kind === 'counts' && this.#knownCounters.has(counterSha(items)));
   }
 }
 
@@ -299,9 +306,15 @@ function scriptCall(kind: ScriptCall['kind'], items: Queued[], sha: boolean): Sc
     for (const item of items) args.push(item.key);
     for (const item of items as Write[]) args.push(item.value, item.ttl, item.nx ? 'NX' : '');
   } else {
-    args.push(sha ? INCR_SHA : INCR_SCRIPT, items.length);
+    const text = items.length === 1 ? INCR_ONE_SCRIPT : INCR_SCRIPT;
+    args.push(sha ? counterSha(items) : text, items.length);
     for (const item of items) args.push(item.key);
     for (const item of items as Count[]) args.push(item.delta, item.ttl);
   }
   return { kind, items, sha, command: sha ? 'evalsha' : 'eval', args };
+}
+
+/** The SHA of the counter script for `counts`: one counter has a script of its own. */
+function counterSha(counts: Queued[]): string {
+  return counts.length === 1 ? INCR_ONE_SHA : INCR_SHA;
 }

@@ -242,7 +242,8 @@ describe('RedisStore write coalescing', () => {
     await raw.set(`${run}in:n:text`, 'hello');
     await raw.set(`${run}in:n:forever`, '10');
     await raw.set(`${run}in:n:edge`, String(Number.MAX_SAFE_INTEGER - 1), 'PX', 60_000);
-    await store.incr(`${run}in:n:warm`, 1, 60_000); // loads the script, so the batch below is one EVALSHA
+    // Loads the script for many counters, so the batch below is one EVALSHA.
+    await Promise.all([store.incr(`${run}in:n:warm`, 1, 60_000), store.incr(`${run}in:n:warm2`, 1, 60_000)]);
     const before = await evalshaCalls(raw);
     const results = await outcomes([
       ...counters.map((key, i) => store.incr(key, i + 1, 30_000)),

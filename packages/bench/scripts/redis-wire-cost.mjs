@@ -1,7 +1,8 @@
 // Client (and, given the server's pid, server) CPU per key of the commands RedisStore can send,
 // with ioredis alone (no Larder code): SETs as an ioredis pipeline, as one call of the store's set
 // script, or as concurrent lone commands; and a counter as plain INCR, a trivial EVALSHA, or the
-// store's counter script. Use a server of your own (e.g. `redis-server --port 6391 --save ''`):
+// store's counter scripts (the one for many counters, called with one, and the one for one).
+// Use a server of your own (e.g. `redis-server --port 6391 --save ''`):
 //   node packages/bench/scripts/redis-wire-cost.mjs --url redis://127.0.0.1:6391 --server-pid <pid>
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,11 +17,14 @@ const { values: args } = parseArgs({
   },
 });
 const { SET_SCRIPT } = await import('../../backend-redis/dist/set-script.js');
-const { INCR_SCRIPT, INCR_SHA } = await import('../../backend-redis/dist/incr-script.js');
+const { INCR_SCRIPT, INCR_SHA, INCR_ONE_SCRIPT, INCR_ONE_SHA } = await import(
+  '../../backend-redis/dist/incr-script.js'
+);
 const BATCH = Number(args.batch);
 const r = new Redis(args.url, { commandTimeout: 1000, socketTimeout: 2000 });
 const TRIVIAL = await r.script('LOAD', "return redis.call('INCRBY', KEYS[1], ARGV[1])");
 await r.eval(INCR_SCRIPT, 1, 'wire:n:0', '1', '');
+await r.eval(INCR_ONE_SCRIPT, 1, 'wire:n:0', '1', '');
 const value = Buffer.from(
   JSON.stringify({
     id: 1,
@@ -64,6 +68,7 @@ const COUNTERS = {
   incr: () => r.incr(`wire:n:${n++ & 1023}`),
   trivialScript: () => r.call('evalsha', TRIVIAL, 1, `wire:n:${n++ & 1023}`, '1'),
   counterScript: () => r.call('evalsha', INCR_SHA, 1, `wire:n:${n++ & 1023}`, '1', '3600000'),
+  oneCounterScript: () => r.call('evalsha', INCR_ONE_SHA, 1, `wire:n:${n++ & 1023}`, '1', '3600000'),
 };
 
 /** Runs `step` `times` times with `inFlight` loops, and returns [per-unit ops/s, client µs, server µs]. */
