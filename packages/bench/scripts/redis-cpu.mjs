@@ -2,7 +2,9 @@
 // @keyv/redis), against a running Redis, sides alternating round by round. Also counts the
 // socket writes each side makes per operation. Run from the repository root after `pnpm build`:
 //   node packages/bench/scripts/redis-cpu.mjs --ops set,get --conc 1,64 --rounds 6
-// Add --keyv for the Keyv side, --url redis://127.0.0.1:6379/11 for another server or db.
+// Add --keyv for the Keyv side, --url redis://127.0.0.1:6379/11 for another server or db,
+// --other-build /path/to/checkout for side 'other': the cache and store of another built checkout
+// (e.g. main beside a branch), to A/B a change across core and store in one process.
 // Every key it writes is under `perfcpu:` (Larder side) or `perfcpuraw:` / keyv's namespace, and
 // is deleted at the end.
 import net from 'node:net';
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
     // Another build of @larder/backend-redis (a path to its dist/index.js): side 'store2', the
     // store alone like side 'store', to A/B a change in the store.
     'store-module': { type: 'string' },
+    'other-build': { type: 'string' },
   },
 });
 const url = args.url;
@@ -116,8 +119,12 @@ if (args.variant) {
 // store alone (no cache: no key building, codec, deadline or stats).
 const layerStore = redisStore({ url, logger: { warn() {} } });
 const storeKey = (k) => `perfcpustore:${k}`;
+// Decoded in place, as the raw side's strings are (`Buffer.from(buffer)` would copy every value
+// first and charge the Buffer sides for a copy neither ioredis nor the cache makes).
 const parse = (bytes) =>
-  bytes === undefined || bytes === null ? undefined : JSON.parse(Buffer.from(bytes).toString());
+  bytes === undefined || bytes === null
+    ? undefined
+    : JSON.parse(Buffer.isBuffer(bytes) ? bytes.toString() : Buffer.from(bytes).toString());
 sides.rawbuf = {
   set: async (k, v) =>
     (await raw.set(rawKey(k), Buffer.from(JSON.stringify(v)), 'PX', TTL_S * 1000)) === 'OK',
@@ -147,6 +154,24 @@ if (args['store-module']) {
     incr: (k) => store2.incr(storeKey(k), 1, TTL_S * 1000),
   };
 }
+let other;
+if (args['other-build']) {
+  const root = new URL(`${args['other-build'].replace(/\/$/, '')}/packages/`, `file://${process.cwd()}/`);
+  const otherCore = await import(new URL('core/dist/index.js', root).href);
+  const otherRedis = await import(new URL('backend-redis/dist/index.js', root).href);
+  // Its own prefix: the two builds must not read each other's entries.
+  other = otherCore.createCache({
+    store: otherRedis.redisStore({ url, logger: { warn() {} } }),
+    prefix: 'perfcpuother',
+    logger: { warn() {}, error() {} },
+  });
+  sides.other = {
+    set: (k, v) => other.set(k, v),
+    get: (k) => other.get(k),
+    getMany: (ks) => other.getMany(ks),
+    incr: (k) => other.incr(k),
+  };
+}
 let keyv;
 if (args.keyv) {
   const { Keyv } = await import('keyv');
@@ -157,6 +182,7 @@ if (args.keyv) {
 
 // Load the keys on every side.
 await cache.setMany(keys.map((k, n) => [k, values[n % 64]]));
+await other?.setMany(keys.map((k, n) => [k, values[n % 64]]));
 {
   const p = raw.pipeline();
   for (const [n, k] of keys.entries()) p.set(rawKey(k), JSON.stringify(values[n % 64]), 'EX', TTL_S);
@@ -269,6 +295,8 @@ if (keyv) {
 }
 await cache.close();
 await variant?.close();
+await other?.clear();
+await other?.close();
 await layerStore.clear('perfcpustore:');
 await layerStore.close();
 await store2?.close();
