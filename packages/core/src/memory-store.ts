@@ -3,15 +3,19 @@ import { CacheClosedError, CacheConfigError, NotIntegerError, ValueTooLargeError
 import { scopeLength } from './keys.js';
 import {
   bytesOf,
+  Counter,
   detach,
+  type Entry,
   expiryOf,
   frameOf,
   HEAD,
   integerAt,
   isAsciiEntry,
   latin1Slice,
-  latin1Write,
+  pack,
   room,
+  settled,
+  sizeOf,
   utf8Write,
   writeHead,
 } from './memory-entry.js';
@@ -33,7 +37,7 @@ export interface MemoryStoreOptions {
 
 /** The entries of one scope (see `scopeLength`), by key body, and where eviction is in them. */
 class Scope {
-  readonly entries = new Map<string, string>();
+  readonly entries = new Map<string, Entry>();
   /** Bodies read (or rewritten) since eviction last passed them: they get a second chance. */
   readonly used = new Set<string>();
   /**
@@ -41,7 +45,7 @@ class Scope {
    * ones), so keeping one makes eviction O(1) amortized; a fresh `entries()` per eviction
    * would walk every hole that earlier deletions left at the old end of the map.
    */
-  hand: MapIterator<[string, string]> | undefined;
+  hand: MapIterator<[string, Entry]> | undefined;
 
   constructor(readonly name: string) {}
 }
@@ -170,8 +174,12 @@ export class MemoryStore implements Store {
     const body = key.slice(at);
     const entry = this.#live(name, body);
     if (entry === undefined) return false;
-    const packed = this.#pack(this.#now() + ttlMs, isAsciiEntry(entry), entry.slice(HEAD));
-    this.#store(this.#scopes.get(name)!, body, entry, packed);
+    const expiresAt = this.#now() + ttlMs;
+    const touched =
+      typeof entry === 'string'
+        ? pack(expiresAt, isAsciiEntry(entry), entry.slice(HEAD))
+        : new Counter(entry.value, settled(expiresAt));
+    this.#store(this.#scopes.get(name)!, body, entry, touched);
     return true;
   }
 
@@ -271,7 +279,7 @@ export class MemoryStore implements Store {
   }
 
   /** A live entry without touching recency. */
-  #live(name: string, body: string): string | undefined {
+  #live(name: string, body: string): Entry | undefined {
     if (this.#closed) this.#assertOpen();
     const scope = this.#scopes.get(name);
     if (scope === undefined) return undefined;
@@ -285,7 +293,7 @@ export class MemoryStore implements Store {
   }
 
   /** A live entry, marked as used for eviction. */
-  #read(name: string, body: string): string | undefined {
+  #read(name: string, body: string): Entry | undefined {
     const entry = this.#live(name, body);
     if (entry !== undefined && this.#filling()) this.#scopes.get(name)!.used.add(body);
     return entry;
@@ -348,15 +356,6 @@ export class MemoryStore implements Store {
     );
   }
 
-  /** Packs a head and a value given as a latin1 string (one character per byte). */
-  #pack(expiresAt: number, ascii: boolean, latin1: string): string {
-    const size = HEAD + latin1.length;
-    const out = room(size);
-    writeHead(out, expiresAt, ascii);
-    latin1Write(out, latin1, HEAD);
-    return latin1Slice(out, size);
-  }
-
   #write(name: string, body: string, value: Uint8Array, ttlMs: number): void {
     this.#assertOpen();
     const length = value.byteLength;
@@ -385,40 +384,44 @@ export class MemoryStore implements Store {
     this.#store(scope, body, scope.entries.get(body), latin1Slice(out, HEAD + length));
   }
 
+  /** A new key starts a counter; an existing one keeps its expiry. A counter is added to in place. */
   #incr(name: string, body: string, delta: number, ttlMs: number): number {
     const entry = this.#live(name, body);
-    if (entry === undefined) {
-      this.#writeText(name, body, undefined, String(delta), ttlMs);
-      return delta;
-    }
-    const next = integerAt(entry) + delta;
+    const next =
+      (entry === undefined ? 0 : typeof entry === 'string' ? integerAt(entry) : entry.value) + delta;
     if (!Number.isSafeInteger(next)) {
       throw new NotIntegerError(
         `the value under this key is not an integer (or would overflow); incr needs one`,
         { store: this.name },
       );
     }
-    // An existing key keeps its expiry (and its head). Below 13 characters V8 copies a
-    // concatenation into one flat string; longer ones are packed, so no rope is kept.
-    const digits = String(next);
-    const updated =
-      digits.length + HEAD < 13 ? entry.slice(0, HEAD) + digits : this.#pack(expiryOf(entry), true, digits);
-    this.#store(this.#scopes.get(name)!, body, entry, updated);
+    if (entry === undefined || typeof entry === 'string') {
+      const counter = new Counter(next, entry === undefined ? settled(this.#now() + ttlMs) : expiryOf(entry));
+      if (entry === undefined && sizeOf(counter) > this.#maxValueBytes) throw this.#tooLarge(sizeOf(counter));
+      this.#store(this.#scope(name), body, entry, counter);
+      return next;
+    }
+    const scope = this.#scopes.get(name)!;
+    this.#bytes -= sizeOf(entry);
+    entry.value = next;
+    this.#bytes += sizeOf(entry);
+    if (this.#filling()) scope.used.add(body);
+    if (this.#bytes > this.#maxBytes) this.#evict(scope);
     return next;
   }
 
   /** Puts `entry` under `body` in place of `previous`, keeping the count, the byte total and the bounds. */
-  #store(scope: Scope, body: string, previous: string | undefined, entry: string): void {
+  #store(scope: Scope, body: string, previous: Entry | undefined, entry: Entry): void {
     const keyBytes = (scope.name.length + body.length) * 2;
     if (previous === undefined) {
       this.#count++;
     } else {
-      this.#bytes -= keyBytes + previous.length - HEAD;
+      this.#bytes -= keyBytes + sizeOf(previous);
       // A rewritten key counts as recently used, like a read.
       if (this.#filling()) scope.used.add(body);
     }
     scope.entries.set(body, entry);
-    this.#bytes += keyBytes + entry.length - HEAD;
+    this.#bytes += keyBytes + sizeOf(entry);
     if (this.#count > this.#maxEntries || this.#bytes > this.#maxBytes) this.#evict(scope);
   }
 
@@ -431,12 +434,12 @@ export class MemoryStore implements Store {
   }
 
   /** Removes an entry (an empty scope goes too); resolves whether it was live. */
-  #drop(scope: Scope, body: string, entry: string): boolean {
+  #drop(scope: Scope, body: string, entry: Entry): boolean {
     scope.entries.delete(body);
     if (scope.used.size > 0) scope.used.delete(body);
     if (scope.entries.size === 0) this.#scopes.delete(scope.name);
     this.#count--;
-    this.#bytes -= (scope.name.length + body.length) * 2 + entry.length - HEAD;
+    this.#bytes -= (scope.name.length + body.length) * 2 + sizeOf(entry);
     return expiryOf(entry) > this.#now();
   }
 

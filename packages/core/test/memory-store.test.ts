@@ -137,6 +137,53 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('keeps a counter as its decimal digits: read back, touched, counted toward maxBytes, overwritten', async () => {
+    let now = 5_000;
+    const store = new MemoryStore({ now: () => now, maxBytes: 55, maxValueBytes: 20 });
+    const text = async (key: string) => Buffer.from((await store.get(key)) ?? []).toString();
+    expect(await store.incr('c', -7, 1000)).toBe(-7);
+    expect(await text('c')).toBe('-7');
+    expect(Buffer.from(store.readSync('c') ?? []).toString()).toBe('-7');
+    expect(store.sync.get('', 'c')).toBe('-7');
+    expect(await store.incr('c', 1_000_006, 1000)).toBe(999_999);
+    expect((await store.info()).bytesUsed).toBe(2 + 6);
+    expect(await store.incr('c', 1, 1000)).toBe(1_000_000);
+    expect((await store.info()).bytesUsed).toBe(2 + 7);
+    expect(await store.touch('c', 5000)).toBe(true);
+    expect(await store.ttl('c')).toBe(5000);
+    expect(await store.incr('c', 1, 1)).toBe(1_000_001);
+    expect(await store.ttl('c')).toBe(5000);
+    // A counter growing past maxBytes evicts, as a write would.
+    await store.set('a', bytes('x'.repeat(20)), HOUR);
+    await store.set('b', bytes('y'.repeat(20)), HOUR);
+    expect(await store.incr('c', 1_000_000_000, 1000)).toBe(1_001_000_001);
+    expect((await store.info()).bytesUsed).toBe(2 + 10 + 22);
+    expect(await store.has('a')).toBe(false);
+    await store.set('c', bytes('text'), HOUR);
+    expect(await text('c')).toBe('text');
+    await expect(store.incr('c', 1, HOUR)).rejects.toThrow(/not an integer/);
+    await store.set('c', bytes('41'), HOUR);
+    expect(await store.incr('c', 1, 1)).toBe(42);
+    expect(await store.ttl('c')).toBe(HOUR);
+    now += HOUR;
+    expect(await store.get('c')).toBeUndefined();
+    store.sweep();
+    expect(await store.info()).toMatchObject({ items: 0, bytesUsed: 0 });
+    await store.close();
+  });
+
+  it('refuses a counter past 2^53 and leaves it as it was', async () => {
+    const store = new MemoryStore();
+    expect(await store.incr('c', Number.MAX_SAFE_INTEGER - 1, HOUR)).toBe(Number.MAX_SAFE_INTEGER - 1);
+    expect(await store.incr('c', 1, HOUR)).toBe(Number.MAX_SAFE_INTEGER);
+    await expect(store.incr('c', 1, HOUR)).rejects.toThrow(/not an integer/);
+    expect(await store.incr('c', -Number.MAX_SAFE_INTEGER, HOUR)).toBe(0);
+    await store.close();
+    const small = new MemoryStore({ maxValueBytes: 2 });
+    await expect(small.incr('n', 100, HOUR)).rejects.toThrow(/maxValueBytes/);
+    await small.close();
+  });
+
   it('gives a rewritten key a second chance, like a read, once the store fills', async () => {
     const store = new MemoryStore({ maxEntries: 3 });
     await store.set('a', bytes('a'), HOUR);
