@@ -1,7 +1,7 @@
 // Process CPU per operation, Larder (cache over SqliteStore / PostgresStore) beside the raw
 // client the bench uses, at concurrency 1 or 64, sides alternating round by round.
 //
-//   node packages/bench/scripts/db-cpu.mjs sqlite get,set,incr,get-many,mixed [--c 1] [--n 20000] [--rounds 5]
+//   node packages/bench/scripts/db-cpu.mjs sqlite get,get-miss,set,incr,get-many,mixed [--c 1] [--n 20000] [--rounds 5]
 //   node packages/bench/scripts/db-cpu.mjs postgres get,set,incr --c 1
 //   node --cpu-prof --cpu-prof-dir /tmp/prof packages/bench/scripts/db-cpu.mjs sqlite get --only larder
 //   node packages/bench/scripts/db-cpu.mjs sqlite get,get-many --sync-reads
@@ -26,6 +26,7 @@ const { values: flags, positionals } = parseArgs({
     rounds: { type: 'string', default: '5' },
     keys: { type: 'string', default: '20000' },
     only: { type: 'string' },
+    sides: { type: 'string' },
     'sync-reads': { type: 'boolean', default: false },
   },
 });
@@ -197,11 +198,18 @@ const larderDriver = (cache) => ({
   incr: (key) => cache.incr(`n:${key}`),
 });
 
+/** The store alone, on the keys the cache would build (prefix 'lb', version 1): `--sides larder,store,raw`. */
+const storeDriver = (store) => ({
+  get: (key) => store.get(`lb:1:${key}`).then(decode),
+});
+
 function opOf(driver, op, worker) {
   let i = worker * 977;
   switch (op) {
     case 'get':
       return () => driver.get(keys[order[i++ & 0xffff]]);
+    case 'get-miss':
+      return () => driver.get(`miss:${keys[order[i++ & 0xffff]]}`);
     case 'set':
       return () => {
         const n = i++;
@@ -242,8 +250,8 @@ const median = (list) => {
 };
 
 const sides = backend === 'postgres' ? await postgresSides() : await sqliteSides();
-const drivers = { larder: larderDriver(sides.cache), raw: sides.raw };
-const names = flags.only ? [flags.only] : ['larder', 'raw'];
+const drivers = { larder: larderDriver(sides.cache), raw: sides.raw, store: storeDriver(sides.cache.store) };
+const names = flags.sides ? flags.sides.split(',') : flags.only ? [flags.only] : ['larder', 'raw'];
 try {
   for (const op of ops) {
     const n = op === 'get-many' ? Math.ceil(perRound / 50) : perRound;
@@ -255,7 +263,9 @@ try {
     }
     const line = names.map((name) => `${name} ${median(results[name]).toFixed(2)} µs`).join('  ');
     const ratio =
-      names.length === 2 ? `  larder÷raw ${(median(results.larder) / median(results.raw)).toFixed(2)}` : '';
+      names.length >= 2 && names.includes('larder') && names.includes('raw')
+        ? `  larder÷raw ${(median(results.larder) / median(results.raw)).toFixed(2)}`
+        : '';
     console.log(`${backend} ${op.padEnd(8)} c=${concurrency}  ${line}${ratio}`);
   }
 } finally {

@@ -3,7 +3,7 @@
 // median of alternating rounds. Writes cycle through 17 values so no write rewrites the bytes a
 // row holds (SQLite dirties no page for that, which would make it nearly free).
 //
-//   node packages/bench/scripts/db-store-cpu.mjs [get,set,incr,get-many] [--n 30000]
+//   node packages/bench/scripts/db-store-cpu.mjs [get,get-miss,set,incr,get-many] [--n 30000]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,10 @@ const lists = Array.from({ length: 64 }, (_, b) => Array.from({ length: 100 }, (
 let written = 0;
 const sides = {
   get: { store: (i) => store.get(order[i & 65535]), raw: async (i) => get.get(order[i & 65535]) },
+  'get-miss': {
+    store: (i) => store.get(`miss:${order[i & 65535]}`),
+    raw: async (i) => get.get(`miss:${order[i & 65535]}`),
+  },
   set: {
     store: (i) => store.set(order[i & 65535], values[written++ % 17], 3_600_000),
     raw: async (i) => put.run(order[i & 65535], values[written++ % 17]).changes,

@@ -155,6 +155,22 @@ describe('one deadline per cache call', () => {
     chaos.mode = 'pass';
     expect(await cache.get('k')).toBe('v');
   });
+
+  it('drops the late answer of a timed-out call: the caller keeps its timeout, counted once', async () => {
+    const { cache, chaos } = hanging({ ignoreErrors: true });
+    chaos.mode = 'pass';
+    await cache.set('k', 1);
+    chaos.mode = 'hang';
+    expect(await cache.get('k')).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ misses: 1, hits: 0, errors: 1, inFlight: 0 });
+    chaos.mode = 'pass';
+    chaos.release();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const stats = cache.stats();
+    expect(stats).toMatchObject({ misses: 1, hits: 0, errors: 1, inFlight: 0 });
+    expect(stats.errorsByCode).toEqual({ E_STORE_TIMEOUT: 1 });
+    expect(stats.latency.get).toBeUndefined();
+  });
 });
 
 describe('decompression is bounded', () => {
