@@ -2,7 +2,7 @@
 //   node --cpu-prof --cpu-prof-interval 50 --cpu-prof-dir=/tmp/prof packages/bench/scripts/core-profile.mjs get 3000000
 //   node packages/bench/scripts/profile-summary.mjs /tmp/prof/<file>.cpuprofile --top 25
 // (add --no-turbo-inlining to attribute time to every function rather than to the one it was inlined into).
-// Ops: get, set, incr, getMany (100 keys). Prints process CPU per call (per key for getMany).
+// Ops: get, get-miss, set, incr, getMany (100 keys). Prints process CPU per call (per key for getMany).
 import { createCache, memoryStore } from '@larder/core';
 
 const [op = 'get', nArg = '3000000'] = process.argv.slice(2);
@@ -23,12 +23,14 @@ const cache = createCache({
   prefix: 'lb',
   logger: { warn() {}, error() {} },
 });
-if (op !== 'incr') await cache.setMany(keys.map((key) => [key, value]));
+if (op !== 'incr' && op !== 'get-miss') await cache.setMany(keys.map((key) => [key, value]));
 const batches = Array.from({ length: 256 }, (_, b) =>
   Array.from({ length: 100 }, (_, j) => keys[(b * 7919 + j * 31) % KEYS]),
 );
 const before = process.cpuUsage();
 if (op === 'get') for (let i = 0; i < N; i++) await cache.get(keys[(i * 7919) % KEYS]);
+const absent = Array.from({ length: 1024 }, (_, n) => `absent:${n}`);
+if (op === 'get-miss') for (let i = 0; i < N; i++) await cache.get(absent[i & 1023]);
 if (op === 'set') for (let i = 0; i < N; i++) await cache.set(keys[(i * 7919) % KEYS], value);
 if (op === 'incr') for (let i = 0; i < N; i++) await cache.incr(counters[i & 1023]);
 if (op === 'getMany') for (let i = 0; i < N / 100; i++) await cache.getMany(batches[i & 255]);
