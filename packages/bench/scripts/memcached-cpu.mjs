@@ -3,6 +3,7 @@
 //
 //   node packages/bench/scripts/memcached-cpu.mjs --ops get,set --concurrency 1,64 --rounds 10
 //   OLD_STORE=/path/to/another/build/index.js ... --sides larder,old,raw   (A/B two store builds)
+//   ... --sides larder,store,raw   (side store: the MemcachedStore alone, JSON decoded by hand)
 //   ... --sides larder --ops get --concurrency 1 --profile /tmp/p   (V8 profile of the timed
 //       rounds only: /tmp/p-get-1.cpuprofile; summarize with profile-summary.mjs <file> --ops <n>)
 //
@@ -66,6 +67,15 @@ const drivers = {
     set: (key, v) => cache.set(key, v),
   },
   old: old && { get: (key) => old.get(key), set: (key, v) => old.set(key, v) },
+  store: {
+    get: async (key) => {
+      const bytes = await store.get('lb:1:' + key);
+      return bytes === undefined
+        ? undefined
+        : JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', 1));
+    },
+    set: (key, v) => store.set('lb:1:' + key, Buffer.from('\u0001' + JSON.stringify(v)), 3600000),
+  },
   raw: {
     get: async (key) => {
       const { value: bytes } = await client.get(key);
