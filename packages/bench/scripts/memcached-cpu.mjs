@@ -61,6 +61,10 @@ const old = process.env.OLD_STORE
     })
   : undefined;
 
+/** The store key the cache uses for `key` (prefix, version, clear generation), learned from one read. */
+let keyPrefix;
+const storeKey = (key) => keyPrefix + key;
+
 const drivers = {
   larder: {
     get: (key) => cache.get(key),
@@ -69,12 +73,12 @@ const drivers = {
   old: old && { get: (key) => old.get(key), set: (key, v) => old.set(key, v) },
   store: {
     get: async (key) => {
-      const bytes = await store.get('lb:1:' + key);
+      const bytes = await store.get(storeKey(key));
       return bytes === undefined
         ? undefined
         : JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8', 1));
     },
-    set: (key, v) => store.set('lb:1:' + key, Buffer.from('\u0001' + JSON.stringify(v)), 3600000),
+    set: (key, v) => store.set(storeKey(key), Buffer.from('\u0001' + JSON.stringify(v)), 3600000),
   },
   raw: {
     get: async (key) => {
@@ -90,6 +94,16 @@ for (let i = 0; i < KEYS; i += 500) {
   await cache.setMany(chunk.map((key, j) => [key, values[(i + j) % 64]]));
   await old?.setMany(chunk.map((key, j) => [key, values[(i + j) % 64]]));
   await Promise.all(chunk.map((key, j) => drivers.raw.set(key, values[(i + j) % 64])));
+}
+{
+  const read = store.get.bind(store);
+  store.get = (key) => {
+    keyPrefix = key.slice(0, key.length - keys[0].length);
+    return read(key);
+  };
+  await cache.get(keys[0]);
+  store.get = read;
+  if ((await drivers.store.get(keys[0])) === undefined) throw new Error('the store side reads misses');
 }
 
 async function timeSide(driver, op, concurrency, durationMs) {
