@@ -69,10 +69,20 @@ export async function timeSide(ops: readonly Op[], durationMs: number) {
   };
 }
 
-/** Round r's order: the sides rotated by r, so each goes first as often as the others (A B, B A, …). */
+/**
+ * Round r's order, from a Williams design: over a full cycle (n rounds for n sides, 2n when n is
+ * odd) every side goes first as often as the others, and follows each other side equally often.
+ * Plain rotation kept the cyclic order, so with three sides one always ran right after the same
+ * other one and was billed that side's garbage collection (A B, B A for two sides either way).
+ */
 export function roundOrder<T>(sides: readonly T[], round: number): T[] {
-  const shift = round % sides.length;
-  return [...sides.slice(shift), ...sides.slice(0, shift)];
+  const n = sides.length;
+  const cycle = n % 2 === 0 ? n : 2 * n;
+  const row = round % cycle;
+  // 0, 1, n-1, 2, n-2, …: each difference between neighbours mod n occurs once.
+  const first = Array.from({ length: n }, (_, j) => (j % 2 === 1 ? (j + 1) / 2 : (n - j / 2) % n));
+  const order = first.map((j) => sides[(j + row) % n]!);
+  return row < n ? order : order.reverse();
 }
 
 /** Who each side is, in the tables. */

@@ -51,9 +51,28 @@ describe('timeSide', () => {
 });
 
 describe('roundOrder', () => {
-  it('alternates two sides and rotates more, so every side goes first as often', () => {
+  it('alternates two sides', () => {
     expect([0, 1, 2, 3].map((r) => roundOrder(['a', 'b'], r).join(''))).toEqual(['ab', 'ba', 'ab', 'ba']);
-    expect([0, 1, 2].map((r) => roundOrder(['a', 'b', 'c'], r).join(''))).toEqual(['abc', 'bca', 'cab']);
+  });
+
+  it('over a cycle, puts every side first as often and right after each other side as often', () => {
+    for (const n of [2, 3, 4, 5, 6]) {
+      const sides = 'abcdef'.slice(0, n).split('');
+      const cycle = n % 2 === 0 ? n : 2 * n;
+      const orders = Array.from({ length: cycle }, (_, r) => roundOrder(sides, r));
+      const firsts = new Map<string, number>();
+      const follows = new Map<string, number>();
+      for (const order of orders) {
+        expect([...order].sort()).toEqual(sides);
+        firsts.set(order[0]!, (firsts.get(order[0]!) ?? 0) + 1);
+        for (let i = 1; i < n; i++)
+          follows.set(order[i - 1]! + order[i]!, (follows.get(order[i - 1]! + order[i]!) ?? 0) + 1);
+      }
+      expect(new Set(firsts.values())).toEqual(new Set([cycle / n]));
+      // Every ordered pair of two different sides, each as often (plain rotation had only n of them).
+      expect(follows.size).toBe(n * (n - 1));
+      expect(new Set(follows.values()).size).toBe(1);
+    }
   });
 });
 
