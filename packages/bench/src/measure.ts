@@ -124,7 +124,7 @@ export function summarizeCase(workload: Workload, concurrency: number, labels: L
 
 /**
  * One workload at one concurrency: every side warmed up once, untimed, then `rounds` rounds
- * in which every side is timed once, back to back, the order rotating from round to round.
+ * in which every side is timed once, back to back, the order changing from round to round (`roundOrder`).
  */
 export async function measureCase(
   contenders: readonly Contender[],
